@@ -1,0 +1,216 @@
+"""Typed settings, read from the environment once at startup.
+
+Every setting is an environment variable named after the field in upper case
+(``email_providers`` is ``EMAIL_PROVIDERS``). :func:`load_settings` turns any
+problem into one :class:`ConfigError` whose message names the variable, so that
+``python -m service`` can print one line and stop instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    EmailStr,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["PROVIDER_CREDENTIALS", "ConfigError", "Settings", "load_settings"]
+
+# Which settings each provider cannot work without. Kept here, beside the
+# settings, so that configuration is checked before any provider is built.
+PROVIDER_CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "file": (),
+    "smtp": ("email_address", "email_password"),
+    "resend": ("resend_api_key",),
+    "postmark": ("postmark_server_token",),
+    "sendgrid": ("sendgrid_api_key",),
+    "mailgun": ("mailgun_api_key", "mailgun_domain"),
+}
+
+DEVELOPMENT_FROM = "contact@example.com"
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class ConfigError(Exception):
+    """The environment does not describe a working service; the message names the variable."""
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """The service's whole configuration. Built once; treat it as read-only."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, validate_default=True)
+
+    # Process
+    app_env: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    # Addresses
+    email_providers: CommaList = Field(default_factory=list)
+    email_address: EmailStr | None = None
+    email_password: SecretStr | None = None
+    email_from: EmailStr | None = None
+    email_from_name: str = Field(default="", max_length=100)
+    contact_recipients: Annotated[list[EmailStr], NoDecode] = Field(default_factory=list)
+    contact_redirect_url: AnyHttpUrl | None = None
+    cors_origins: CommaList | None = None
+    request_max_size: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
+
+    # Branding and templates
+    brand_name: str = Field(default="Contact", max_length=100)
+    brand_url: AnyHttpUrl | None = None
+    brand_logo_url: AnyHttpUrl | None = None
+    brand_color: str = Field(default="#2563eb", pattern=r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+    brand_address: str = Field(default="", max_length=300)
+    email_templates_dir: Path | None = None
+
+    # Providers
+    email_file_dir: Path = Path("var/mail")
+    smtp_host: str = "smtp.gmail.com"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout: float = Field(default=15.0, gt=0, le=300)
+    smtp_pool_size: int = Field(default=2, ge=1, le=20)
+    smtp_pool_idle_seconds: float = Field(default=60.0, gt=0)
+    resend_api_key: SecretStr | None = None
+    resend_base_url: AnyHttpUrl = AnyHttpUrl("https://api.resend.com")
+    postmark_server_token: SecretStr | None = None
+    postmark_base_url: AnyHttpUrl = AnyHttpUrl("https://api.postmarkapp.com")
+    postmark_message_stream: str = "outbound"
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_base_url: AnyHttpUrl = AnyHttpUrl("https://api.sendgrid.com")
+    mailgun_api_key: SecretStr | None = None
+    mailgun_domain: str | None = None
+    mailgun_base_url: AnyHttpUrl = AnyHttpUrl("https://api.mailgun.net")
+    http_timeout: float = Field(default=10.0, gt=0, le=300)
+
+    # Retries and failover
+    retry_attempts: int = Field(default=3, ge=1, le=20)
+    retry_max_seconds: float = Field(default=20.0, gt=0, le=600)
+    provider_cooldown_seconds: float = Field(default=60.0, ge=0, le=86400)
+
+    # Outbox
+    database_url: str = "sqlite:///var/outbox.db"
+    outbox_max_age_hours: float = Field(default=72.0, gt=0)
+    outbox_retention_days: float = Field(default=30.0, gt=0)
+    outbox_lease_seconds: float = Field(default=60.0, ge=5, le=3600)
+
+    @field_validator("email_providers", "cors_origins", "contact_recipients", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return _split_commas(value)
+
+    @field_validator("email_providers")
+    @classmethod
+    def _known_providers(cls, value: list[str]) -> list[str]:
+        names = [name.lower() for name in value]
+        unknown = [name for name in names if name not in PROVIDER_CREDENTIALS]
+        if unknown:
+            valid = ", ".join(PROVIDER_CREDENTIALS)
+            raise ValueError(f"unknown provider {unknown[0]!r}; valid names: {valid}")
+        if len(set(names)) != len(names):
+            raise ValueError("a provider is listed twice")
+        return names
+
+    @field_validator("email_password")
+    @classmethod
+    def _strip_app_password_spaces(cls, value: SecretStr | None) -> SecretStr | None:
+        # Gmail shows App Passwords in groups of four; people paste them with the spaces.
+        if value is None:
+            return None
+        return SecretStr(value.get_secret_value().replace(" ", ""))
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Settings:
+        production = self.app_env == "production"
+        if production and not self.email_providers:
+            raise _MissingSetting("email_providers", "required when APP_ENV=production")
+        for name in self.providers:
+            for field in PROVIDER_CREDENTIALS[name]:
+                if field == "email_password" and self.smtp_security == "none":
+                    continue
+                if getattr(self, field) in (None, ""):
+                    raise _MissingSetting(field, f"required by the {name!r} provider")
+        if production and self.sender_address == DEVELOPMENT_FROM:
+            raise _MissingSetting("email_from", "set EMAIL_FROM or EMAIL_ADDRESS in production")
+        return self
+
+    @property
+    def production(self) -> bool:
+        """True when ``APP_ENV=production``: no silent defaults, no debug, no preview."""
+        return self.app_env == "production"
+
+    @property
+    def providers(self) -> list[str]:
+        """The ordered provider chain; ``file`` when development leaves it empty."""
+        return self.email_providers or ["file"]
+
+    @property
+    def sender_address(self) -> str:
+        """The From address: ``EMAIL_FROM``, else ``EMAIL_ADDRESS``, else a development stand-in."""
+        return str(self.email_from or self.email_address or DEVELOPMENT_FROM)
+
+    @property
+    def recipients(self) -> list[str]:
+        """Who is notified of a submission: ``CONTACT_RECIPIENTS``, else the From address."""
+        return [str(addr) for addr in self.contact_recipients] or [self.sender_address]
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """CORS origins: as configured, else ``*`` in development and none in production."""
+        if self.cors_origins is not None:
+            return self.cors_origins
+        return [] if self.production else ["*"]
+
+
+class _MissingSetting(ValueError):
+    """A required setting is absent; pydantic carries it to :func:`_describe` in ``ctx``."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment (plus ``overrides``, used by tests) into a :class:`Settings`.
+
+    Raises :class:`ConfigError` with a one-line message that names the variable.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        raise ConfigError(_describe(err)) from None
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors(include_url=False, include_input=False)[0]
+    ctx = first.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, _MissingSetting):
+        return f"{inner.field.upper()}: {inner}"
+    loc = first["loc"][0] if first["loc"] else "settings"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{str(loc).upper()}: {message}"

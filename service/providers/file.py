@@ -1,0 +1,59 @@
+"""The ``file`` provider: each email becomes a complete RFC 5322 ``.eml`` file.
+
+The embedded default in development: nothing leaves the machine, and any mail
+client opens the files. Files are written to a temporary name and renamed, so a
+reader never sees half an email.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Self
+
+from service.providers.base import Provider, SendResult
+from service.providers.errors import ProviderUnavailable, SendError
+
+if TYPE_CHECKING:
+    from service.config import Settings
+    from service.message import OutgoingEmail
+
+__all__ = ["FileProvider"]
+
+
+class FileProvider(Provider):
+    """Writes ``<timestamp>-<kind>-<id>.eml`` files under ``EMAIL_FILE_DIR``."""
+
+    name = "file"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **shared: object) -> Self:
+        return cls(settings.email_file_dir)
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)
+
+    async def deliver(self, email: OutgoingEmail) -> SendResult:
+        local_id = email.message_id.strip("<>").split("@", 1)[0]
+        stem = f"{email.date:%Y%m%dT%H%M%S}-{email.kind}-{local_id}"
+        await asyncio.to_thread(self._write, stem, email.to_bytes())
+        return SendResult(provider=self.name, message_id=stem)
+
+    def _write(self, stem: str, data: bytes) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        partial = self.directory / f".{stem}.tmp"
+        partial.write_bytes(data)
+        os.replace(partial, self.directory / f"{stem}.eml")
+
+    def translate(self, error: Exception) -> SendError:
+        if isinstance(error, OSError):
+            return ProviderUnavailable(
+                f"cannot write to {self.directory}: {error.strerror or error}",
+                provider=self.name,
+                code=error.errno,
+            )
+        return super().translate(error)
