@@ -1,0 +1,141 @@
+"""Build the two emails of a submission: the owner's notification and the visitor's confirmation.
+
+User text reaches headers in one place only: the visitor's address as the
+notification's ``Reply-To``, built with :class:`email.headerregistry.Address`,
+which refuses line breaks. Subjects and display names come from the operator's
+settings, never from the submission.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from typing import TYPE_CHECKING, Any
+
+from service.message import OutgoingEmail, make_message_id
+
+if TYPE_CHECKING:
+    from service.config import Settings
+    from service.emails.renderer import EmailRenderer
+
+__all__ = [
+    "Submission",
+    "brand_context",
+    "check_templates",
+    "compose_confirmation",
+    "compose_notification",
+    "greeting_name",
+    "sample_submission",
+]
+
+# A name that carries a link, an address or a phone-number-like run is how
+# spammers smuggle text into confirmations; such a name is not echoed.
+_NOT_A_NAME = re.compile(r"(://|www\.|@|\d{5,}|https?:|\.[a-z]{2,}/)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One accepted contact-form submission (already validated)."""
+
+    id: str
+    name: str
+    email: str
+    message: str
+    company: str | None = None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def greeting_name(name: str) -> str | None:
+    """The visitor's name if it looks like a name, else ``None`` (a generic greeting)."""
+    return None if _NOT_A_NAME.search(name) else name
+
+
+def brand_context(settings: Settings) -> dict[str, Any]:
+    """The branding variables every template receives."""
+    return {
+        "brand": {
+            "name": settings.brand_name,
+            "url": str(settings.brand_url) if settings.brand_url else None,
+            "logo_url": str(settings.brand_logo_url) if settings.brand_logo_url else None,
+            "color": settings.brand_color,
+            "address": settings.brand_address,
+        }
+    }
+
+
+def _sender(settings: Settings) -> Address:
+    return Address(display_name=settings.email_from_name, addr_spec=settings.sender_address)
+
+
+def _message_id(settings: Settings) -> str:
+    return make_message_id(settings.sender_address.rpartition("@")[2])
+
+
+def compose_notification(
+    submission: Submission, settings: Settings, renderer: EmailRenderer
+) -> OutgoingEmail:
+    """The site owner's copy: every field, Reply-To the visitor."""
+    context = {
+        **brand_context(settings),
+        "submission": {
+            "id": submission.id,
+            "name": submission.name,
+            "email": submission.email,
+            "company": submission.company,
+            "message": submission.message,
+            "received_at": submission.created_at,
+        },
+    }
+    rendered = renderer.render("notification", context)
+    return OutgoingEmail(
+        kind="notification",
+        sender=_sender(settings),
+        to=tuple(Address(addr_spec=addr) for addr in settings.recipients),
+        reply_to=Address(addr_spec=submission.email),
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=_message_id(settings),
+        headers={},
+        date=submission.created_at,
+    )
+
+
+def compose_confirmation(
+    submission: Submission, settings: Settings, renderer: EmailRenderer
+) -> OutgoingEmail:
+    """The visitor's thank-you: a fixed text that echoes nothing but a plausible name."""
+    context = {**brand_context(settings), "name": greeting_name(submission.name)}
+    rendered = renderer.render("confirmation", context)
+    return OutgoingEmail(
+        kind="confirmation",
+        sender=_sender(settings),
+        to=(Address(addr_spec=submission.email),),
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=_message_id(settings),
+        # RFC 3834: auto-responders must not answer this in a loop.
+        headers={"Auto-Submitted": "auto-replied"},
+        date=submission.created_at,
+    )
+
+
+def sample_submission() -> Submission:
+    """A realistic submission for previews and for checking templates at startup."""
+    return Submission(
+        id="sample",
+        name="Zoë Ångström",
+        email="zoe@example.org",
+        company="Example & Co.",
+        message="Hello!\nI would like a quote for 12 units.\n\nThanks,\nZoë",
+    )
+
+
+def check_templates(settings: Settings, renderer: EmailRenderer) -> None:
+    """Render both emails with sample data, so a broken template stops startup, not a send."""
+    submission = sample_submission()
+    compose_notification(submission, settings, renderer)
+    compose_confirmation(submission, settings, renderer)

@@ -1,0 +1,292 @@
+"""POST /api/contact: content types, validation limits, answers and the emails they send."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sanic_testing.testing import SanicASGITestClient
+
+from tests.api.conftest import read_mail
+
+pytestmark = pytest.mark.asyncio
+
+
+async def post_json(client: SanicASGITestClient, body: Any, **kwargs: Any):
+    _, response = await client.post(
+        "/api/contact",
+        content=json.dumps(body).encode(),
+        headers={"content-type": "application/json", **kwargs.pop("headers", {})},
+        **kwargs,
+    )
+    return response
+
+
+async def test_json_submission_is_accepted_and_sends_two_emails(
+    client: SanicASGITestClient, valid_form: dict[str, Any], mail_dir: Path
+) -> None:
+    response = await post_json(client, valid_form)
+    assert response.status == 200
+    body = response.json
+    assert body["success"] is True
+    assert body["message"] == "Thank you for your message!"
+    assert len(body["id"]) == 32
+    kinds = sorted(m["To"] for m in read_mail(mail_dir))
+    assert kinds == ["sales@example.com, ops@example.com", "zoe@example.org"]
+
+
+async def test_plain_html_form_is_accepted(
+    client: SanicASGITestClient, valid_form: dict[str, Any], mail_dir: Path
+) -> None:
+    _, response = await client.post("/api/contact", data=valid_form)
+    assert response.status == 200
+    assert response.json["success"] is True
+    assert len(read_mail(mail_dir)) == 2
+
+
+async def test_multipart_without_files_is_accepted(
+    client: SanicASGITestClient, valid_form: dict[str, Any]
+) -> None:
+    _, response = await client.post(
+        "/api/contact", files={key: (None, value) for key, value in valid_form.items()}
+    )
+    assert response.status == 200, response.text
+
+
+async def test_multipart_with_a_file_is_refused(
+    client: SanicASGITestClient, valid_form: dict[str, Any], mail_dir: Path
+) -> None:
+    files = {key: (None, value) for key, value in valid_form.items()}
+    files["attachment"] = ("cv.pdf", b"%PDF-1.4", "application/pdf")
+    _, response = await client.post("/api/contact", files=files)
+    assert response.status == 415
+    assert response.json["success"] is False
+    assert not read_mail(mail_dir)
+
+
+async def test_browser_form_post_is_redirected_to_the_thank_you_page(
+    client: SanicASGITestClient, valid_form: dict[str, Any]
+) -> None:
+    _, response = await client.post(
+        "/api/contact",
+        data=valid_form,
+        headers={"accept": "text/html,application/xhtml+xml"},
+        follow_redirects=False,
+    )
+    assert response.status == 303
+    assert response.headers["location"] == "/thanks"
+    _, page = await client.get("/thanks")
+    assert page.status == 200
+    assert "Thank you" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
+async def test_browser_form_post_follows_contact_redirect_url(
+    make_settings, valid_form: dict[str, Any]
+) -> None:
+    from service.app import create_app
+
+    app = create_app(settings=make_settings(contact_redirect_url="https://example.com/thanks"))
+    _, response = await app.asgi_client.post(
+        "/api/contact", data=valid_form, headers={"accept": "text/html"}, follow_redirects=False
+    )
+    assert response.status == 303
+    assert response.headers["location"] == "https://example.com/thanks"
+
+
+async def test_invalid_browser_form_gets_an_html_page_listing_the_errors(
+    client: SanicASGITestClient,
+) -> None:
+    _, response = await client.post(
+        "/api/contact", data={"name": "<b>x</b>", "email": "nope"}, headers={"accept": "text/html"}
+    )
+    assert response.status == 422
+    assert response.content_type.startswith("text/html")
+    assert "email" in response.text
+    assert "Must be a valid email address." in response.text
+    assert "<b>x</b>" not in response.text
+
+
+def _with(form: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {**form, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"name": ""}, "name", "This field is required."),
+        ({"name": "   "}, "name", "This field is required."),
+        ({"name": "n" * 101}, "name", "Must be at most 100 characters."),
+        ({"name": "Eve\r\nBcc: victim@example.net"}, "name", "Must be a single line"),
+        ({"name": "tab\there"}, "name", "Must be a single line"),
+        ({"name": "nul\x00"}, "name", "Must be a single line"),
+        ({"name": "del\x7f"}, "name", "Must be a single line"),
+        ({"name": "c1\x85"}, "name", "Must be a single line"),
+        ({"name": 42}, "name", "Must be text."),
+        ({"email": "not-an-address"}, "email", "Must be a valid email address."),
+        ({"email": "a@example.org\nBcc: x@example.net"}, "email", "Must be a valid email address."),
+        ({"email": ("x" * 64 + "@" + "d" * 60 + ".") * 2 + "com"}, "email", "Must be"),
+        ({"message": ""}, "message", "This field is required."),
+        ({"message": " \n\t "}, "message", "This field is required."),
+        ({"message": "m" * 5001}, "message", "Must be at most 5000 characters."),
+        ({"company": "c" * 101}, "company", "Must be at most 100 characters."),
+        ({"company": "line\nbreak"}, "company", "Must be a single line"),
+    ],
+)
+async def test_each_field_limit_is_enforced(
+    client: SanicASGITestClient,
+    valid_form: dict[str, Any],
+    mail_dir: Path,
+    changes: dict[str, Any],
+    field: str,
+    message: str,
+) -> None:
+    response = await post_json(client, _with(valid_form, **changes))
+    assert response.status == 422
+    body = response.json
+    assert body["success"] is False
+    assert body["message"]
+    assert [error["field"] for error in body["errors"]] == [field]
+    assert body["errors"][0]["message"].startswith(message)
+    assert not read_mail(mail_dir)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"name": "n" * 100},
+        {"name": "  Zoë  "},
+        {"message": "m" * 5000},
+        {"message": "  padded message  " + " " * 100},
+        {"company": "c" * 100},
+        {"company": ""},
+        {"email": "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + ".com"},
+        {"unknown": "ignored", "nested": {"a": [1, 2]}},
+    ],
+)
+async def test_values_at_the_limits_are_accepted(
+    client: SanicASGITestClient, valid_form: dict[str, Any], changes: dict[str, Any]
+) -> None:
+    form = _with(valid_form, **changes)
+    if "company" in changes and not changes["company"]:
+        del form["company"]
+        form["company"] = ""
+    response = await post_json(client, form)
+    assert response.status == 200, response.json
+
+
+async def test_every_bad_field_is_listed(client: SanicASGITestClient) -> None:
+    response = await post_json(client, {"company": "c" * 200})
+    assert response.status == 422
+    fields = {error["field"] for error in response.json["errors"]}
+    assert fields == {"name", "email", "message", "company"}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "The body is not valid JSON."),
+        (b"", "The body is not valid JSON."),
+        (b"\xff\xfe\x00garbage", "The body is not valid JSON."),
+        (b"[1, 2]", "The body must be a JSON object."),
+        (b'"a string"', "The body must be a JSON object."),
+        (b"null", "The body must be a JSON object."),
+    ],
+)
+async def test_malformed_json_is_a_400(
+    client: SanicASGITestClient, body: bytes, message: str
+) -> None:
+    _, response = await client.post(
+        "/api/contact", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status == 400
+    assert response.json == {"success": False, "message": message, "errors": []}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", None])
+async def test_unsupported_content_type_is_a_415(
+    client: SanicASGITestClient, content_type: str | None
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    _, response = await client.post("/api/contact", content=b"name=x", headers=headers)
+    assert response.status == 415
+    assert response.json["success"] is False
+
+
+async def test_body_over_64_kib_is_a_413(client: SanicASGITestClient) -> None:
+    body = json.dumps({"message": "x" * (64 * 1024)}).encode()
+    _, response = await client.post(
+        "/api/contact", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status == 413
+    assert response.json["success"] is False
+
+
+async def test_unknown_route_and_wrong_method_answer_json(client: SanicASGITestClient) -> None:
+    _, missing = await client.get("/api/nothing-here")
+    assert missing.status == 404
+    assert missing.json["success"] is False
+    _, wrong = await client.get("/api/contact")
+    assert wrong.status == 405
+    assert wrong.json["success"] is False
+
+
+async def test_no_provider_able_to_send_answers_503_without_details(
+    make_settings, valid_form: dict[str, Any]
+) -> None:
+    from service.app import create_app
+
+    # /proc/self exists, so the provider opens, but not even root can create files in it.
+    app = create_app(settings=make_settings(email_file_dir=Path("/proc/self")))
+    response = await post_json(app.asgi_client, valid_form)
+    assert response.status == 503
+    assert response.json["success"] is False
+    assert "/proc" not in response.text
+
+
+async def test_responses_carry_security_headers(
+    client: SanicASGITestClient, valid_form: dict[str, Any]
+) -> None:
+    response = await post_json(client, valid_form)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_cors_allows_any_origin_in_development(client: SanicASGITestClient) -> None:
+    _, response = await client.options(
+        "/api/contact",
+        headers={
+            "origin": "https://site.example",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type",
+        },
+    )
+    assert response.headers.get("access-control-allow-origin") in ("*", "https://site.example")
+
+
+async def test_cors_allows_only_listed_origins(make_settings) -> None:
+    from service.app import create_app
+
+    app = create_app(settings=make_settings(cors_origins="https://site.example"))
+    preflight = {"access-control-request-method": "POST"}
+    _, allowed = await app.asgi_client.options(
+        "/api/contact", headers={"origin": "https://site.example", **preflight}
+    )
+    assert allowed.headers.get("access-control-allow-origin") == "https://site.example"
+    _, refused = await app.asgi_client.options(
+        "/api/contact", headers={"origin": "https://evil.example", **preflight}
+    )
+    assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_openapi_document_describes_the_contact_endpoint(
+    client: SanicASGITestClient,
+) -> None:
+    _, response = await client.get("/docs/openapi.json")
+    assert response.status == 200
+    operation = response.json["paths"]["/api/contact"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert set(schema["required"]) == {"name", "email", "message"}
+    assert {"200", "400", "413", "415", "422"} <= set(operation["responses"])

@@ -1,0 +1,120 @@
+"""The two emails, parsed back with the ``email`` package."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+
+import pytest
+from markupsafe import escape
+
+from service.config import Settings
+from service.emails import EmailRenderer, Submission, compose_confirmation, compose_notification
+from service.emails.compose import greeting_name
+
+
+def parse(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+@pytest.fixture
+def renderer() -> EmailRenderer:
+    return EmailRenderer()
+
+
+@pytest.fixture
+def submission() -> Submission:
+    return Submission(
+        id="s1",
+        name="Zoë Ångström",
+        email="zoe@example.org",
+        message="First line\nSecond line with 李雷",
+        company="Ångström & Co.",
+    )
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    # Parts travel with CRLF line ends; compare in Python's newline form.
+    return text.get_content().replace("\r\n", "\n"), html.get_content().replace("\r\n", "\n")
+
+
+def test_notification_headers(
+    settings: Settings, renderer: EmailRenderer, submission: Submission
+) -> None:
+    raw = compose_notification(submission, settings, renderer).to_bytes()
+    message = parse(raw)
+    assert message["From"] == "Example Ltd <owner@example.com>"
+    assert message["To"] == "sales@example.com, ops@example.com"
+    assert message["Reply-To"] == "zoe@example.org"
+    assert "contact form" in message["Subject"]
+    assert message["Message-ID"].startswith("<")
+    assert message["Message-ID"].endswith("@example.com>")
+    assert message["Date"].datetime == submission.created_at.replace(microsecond=0)
+    assert max(len(line) for line in raw.splitlines()) <= 998
+
+
+def test_notification_carries_every_field_in_both_parts(
+    settings: Settings, renderer: EmailRenderer, submission: Submission
+) -> None:
+    text, html = parts(parse(compose_notification(submission, settings, renderer).to_bytes()))
+    for value in ("Zoë Ångström", "zoe@example.org", "First line\nSecond line with 李雷"):
+        assert value in text
+    assert "Ångström &amp; Co." in html
+    assert 'href="mailto:zoe@example.org"' in html
+    assert "Second line with 李雷" in html
+
+
+def test_confirmation_thanks_the_visitor_without_echoing_the_message(
+    settings: Settings, renderer: EmailRenderer, submission: Submission
+) -> None:
+    message = parse(compose_confirmation(submission, settings, renderer).to_bytes())
+    assert message["To"] == "zoe@example.org"
+    assert message["From"] == "Example Ltd <owner@example.com>"
+    assert message["Auto-Submitted"] == "auto-replied"
+    assert message["Reply-To"] is None
+    text, html = parts(message)
+    assert "Hello Zoë Ångström," in text
+    for part in (text, html):
+        assert "First line" not in part
+        assert "Ångström & Co." not in part
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["<script>alert(1)</script>", '<img src=x onerror="alert(1)">', "&lt;b&gt;", "{{ 7*7 }}"],
+)
+def test_hostile_text_is_literal_in_html_and_text(
+    settings: Settings, renderer: EmailRenderer, hostile: str
+) -> None:
+    submission = Submission(id="s2", name="Eve", email="eve@example.org", message=hostile)
+    text, html = parts(parse(compose_notification(submission, settings, renderer).to_bytes()))
+    assert hostile in text
+    assert str(escape(hostile)) in html
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert "49" not in text + html
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Zoë Ångström", "Zoë Ångström"),
+        ("李雷", "李雷"),
+        ("Win money at http://spam.example", None),
+        ("www.spam.example", None),
+        ("call 0123456789", None),
+        ("victim@example.net", None),
+    ],
+)
+def test_greeting_uses_the_name_only_when_it_looks_like_one(
+    name: str, expected: str | None
+) -> None:
+    assert greeting_name(name) == expected

@@ -1,0 +1,140 @@
+"""Settings: defaults, every error path, secrets kept secret."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from service.config import PROVIDER_CREDENTIALS, ConfigError, load_settings
+
+
+def test_defaults_are_the_embedded_development_setup() -> None:
+    settings = load_settings()
+    assert settings.app_env == "development"
+    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
+    assert settings.providers == ["file"]
+    assert str(settings.email_file_dir) == "var/mail"
+    assert settings.database_url == "sqlite:///var/outbox.db"
+    assert settings.allowed_origins == ["*"]
+
+
+def test_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9001")
+    monkeypatch.setenv("EMAIL_PROVIDERS", " smtp , Resend ")
+    monkeypatch.setenv("EMAIL_ADDRESS", "me@gmail.com")
+    monkeypatch.setenv("EMAIL_PASSWORD", "abcd efgh ijkl mnop")
+    monkeypatch.setenv("RESEND_API_KEY", "re_123")
+    monkeypatch.setenv("CONTACT_RECIPIENTS", "a@example.com, b@example.com")
+    monkeypatch.setenv("CORS_ORIGINS", "https://example.com,https://www.example.com")
+    settings = load_settings()
+    assert settings.port == 9001
+    assert settings.providers == ["smtp", "resend"]
+    assert settings.email_password is not None
+    assert settings.email_password.get_secret_value() == "abcdefghijklmnop"
+    assert settings.sender_address == "me@gmail.com"
+    assert settings.recipients == ["a@example.com", "b@example.com"]
+    assert settings.allowed_origins == ["https://example.com", "https://www.example.com"]
+
+
+def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMAIL_PROVIDERS", "smtp")
+    monkeypatch.setenv("EMAIL_ADDRESS", "me@gmail.com")
+    monkeypatch.setenv("EMAIL_PASSWORD", "hunter2hunter2")
+    settings = load_settings()
+    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in str(settings.model_dump())
+
+
+def test_production_has_no_cors_default_and_no_silent_provider() -> None:
+    settings = load_settings(
+        app_env="production", email_providers="resend", resend_api_key="k", email_from="a@b.co"
+    )
+    assert settings.allowed_origins == []
+    assert settings.production
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"app_env": "staging"}, "APP_ENV: Input should be 'development' or 'production'"),
+        ({"port": "eighty"}, "PORT: Input should be a valid integer"),
+        ({"port": "70000"}, "PORT: Input should be less than or equal to 65535"),
+        ({"workers": "0"}, "WORKERS: Input should be greater than or equal to 1"),
+        ({"email_providers": "smtp,pigeon"}, "EMAIL_PROVIDERS: unknown provider 'pigeon'"),
+        ({"email_providers": "file,file"}, "EMAIL_PROVIDERS: a provider is listed twice"),
+        ({"app_env": "production"}, "EMAIL_PROVIDERS: required when APP_ENV=production"),
+        ({"email_from": "not-an-address"}, "EMAIL_FROM: value is not a valid email address"),
+        ({"contact_recipients": "a@example.com,nope"}, "CONTACT_RECIPIENTS: value is not a valid"),
+        (
+            {"database_url": "mysql://x"},
+            "DATABASE_URL: must start with sqlite:/// or postgresql://",
+        ),
+        ({"brand_color": "blue"}, "BRAND_COLOR: String should match pattern"),
+        ({"smtp_security": "ssl"}, "SMTP_SECURITY: Input should be 'starttls', 'tls' or 'none'"),
+        ({"contact_redirect_url": "not a url"}, "CONTACT_REDIRECT_URL: Input should be a valid"),
+        (
+            {"app_env": "production", "email_providers": "file"},
+            "EMAIL_FROM: set EMAIL_FROM or EMAIL_ADDRESS in production",
+        ),
+    ],
+)
+def test_each_bad_setting_is_one_line_naming_the_variable(
+    overrides: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**overrides)
+    message = str(caught.value)
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
+def test_unknown_provider_lists_the_valid_names() -> None:
+    valid = "valid names: file, smtp, resend, postmark, sendgrid, mailgun"
+    with pytest.raises(ConfigError, match=valid):
+        load_settings(email_providers="gmail")
+
+
+@pytest.mark.parametrize(
+    ("provider", "field"),
+    [(name, field) for name, fields in PROVIDER_CREDENTIALS.items() for field in fields],
+)
+def test_each_provider_names_its_missing_credential(provider: str, field: str) -> None:
+    complete = {
+        "email_address": "me@gmail.com",
+        "email_password": "pw",
+        "resend_api_key": "k",
+        "postmark_server_token": "k",
+        "sendgrid_api_key": "k",
+        "mailgun_api_key": "k",
+        "mailgun_domain": "mg.example.com",
+    }
+    complete.pop(field)
+    with pytest.raises(ConfigError, match=f"^{field.upper()}: required by the '{provider}'"):
+        load_settings(app_env="production", email_providers=provider, **complete)
+
+
+def test_smtp_without_tls_needs_no_password() -> None:
+    settings = load_settings(
+        email_providers="smtp", smtp_security="none", email_address="dev@example.com"
+    )
+    assert settings.email_password is None
+
+
+def test_python_m_service_stops_with_one_line(tmp_path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "service"],
+        env={"PATH": "/usr/bin:/bin", "EMAIL_PROVIDERS": "smtp,carrier-pigeon"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "service: cannot start: EMAIL_PROVIDERS: unknown provider 'carrier-pigeon'; "
+        "valid names: file, smtp, resend, postmark, sendgrid, mailgun"
+    ]
+    assert "Traceback" not in result.stdout + result.stderr
