@@ -65,7 +65,8 @@ async def _open_resources(app: Sanic) -> None:
     settings: Settings = app.ctx.settings
     check_templates(settings, app.ctx.renderer)
     app.ctx.http_client = make_http_client(settings)
-    app.ctx.chain = ProviderChain(build_providers(settings, http_client=app.ctx.http_client))
+    providers = build_providers(settings, http_client=app.ctx.http_client)
+    app.ctx.chain = ProviderChain.from_settings(settings, providers)
     await app.ctx.chain.open()
     logger.info("provider chain: %s", " -> ".join(app.ctx.chain.names))
     if "file" in app.ctx.chain.names:

@@ -126,10 +126,3 @@ def scripted_provider(
         )
 
     return build
-
-
-@pytest.fixture
-def isolated_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Remove every setting's variable from the environment so only overrides count."""
-    for field in Settings.model_fields:
-        monkeypatch.delenv(field.upper(), raising=False)

@@ -386,7 +386,7 @@ async def test_attempts_are_logged_without_the_body(
         assert all(BODY_MARKER not in str(value) for value in vars(record).values())
 
 
-def test_chain_knobs_come_from_settings(isolated_settings_env: None) -> None:
+def test_chain_knobs_come_from_settings() -> None:
     settings = load_settings(retry_attempts=5, retry_max_seconds=7.5, provider_cooldown_seconds=30)
 
     chain = ProviderChain.from_settings(settings, [])
@@ -395,7 +395,6 @@ def test_chain_knobs_come_from_settings(isolated_settings_env: None) -> None:
 
 
 async def test_email_providers_file_builds_a_working_chain(
-    isolated_settings_env: None,
     monkeypatch: pytest.MonkeyPatch,
     chain_email: OutgoingEmail,
     tmp_path: Path,
@@ -414,7 +413,7 @@ async def test_email_providers_file_builds_a_working_chain(
     assert len(eml_files(tmp_path)) == 1
 
 
-async def test_email_providers_sets_the_order(isolated_settings_env: None) -> None:
+async def test_email_providers_sets_the_order() -> None:
     pytest.importorskip("service.providers.smtp", reason="the smtp provider is not merged yet")
     pytest.importorskip("service.providers.resend", reason="the resend provider is not merged yet")
     settings = load_settings(
@@ -430,7 +429,7 @@ async def test_email_providers_sets_the_order(isolated_settings_env: None) -> No
     assert chain.names == ["resend", "smtp"]
 
 
-def test_unknown_provider_name_fails_with_the_valid_names(isolated_settings_env: None) -> None:
+def test_unknown_provider_name_fails_with_the_valid_names() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(email_providers="smtp,gmail")
 
