@@ -9,8 +9,9 @@ error                  decision
 =====================  ==========================================================
 TransientError         retry the same provider (tenacity: exponential backoff
                        with jitter, at most ``RETRY_ATTEMPTS`` attempts within
-                       ``RETRY_MAX_SECONDS``; a ``retry_after`` hint is honoured,
-                       capped by what is left of that time); once retries are
+                       ``RETRY_MAX_SECONDS``; a ``retry_after`` hint is honoured
+                       when it fits in what is left of that time, and fails
+                       over at once when it does not); once retries are
                        exhausted, fail over
 ProviderUnavailable    fail over at once, without a retry (a 535 retried earns a
                        lockout); the provider cools down
@@ -246,14 +247,21 @@ class ProviderChain:
         def remaining() -> float:
             return self.max_seconds - (self._clock() - started)
 
-        def wait(state: RetryCallState) -> float:
+        def hint(state: RetryCallState) -> float | None:
             error = state.outcome.exception() if state.outcome else None
-            hint = error.retry_after if isinstance(error, TransientError) else None
-            delay = hint if hint is not None else self._backoff(state)
+            return error.retry_after if isinstance(error, TransientError) else None
+
+        def wait(state: RetryCallState) -> float:
+            asked = hint(state)
+            delay = asked if asked is not None else self._backoff(state)
             return max(0.0, min(delay, remaining()))
 
         def stop(state: RetryCallState) -> bool:
-            return state.attempt_number >= self.attempts or remaining() <= 0
+            # A provider that asks for more time than the budget has left will not
+            # take the email in time: the next provider (or the outbox, later) will.
+            asked = hint(state)
+            too_long = asked is not None and asked > remaining()
+            return state.attempt_number >= self.attempts or remaining() <= 0 or too_long
 
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None

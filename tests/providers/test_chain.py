@@ -128,16 +128,31 @@ async def test_retry_after_is_honoured(
     assert fake_time.sleeps == [4.0]
 
 
-async def test_retry_after_is_capped_by_the_remaining_budget(
+async def test_retry_after_beyond_the_budget_fails_over_at_once(
     fake_time: FakeTime, scripted_provider: Scripted, chain_email: OutgoingEmail
 ) -> None:
     hint = TransientError("rate limited", provider="resend", code=429, retry_after=3600)
+    resend = scripted_provider("resend", [hint, "sent"], duration=1.0)
+    postmark = scripted_provider("postmark", ["sent"])
+    chain = make_chain(fake_time, resend, postmark, max_seconds=5)
+
+    result = await chain.send(chain_email)
+
+    assert result.provider == "postmark"
+    assert resend.calls == 1
+    assert fake_time.sleeps == []
+
+
+async def test_retry_after_within_the_budget_waits_what_was_asked(
+    fake_time: FakeTime, scripted_provider: Scripted, chain_email: OutgoingEmail
+) -> None:
+    hint = TransientError("rate limited", provider="resend", code=429, retry_after=3.5)
     resend = scripted_provider("resend", [hint, "sent"], duration=1.0)
     chain = make_chain(fake_time, resend, max_seconds=5)
 
     await chain.send(chain_email)
 
-    assert fake_time.sleeps == [4.0]  # 5 s budget minus the 1 s the first attempt took
+    assert fake_time.sleeps == [3.5]
 
 
 async def test_unavailable_fails_over_at_once_without_retry(
