@@ -42,8 +42,9 @@ A read timeout or a dropped connection may hide a request the provider did
 process, so retrying can deliver twice; only Resend offers an idempotency key
 to prevent that.
 
-Error messages carry the provider's short error name and text, never the API
-key (it is redacted should a provider echo it) nor any part of the email.
+Error messages carry the provider's short error name and text (at most 200
+characters; HTML error pages are replaced by the reason phrase), never the
+API key (redacted should a provider echo it) nor the subject or body.
 """
 
 from __future__ import annotations

@@ -107,6 +107,11 @@ def test_a_domain_that_would_change_the_endpoint_fails_startup(
         http_provider("mailgun", mailgun_domain=domain)
 
 
+def test_a_missing_domain_fails_startup(http_provider: Callable[..., HttpProvider]) -> None:
+    with pytest.raises(ConfigError, match=r"^MAILGUN_DOMAIN: required by the 'mailgun' provider"):
+        http_provider("mailgun", mailgun_domain=None)
+
+
 async def test_an_internationalised_sender_address_fails_loudly(
     mailgun: HttpProvider, sample_email: OutgoingEmail, respx_mock: respx.MockRouter
 ) -> None:
