@@ -1,0 +1,104 @@
+"""The ``mailgun`` provider: Mailgun's Messages API.
+
+Format followed (pages read 2026-11-26):
+
+* Send an email — https://documentation.mailgun.com/docs/mailgun/api-reference/send/mailgun/messages/post-v3--domain-name--messages:
+  ``POST {MAILGUN_BASE_URL}/v3/{MAILGUN_DOMAIN}/messages`` with HTTP Basic
+  ``api:{MAILGUN_API_KEY}``; form fields ``from``, ``to`` (repeatable, or
+  comma-separated ``Name <address>``), ``subject``, ``text``, ``html``, and
+  ``h:<Name>`` for any header (``h:Reply-To``). Servers: ``api.mailgun.net``
+  (US) and ``api.eu.mailgun.net`` (EU); a domain exists in one region only.
+  Success is 200 ``{"id": "<...>", "message": "Queued. Thank you."}``.
+* API response codes — https://documentation.mailgun.com/docs/mailgun/quickstart-guide/responses:
+  400 with ``{"message": ...}``, 401/403 auth (the body may be plain
+  ``Forbidden``), 404 (e.g. ``Domain not found``: wrong domain or region),
+  429, 500.
+
+The body is sent ``application/x-www-form-urlencoded`` (as Mailgun's own
+Python examples do); ``multipart/form-data`` is only needed for attachments,
+which these emails never have.
+
+Addresses are ASCII RFC 5322 mailboxes (non-ASCII names as RFC 2047 encoded
+words). Mailgun builds a broken From for an internationalised address, so a
+non-ASCII sender address fails loudly (as in django-anymail).
+
+Message-ID: sent as ``h:Message-ID`` (users report Mailgun keeps it; its pages
+do not say); the provider id returned is Mailgun's own ``id``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import TYPE_CHECKING, Any, Self
+
+from service.config import ConfigError
+from service.providers.base import SendResult
+from service.providers.http import HttpProvider, HttpRequest, format_address, json_body
+
+if TYPE_CHECKING:
+    import httpx
+
+    from service.config import Settings
+    from service.message import OutgoingEmail
+
+__all__ = ["MailgunProvider"]
+
+# A hostname; "/" or "%" would change the endpoint, and Mailgun answers a
+# wrong endpoint with a misleading 200.
+_DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+class MailgunProvider(HttpProvider):
+    """Sends each email with one ``POST /v3/{domain}/messages`` call to Mailgun."""
+
+    name = "mailgun"
+
+    def __init__(self, *, domain: str, **options: Any) -> None:
+        super().__init__(**options)
+        if not _DOMAIN.match(domain):
+            raise ConfigError(f"MAILGUN_DOMAIN: {domain!r} is not a domain name")
+        self.domain = domain
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **shared: object) -> Self:
+        if not settings.mailgun_domain:
+            raise ConfigError(f"MAILGUN_DOMAIN: required by the {cls.name!r} provider")
+        return cls(
+            api_key=cls.required_secret(settings.mailgun_api_key, "MAILGUN_API_KEY", cls.name),
+            base_url=str(settings.mailgun_base_url),
+            domain=settings.mailgun_domain,
+            client=cls.shared_client(shared, cls.name),
+        )
+
+    def build_request(self, email: OutgoingEmail) -> HttpRequest:
+        if not email.sender.addr_spec.isascii():
+            raise self.unsupported("Mailgun cannot send from an internationalised address")
+        form: dict[str, str | list[str]] = {
+            "from": format_address(email.sender),
+            "to": [format_address(address) for address in email.to],
+            "subject": email.subject,
+            "text": email.text,
+            "html": email.html,
+        }
+        if email.reply_to is not None:
+            form["h:Reply-To"] = format_address(email.reply_to)
+        for name, value in self.extra_headers(email).items():
+            form[f"h:{name}"] = value
+        form["h:Message-ID"] = email.message_id
+        return HttpRequest(
+            method="POST",
+            url=self.url(f"v3/{self.domain}/messages"),
+            headers={"Authorization": self._basic_auth()},
+            form=form,
+        )
+
+    def _basic_auth(self) -> str:
+        credentials = f"api:{self.api_key.get_secret_value()}".encode()
+        return f"Basic {base64.b64encode(credentials).decode('ascii')}"
+
+    def accepted(self, response: httpx.Response) -> SendResult | None:
+        body = json_body(response)
+        if isinstance(body, dict) and isinstance(body.get("id"), str) and body["id"]:
+            return SendResult(provider=self.name, message_id=body["id"])
+        return None
