@@ -82,8 +82,13 @@ class SqliteStore(SqlStore):
     async def _connect(self) -> None:
         if self._executor is not None:
             return
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-sqlite")
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._open_connection)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-sqlite")
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._open_connection)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        self._executor = executor
 
     def _open_connection(self) -> None:
         path = self.path.resolve()
@@ -92,11 +97,15 @@ class SqliteStore(SqlStore):
             conn = sqlite3.connect(path, timeout=self.busy_timeout, isolation_level=None)
         except (OSError, sqlite3.Error) as err:
             raise StoreError(f"DATABASE_URL: cannot open {path}: {err}") from err
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        self._enable_wal(conn)
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            self._enable_wal(conn)
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
@@ -117,10 +126,11 @@ class SqliteStore(SqlStore):
             return
 
     async def close(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
+        # Under the lock: a transaction in progress commits before the connection goes.
         async with self._tx_lock:
+            executor, self._executor = self._executor, None
+            if executor is None:
+                return
             await asyncio.get_running_loop().run_in_executor(executor, self._close_connection)
         executor.shutdown(wait=True)
 
@@ -139,6 +149,8 @@ class SqliteStore(SqlStore):
     async def _transaction(self, *, write: bool) -> AsyncIterator[_SqliteTransaction]:
         begin = "BEGIN IMMEDIATE" if write else "BEGIN"
         async with self._tx_lock:
+            if self._executor is None:
+                raise StoreError("the outbox store is not open")
             try:
                 await self._call(_begin(begin))
                 yield _SqliteTransaction(self)

@@ -107,7 +107,9 @@ class DeliveryWorker:
     """Delivers the outbox through a provider chain until stopped.
 
     ``max_age`` is how long an email is retried before it is ``dead``
-    (``OUTBOX_MAX_AGE_HOURS``); ``clock`` defaults to the store's, and ``rng``
+    (``OUTBOX_MAX_AGE_HOURS``). With ``retention`` (``OUTBOX_RETENTION_DAYS``)
+    the worker also purges older personal data every ``purge_interval``
+    seconds, starting at once. ``clock`` defaults to the store's, and ``rng``
     drives the retry jitter. ``on_delivery`` is called with every
     :class:`Delivery`, recorded or not (metrics, tests).
     """
@@ -122,6 +124,8 @@ class DeliveryWorker:
         send_timeout: float | None = None,
         max_age: timedelta = timedelta(hours=72),
         poll_interval: float = 1.0,
+        retention: timedelta | None = None,
+        purge_interval: float = 3600.0,
         concurrency: int = 8,
         clock: Clock | None = None,
         rng: Callable[[], float] = random.random,
@@ -136,6 +140,9 @@ class DeliveryWorker:
         self.send_timeout = send_timeout if send_timeout is not None else lease_seconds * 0.8
         self.max_age = max_age
         self.poll_interval = poll_interval
+        self.retention = retention
+        self.purge_interval = purge_interval
+        self._next_purge = 0.0
         self.concurrency = concurrency
         self.clock = clock or store.clock
         self.rng = rng
@@ -153,6 +160,7 @@ class DeliveryWorker:
         knobs: dict[str, object] = {
             "lease_seconds": settings.outbox_lease_seconds,
             "max_age": timedelta(hours=settings.outbox_max_age_hours),
+            "retention": timedelta(days=settings.outbox_retention_days),
         }
         knobs.update(options)
         return cls(store, chain, **knobs)  # type: ignore[arg-type]
@@ -210,6 +218,7 @@ class DeliveryWorker:
 
     async def _run(self) -> None:
         while not self._stopping:
+            await self._purge_when_due()
             free = self.concurrency - len(self._in_flight)
             if free > 0:
                 for claim in await self._claim(free):
@@ -226,6 +235,25 @@ class DeliveryWorker:
             # Cleared before the next claim, so work announced from here on is
             # either seen by that claim or wakes the following wait.
             self._wake.clear()
+
+    async def _purge_when_due(self) -> None:
+        if self.retention is None:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._next_purge:
+            return
+        self._next_purge = loop.time() + self.purge_interval
+        try:
+            purged = await self.store.purge(retention=self.retention, now=self.clock())
+        except Exception as err:
+            logger.warning("outbox: purge failed (%s); will try again", type(err).__name__)
+            return
+        if purged.emails or purged.submissions:
+            logger.info(
+                "outbox: purged personal data of %d emails and %d submissions",
+                purged.emails,
+                purged.submissions,
+            )
 
     def _finished(self, send: asyncio.Task[Delivery]) -> None:
         self._in_flight.discard(send)

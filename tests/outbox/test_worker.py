@@ -164,14 +164,17 @@ async def test_gives_up_after_max_age(
     assert (record.state, record.attempts) == (EmailState.DEAD, 3)
 
 
-async def test_from_settings_takes_lease_and_max_age(
+async def test_from_settings_takes_lease_max_age_and_retention(
     store: Store, file_chain: ProviderChain
 ) -> None:
-    settings = load_settings(outbox_lease_seconds=30, outbox_max_age_hours=2)
+    settings = load_settings(
+        outbox_lease_seconds=30, outbox_max_age_hours=2, outbox_retention_days=7
+    )
     worker = DeliveryWorker.from_settings(store, file_chain, settings, poll_interval=0.5)
-    assert (worker.lease_seconds, worker.max_age, worker.poll_interval) == (
+    assert (worker.lease_seconds, worker.max_age, worker.retention, worker.poll_interval) == (
         30,
         timedelta(hours=2),
+        timedelta(days=7),
         0.5,
     )
     assert worker.send_timeout < worker.lease_seconds
@@ -350,3 +353,31 @@ async def test_logs_name_the_email_but_never_its_body_or_addresses(
     assert "provider=scripted" in caplog.text
     for private in (VISITOR, SECRET_BODY, "owner@acme.example"):
         assert private not in caplog.text
+
+
+async def test_the_running_worker_purges_old_personal_data(
+    store: Store,
+    submit: Submit,
+    file_chain: ProviderChain,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="service.outbox")
+    sid = await submit()
+    delivering = DeliveryWorker(store, file_chain)
+    await delivering.run_once()
+    await delivering.run_once()
+    clock.advance(days=31)
+    watch = Watch("purged personal data of 2 emails and 1 submissions")
+    logging.getLogger("service.outbox").addHandler(watch)
+    worker = DeliveryWorker(store, file_chain, retention=timedelta(days=30))
+    await worker.start()
+    try:
+        async with asyncio.timeout(5):
+            await watch.seen.wait()
+    finally:
+        logging.getLogger("service.outbox").removeHandler(watch)
+        await worker.stop(grace=5)
+    record = await store.get_submission(sid)
+    assert record is not None
+    assert record.purged_at == clock.now
