@@ -16,6 +16,8 @@ from pathlib import Path
 
 from service.outbox import open_store
 
+__all__ = ["main"]
+
 
 async def main(url: str, worker_id: str, ready: Path, go: Path) -> list[str]:
     claimed: list[str] = []

@@ -2,49 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any
 
 import asyncpg
 import pytest
+from outbox_doubles import (
+    SECRET_BODY,
+    VISITOR,
+    FakeClock,
+    Submit,
+    build_email,
+    with_search_path,
+)
 
-from service.config import Settings
-from service.message import Address, OutgoingEmail, make_message_id
+from service.message import OutgoingEmail
 from service.outbox import NewSubmission, Store, open_store
-from service.providers import Provider, ProviderChain, SendResult
+from service.providers import ProviderChain
 from service.providers.file import FileProvider
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
-
-VISITOR = "visitor.private@example.org"
-SECRET_BODY = "please call me about the pricing of the enterprise plan"
-
-
-class FakeClock:
-    """A clock that moves only when a test says so."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
-def with_search_path(url: str, schema: str) -> str:
-    """``url`` with asyncpg's server setting that keeps every table in ``schema``."""
-    parts = urlsplit(url)
-    query = [*parse_qsl(parts.query), ("search_path", schema)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 @pytest.fixture
@@ -83,27 +64,6 @@ async def store(database_url: str, clock: FakeClock) -> AsyncIterator[Store]:
         await opened.close()
 
 
-def build_email(kind: str, **changes: Any) -> OutgoingEmail:
-    """A rendered email of ``kind`` with a fresh Message-ID."""
-    fields: dict[str, Any] = {
-        "kind": kind,
-        "sender": Address("Acme", addr_spec="contact@acme.example"),
-        "to": (Address("Owner", addr_spec="owner@acme.example"),),
-        "subject": f"{kind} subject",
-        "text": SECRET_BODY,
-        "html": f"<p>{SECRET_BODY}</p>",
-        "message_id": make_message_id("acme.example"),
-        "reply_to": Address("Visitor", addr_spec=VISITOR),
-        "headers": {"Auto-Submitted": "auto-generated"},
-        "date": datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
-    }
-    fields.update(changes)
-    return OutgoingEmail(**fields)
-
-
-Submit = Callable[..., Awaitable[str]]
-
-
 @pytest.fixture
 def submit(store: Store) -> Submit:
     """Store a submission with a notification and a confirmation; returns its id."""
@@ -126,35 +86,6 @@ def submit(store: Store) -> Submit:
     return add
 
 
-class ScriptedProvider(Provider):
-    """A provider double: each send takes the next step of its script.
-
-    A step is ``None`` (accept), an exception to raise, or an :class:`asyncio.Event`
-    to wait for before accepting. Past the end of the script it accepts.
-    """
-
-    name = "scripted"
-
-    def __init__(self, script: Iterable[BaseException | asyncio.Event | None] = ()) -> None:
-        self.script = list(script)
-        self.sent: list[str] = []
-        self.started = asyncio.Event()
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **shared: object) -> Self:
-        return cls()
-
-    async def deliver(self, email: OutgoingEmail) -> SendResult:
-        self.started.set()
-        step = self.script.pop(0) if self.script else None
-        if isinstance(step, asyncio.Event):
-            await step.wait()
-        elif step is not None:
-            raise step
-        self.sent.append(email.message_id)
-        return SendResult(provider=self.name, message_id=f"scripted-{len(self.sent)}")
-
-
 @pytest.fixture
 async def file_chain(tmp_path: Path) -> AsyncIterator[ProviderChain]:
     """The real chain around the real ``file`` provider, writing to ``tmp_path/mail``."""
@@ -164,9 +95,3 @@ async def file_chain(tmp_path: Path) -> AsyncIterator[ProviderChain]:
         yield chain
     finally:
         await chain.close()
-
-
-@pytest.fixture
-def scripted() -> type[ScriptedProvider]:
-    """The :class:`ScriptedProvider` class, for tests to build with their own script."""
-    return ScriptedProvider

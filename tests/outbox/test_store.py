@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import SECRET_BODY, VISITOR, FakeClock, Submit, build_email
+from outbox_doubles import SECRET_BODY, VISITOR, FakeClock, Submit, build_email
 
 from service.outbox import (
     EmailState,

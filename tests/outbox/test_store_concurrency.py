@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import FakeClock, build_email
+from outbox_doubles import FakeClock, build_email
 
 from service.outbox import EmailState, NewSubmission, Store, open_store
 from service.outbox.migrations import MIGRATIONS

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import SECRET_BODY, VISITOR, FakeClock, ScriptedProvider, Submit, build_email
+from outbox_doubles import SECRET_BODY, VISITOR, FakeClock, ScriptedProvider, Submit, build_email
 
 from service.config import load_settings
 from service.message import OutgoingEmail
@@ -78,10 +78,12 @@ async def test_delivers_notification_then_confirmation_through_the_file_provider
 
 
 async def test_exhausted_chain_schedules_a_retry_within_30_seconds(
-    store: Store, submit: Submit, clock: FakeClock, scripted: type[ScriptedProvider]
+    store: Store,
+    submit: Submit,
+    clock: FakeClock,
 ) -> None:
     await submit(emails=[build_email("notification")])
-    down = scripted([ProviderUnavailable("connection refused", provider="scripted")])
+    down = ScriptedProvider([ProviderUnavailable("connection refused", provider="scripted")])
     worker = DeliveryWorker(store, ProviderChain([down]), worker_id="w1")
 
     (failed,) = await worker.run_once()
@@ -108,10 +110,14 @@ async def test_exhausted_chain_schedules_a_retry_within_30_seconds(
 
 
 async def test_providers_retry_after_is_respected(
-    store: Store, submit: Submit, clock: FakeClock, scripted: type[ScriptedProvider]
+    store: Store,
+    submit: Submit,
+    clock: FakeClock,
 ) -> None:
     await submit(emails=[build_email("notification")])
-    limited = scripted([TransientError("429", provider="scripted", code=429, retry_after=600)])
+    limited = ScriptedProvider(
+        [TransientError("429", provider="scripted", code=429, retry_after=600)]
+    )
     worker = DeliveryWorker(store, ProviderChain([limited]))
 
     (failed,) = await worker.run_once()
@@ -121,10 +127,11 @@ async def test_providers_retry_after_is_respected(
 
 
 async def test_rejected_message_is_not_retried_and_the_confirmation_still_goes(
-    store: Store, submit: Submit, scripted: type[ScriptedProvider]
+    store: Store,
+    submit: Submit,
 ) -> None:
     await submit()
-    refusing = scripted([MessageRejected("no such mailbox", provider="scripted", code=550)])
+    refusing = ScriptedProvider([MessageRejected("no such mailbox", provider="scripted", code=550)])
     worker = DeliveryWorker(store, ProviderChain([refusing]))
 
     (rejected,) = await worker.run_once()
@@ -139,13 +146,18 @@ async def test_rejected_message_is_not_retried_and_the_confirmation_still_goes(
 
 
 async def test_gives_up_after_max_age(
-    store: Store, submit: Submit, clock: FakeClock, scripted: type[ScriptedProvider]
+    store: Store,
+    submit: Submit,
+    clock: FakeClock,
 ) -> None:
     deadline = clock.now + timedelta(hours=72)
     await submit(emails=[build_email("notification")])
     failing = [ProviderUnavailable("down", provider="scripted") for _ in range(3)]
     worker = DeliveryWorker(
-        store, ProviderChain([scripted(failing)]), max_age=timedelta(hours=72), rng=lambda: 1.0
+        store,
+        ProviderChain([ScriptedProvider(failing)]),
+        max_age=timedelta(hours=72),
+        rng=lambda: 1.0,
     )
 
     (first,) = await worker.run_once()
@@ -191,11 +203,12 @@ async def test_an_unexpected_exception_means_retry_later(store: Store, submit: S
 
 
 async def test_a_send_that_outlives_its_timeout_is_retried(
-    store: Store, submit: Submit, scripted: type[ScriptedProvider]
+    store: Store,
+    submit: Submit,
 ) -> None:
     await submit(emails=[build_email("notification")])
     never = asyncio.Event()
-    worker = DeliveryWorker(store, ProviderChain([scripted([never])]), send_timeout=0.05)
+    worker = DeliveryWorker(store, ProviderChain([ScriptedProvider([never])]), send_timeout=0.05)
 
     (failed,) = await worker.run_once()
 
@@ -241,10 +254,11 @@ async def test_polling_finds_work_stored_elsewhere(
 
 
 async def test_graceful_stop_lets_the_send_in_flight_finish_and_claims_nothing_new(
-    store: Store, submit: Submit, scripted: type[ScriptedProvider]
+    store: Store,
+    submit: Submit,
 ) -> None:
     release = asyncio.Event()
-    slow = scripted([release])
+    slow = ScriptedProvider([release])
     worker = DeliveryWorker(store, ProviderChain([slow]), poll_interval=0.05)
     await submit()
     await worker.start()
@@ -271,10 +285,9 @@ async def test_stop_requeues_a_send_that_outlives_the_grace_period(
     store: Store,
     submit: Submit,
     clock: FakeClock,
-    scripted: type[ScriptedProvider],
     file_chain: ProviderChain,
 ) -> None:
-    stuck = scripted([asyncio.Event()])
+    stuck = ScriptedProvider([asyncio.Event()])
     worker = DeliveryWorker(store, ProviderChain([stuck]), poll_interval=0.05)
     await submit(emails=[build_email("notification")])
     await worker.start()
@@ -328,11 +341,10 @@ async def test_logs_name_the_email_but_never_its_body_or_addresses(
     store: Store,
     submit: Submit,
     clock: FakeClock,
-    scripted: type[ScriptedProvider],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     sid = await submit()
-    provider = scripted(
+    provider = ScriptedProvider(
         [
             ProviderUnavailable(f"refused {VISITOR}", provider="scripted", code=421),
             MessageRejected(f"550 {VISITOR}: no such user", provider="scripted", code=550),
