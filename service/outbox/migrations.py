@@ -1,0 +1,99 @@
+"""Numbered schema migrations, shared by SQLite and PostgreSQL.
+
+Statements use two placeholders, ``{ts}`` and ``{json}``, that each dialect
+fills with its column types (SQLite: ``REAL`` Unix seconds and ``TEXT``;
+PostgreSQL: ``TIMESTAMPTZ`` and ``JSONB``). Add a migration by appending one
+with the next number; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION_TABLE", "Migration"]
+
+SCHEMA_VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_version ("
+    " version INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " applied_at {ts} NOT NULL)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema change, applied once, in order, inside a transaction."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+    def render(self, *, ts: str, json: str) -> list[str]:
+        """The statements with this dialect's column types."""
+        return [statement.format(ts=ts, json=json) for statement in self.statements]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "submissions, emails and idempotency keys",
+        (
+            """
+            CREATE TABLE submissions (
+                id TEXT PRIMARY KEY,
+                created_at {ts} NOT NULL,
+                name TEXT,
+                email TEXT,
+                company TEXT,
+                message TEXT,
+                extra {json},
+                purged_at {ts}
+            )
+            """,
+            """
+            CREATE TABLE emails (
+                id TEXT PRIMARY KEY,
+                submission_id TEXT NOT NULL REFERENCES submissions (id) ON DELETE CASCADE,
+                kind TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                message_id TEXT NOT NULL,
+                payload {json},
+                state TEXT NOT NULL CHECK (state IN
+                    ('pending', 'sending', 'retrying', 'sent', 'rejected', 'dead')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at {ts},
+                lease_until {ts},
+                claimed_by TEXT,
+                provider TEXT,
+                provider_message_id TEXT,
+                last_error TEXT,
+                queued_at {ts} NOT NULL,
+                created_at {ts} NOT NULL,
+                updated_at {ts} NOT NULL,
+                sent_at {ts},
+                purged_at {ts},
+                UNIQUE (submission_id, seq)
+            )
+            """,
+            # The claim query scans only unsent rows; sent ones pile up forever.
+            """
+            CREATE INDEX emails_due ON emails (next_attempt_at)
+                WHERE state IN ('pending', 'retrying', 'sending')
+            """,
+            "CREATE INDEX emails_state ON emails (state, created_at)",
+            "CREATE INDEX emails_sent_at ON emails (sent_at) WHERE payload IS NOT NULL",
+            "CREATE INDEX submissions_created_at ON submissions (created_at)",
+            """
+            CREATE TABLE idempotency_keys (
+                key TEXT PRIMARY KEY,
+                request_hash TEXT NOT NULL,
+                submission_id TEXT NOT NULL REFERENCES submissions (id) ON DELETE CASCADE,
+                response {json},
+                created_at {ts} NOT NULL
+            )
+            """,
+            "CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at)",
+        ),
+    ),
+)
+"""Every migration, in version order."""

@@ -1,0 +1,201 @@
+"""The outbox's plain data: what goes in, what a worker claims, what an operator sees.
+
+Times are timezone-aware UTC :class:`~datetime.datetime` values everywhere;
+each store converts them to its own column type.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from service.message import OutgoingEmail
+
+__all__ = [
+    "UNSENT_STATES",
+    "AddResult",
+    "ClaimedEmail",
+    "Clock",
+    "EmailRecord",
+    "EmailState",
+    "IdempotencyConflict",
+    "NewSubmission",
+    "OutboxStats",
+    "PurgeResult",
+    "StoreError",
+    "SubmissionRecord",
+    "dump_json",
+    "utcnow",
+]
+
+Clock = Callable[[], datetime]
+"""Returns the current time (aware, UTC). Injected so tests control time."""
+
+
+def utcnow() -> datetime:
+    """The default :data:`Clock`."""
+    return datetime.now(UTC)
+
+
+def dump_json(value: Mapping[str, Any]) -> str:
+    """Compact, deterministic JSON for stored payloads and answers."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+class EmailState(StrEnum):
+    """Where one stored email is in its life.
+
+    ``pending`` → ``sending`` (claimed, leased) → ``sent`` | ``retrying`` |
+    ``rejected`` | ``dead``; ``retrying`` → ``sending`` again when due.
+    The operator moves ``dead`` and ``rejected`` back to ``pending``.
+    """
+
+    PENDING = "pending"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    REJECTED = "rejected"
+    DEAD = "dead"
+
+
+UNSENT_STATES: tuple[EmailState, ...] = (
+    EmailState.PENDING,
+    EmailState.RETRYING,
+    EmailState.SENDING,
+)
+"""States in which an email still waits to be delivered (the outbox depth)."""
+
+
+class StoreError(Exception):
+    """The outbox store cannot do what was asked (bad URL, unusable database)."""
+
+
+class IdempotencyConflict(StoreError):
+    """The idempotency key was used, within its lifetime, for a different request."""
+
+    def __init__(self, key: str, *, submission_id: str) -> None:
+        super().__init__("idempotency key already used for a different request")
+        self.key = key
+        self.submission_id = submission_id
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubmission:
+    """A validated contact-form submission, as the API hands it to the store.
+
+    ``id`` is chosen before storing so the caller can put it in the answer it
+    stores for idempotent replays. ``extra`` holds any further form fields;
+    like the named fields it is personal data and is purged with them.
+    """
+
+    name: str
+    email: str
+    message: str
+    company: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    """What :meth:`Store.add_submission` did.
+
+    ``replayed`` is true when the idempotency key matched an earlier identical
+    request: nothing new was stored and ``submission_id``/``response`` are the
+    first request's.
+    """
+
+    submission_id: str
+    replayed: bool
+    response: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedEmail:
+    """An email a worker holds a lease on.
+
+    The pair (``claimed_by``, ``attempts``) is the lease's fencing token: every
+    claim increments ``attempts``, so a worker whose lease expired and was taken
+    over cannot record an outcome over the new holder's.
+    """
+
+    id: str
+    submission_id: str
+    kind: str
+    seq: int
+    message_id: str
+    payload: dict[str, Any]
+    attempts: int
+    claimed_by: str
+    lease_until: datetime
+    queued_at: datetime
+    created_at: datetime
+
+    def to_email(self) -> OutgoingEmail:
+        """The stored email, exactly as it was rendered (same Message-ID)."""
+        return OutgoingEmail.from_dict(self.payload)
+
+
+@dataclass(frozen=True, slots=True)
+class EmailRecord:
+    """One stored email's delivery metadata, for operators (never its body)."""
+
+    id: str
+    submission_id: str
+    kind: str
+    seq: int
+    message_id: str
+    state: EmailState
+    attempts: int
+    next_attempt_at: datetime | None
+    lease_until: datetime | None
+    claimed_by: str | None
+    provider: str | None
+    provider_message_id: str | None
+    last_error: str | None
+    queued_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    purged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRecord:
+    """One stored submission; the personal fields are ``None`` once purged."""
+
+    id: str
+    created_at: datetime
+    name: str | None
+    email: str | None
+    company: str | None
+    message: str | None
+    extra: dict[str, Any] | None
+    purged_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """Counts of emails by state and how long the oldest unsent one has waited."""
+
+    counts: dict[EmailState, int]
+    oldest_unsent_age: float | None
+
+    @property
+    def depth(self) -> int:
+        """Emails still to deliver (pending, retrying or being sent)."""
+        return sum(self.counts.get(state, 0) for state in UNSENT_STATES)
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """How many rows :meth:`Store.purge` emptied or deleted."""
+
+    emails: int
+    submissions: int
+    idempotency_keys: int

@@ -1,0 +1,181 @@
+"""The embedded outbox: one SQLite file, safe for several processes on one machine.
+
+Uses the standard library's :mod:`sqlite3` on one dedicated thread per store,
+so the event loop never blocks on disk. The file is in WAL mode (readers do not
+block the writer) with ``synchronous=FULL``: every commit is on disk before the
+API answers, because the row is the only copy of the lead. Write transactions
+start with ``BEGIN IMMEDIATE``, which takes the file's write lock up front:
+two processes claiming at once are serialised by SQLite itself, and a
+transaction never has to upgrade a read lock (the classic deadlock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from service.outbox.models import Clock, StoreError
+from service.outbox.sql import Row, SqlStore
+
+__all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def _param(value: Any) -> Any:
+    # Times are stored as Unix seconds (REAL): they compare and sort as numbers
+    # and read as datetime(x, 'unixepoch') in the sqlite3 shell.
+    return value.timestamp() if isinstance(value, datetime) else value
+
+
+class _SqliteTransaction:
+    """Statements of one transaction, each run on the store's thread."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute(_translate(sql), [_param(arg) for arg in args]).rowcount
+
+        return await self._store._call(run)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        def run(conn: sqlite3.Connection) -> list[Row]:
+            cursor = conn.execute(_translate(sql), [_param(arg) for arg in args])
+            return [dict(row) for row in cursor.fetchall()]
+
+        return await self._store._call(run)
+
+
+def _translate(sql: str) -> str:
+    return _PLACEHOLDER.sub(r"?\1", sql)
+
+
+class SqliteStore(SqlStore):
+    """The outbox in a SQLite file (``sqlite:///path``; the directory is created)."""
+
+    ts_type = "REAL"
+    json_type = "TEXT"
+
+    def __init__(
+        self, path: Path, *, clock: Clock | None = None, busy_timeout: float = 10.0
+    ) -> None:
+        super().__init__(clock=clock)
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+        # One connection serves this process; its transactions must not interleave.
+        self._tx_lock = asyncio.Lock()
+
+    async def _connect(self) -> None:
+        if self._executor is not None:
+            return
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-sqlite")
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._open_connection)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        self._executor = executor
+
+    def _open_connection(self) -> None:
+        path = self.path.resolve()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=self.busy_timeout, isolation_level=None)
+        except (OSError, sqlite3.Error) as err:
+            raise StoreError(f"DATABASE_URL: cannot open {path}: {err}") from err
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            self._enable_wal(conn)
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching a new file to WAL needs an exclusive lock, and SQLite does
+        # not always run the busy handler for it: processes starting together
+        # can see "database is locked" here, so retry until the deadline.
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise StoreError(f"DATABASE_URL: cannot enable WAL: {err}") from err
+                time.sleep(0.01)
+                continue
+            if mode.lower() != "wal":
+                raise StoreError(f"DATABASE_URL: {self.path} does not support WAL mode")
+            return
+
+    async def close(self) -> None:
+        # Under the lock: a transaction in progress commits before the connection goes.
+        async with self._tx_lock:
+            executor, self._executor = self._executor, None
+            if executor is None:
+                return
+            await asyncio.get_running_loop().run_in_executor(executor, self._close_connection)
+        executor.shutdown(wait=True)
+
+    def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        executor, conn = self._executor, self._conn
+        if executor is None or conn is None:
+            raise StoreError("the outbox store is not open")
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, conn)
+
+    @asynccontextmanager
+    async def _transaction(self, *, write: bool) -> AsyncIterator[_SqliteTransaction]:
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+        async with self._tx_lock:
+            if self._executor is None:
+                raise StoreError("the outbox store is not open")
+            try:
+                await self._call(_begin(begin))
+                yield _SqliteTransaction(self)
+                await self._call(_commit)
+            except BaseException:
+                await self._call(_rollback)
+                raise
+
+
+def _begin(statement: str) -> Callable[[sqlite3.Connection], None]:
+    def run(conn: sqlite3.Connection) -> None:
+        # Holding the in-process lock, an open transaction can only be one
+        # whose caller was cancelled before it could end it.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.execute(statement)
+
+    return run
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # After a failed or cancelled COMMIT there may be nothing left to roll back.
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")

@@ -1,0 +1,403 @@
+"""The delivery worker: claims due emails from the outbox and sends them.
+
+One worker runs per server process. It wakes when told new work was stored
+(:meth:`DeliveryWorker.notify`), when one of its sends finishes (the next email
+of that submission may now be due) and otherwise every ``poll_interval``
+seconds, which is how it finds work stored by other processes and retries that
+have come due. Up to ``concurrency`` sends run at once, each under a lease.
+
+Each send is bounded by ``send_timeout`` (by default 80 % of the lease) so a
+live worker never holds an email past its lease: another worker takes an email
+over only when its holder really died. Any failure, expected or not, leaves the
+email queued for a later attempt; nothing the worker meets stops its loop.
+
+Logs name the email, submission, Message-ID, attempt and provider; never a body
+or an address (provider errors are logged by kind and code only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol, Self
+
+from service.outbox.backoff import next_attempt_at
+from service.outbox.models import ClaimedEmail, Clock, EmailState
+from service.providers.errors import (
+    ChainExhausted,
+    MessageRejected,
+    SendError,
+    TransientError,
+)
+
+if TYPE_CHECKING:
+    from service.config import Settings
+    from service.message import OutgoingEmail
+    from service.outbox.store import Store
+    from service.providers.base import SendResult
+
+__all__ = ["Delivery", "DeliveryWorker", "Sender", "default_worker_id"]
+
+logger = logging.getLogger("service.outbox")
+
+SHUTDOWN_ERROR = "interrupted by shutdown before the provider answered"
+
+
+class Sender(Protocol):
+    """What the worker sends through: a :class:`~service.providers.ProviderChain`, or a provider."""
+
+    async def send(self, email: OutgoingEmail) -> SendResult:
+        """Send one email or raise :class:`~service.providers.errors.SendError`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The outcome of one attempt at one email, as recorded in the store.
+
+    ``recorded`` is false when the store did not take the outcome: the lease
+    had been taken over, or the store failed (the lease then expires and the
+    email is sent again: at least once).
+    """
+
+    email_id: str
+    submission_id: str
+    kind: str
+    message_id: str
+    attempt: int
+    state: EmailState
+    provider: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    recorded: bool = True
+
+
+def default_worker_id() -> str:
+    """``host:pid:random``: unique per worker, and says where a lease holder ran."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _summary(error: SendError) -> str:
+    # Provider messages may quote an address; logs get kinds and codes only.
+    errors = error.errors if isinstance(error, ChainExhausted) else (error,)
+    parts = [
+        f"{item.provider}:{item.kind}" + (f"[{item.code}]" if item.code is not None else "")
+        for item in errors
+    ]
+    return ", ".join(parts) or "no provider configured"
+
+
+def _retry_hint(error: SendError) -> float | None:
+    errors = error.errors if isinstance(error, ChainExhausted) else (error,)
+    hints = [
+        item.retry_after
+        for item in errors
+        if isinstance(item, TransientError) and item.retry_after is not None
+    ]
+    return max(hints) if hints else None
+
+
+class DeliveryWorker:
+    """Delivers the outbox through a provider chain until stopped.
+
+    ``max_age`` is how long an email is retried before it is ``dead``
+    (``OUTBOX_MAX_AGE_HOURS``). With ``retention`` (``OUTBOX_RETENTION_DAYS``)
+    the worker also purges older personal data every ``purge_interval``
+    seconds, starting at once. ``clock`` defaults to the store's, and ``rng``
+    drives the retry jitter. ``on_delivery`` is called with every
+    :class:`Delivery`, recorded or not (metrics, tests).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        chain: Sender,
+        *,
+        worker_id: str | None = None,
+        lease_seconds: float = 60.0,
+        send_timeout: float | None = None,
+        max_age: timedelta = timedelta(hours=72),
+        poll_interval: float = 1.0,
+        retention: timedelta | None = None,
+        purge_interval: float = 3600.0,
+        concurrency: int = 8,
+        clock: Clock | None = None,
+        rng: Callable[[], float] = random.random,
+        on_delivery: Callable[[Delivery], None] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.store = store
+        self.chain = chain
+        self.worker_id = worker_id or default_worker_id()
+        self.lease_seconds = lease_seconds
+        self.send_timeout = send_timeout if send_timeout is not None else lease_seconds * 0.8
+        self.max_age = max_age
+        self.poll_interval = poll_interval
+        self.retention = retention
+        self.purge_interval = purge_interval
+        self._next_purge = 0.0
+        self.concurrency = concurrency
+        self.clock = clock or store.clock
+        self.rng = rng
+        self.on_delivery = on_delivery
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[Delivery]] = set()
+
+    @classmethod
+    def from_settings(
+        cls, store: Store, chain: Sender, settings: Settings, **options: object
+    ) -> Self:
+        """A worker with the lease and give-up age from settings; ``options`` override."""
+        knobs: dict[str, object] = {
+            "lease_seconds": settings.outbox_lease_seconds,
+            "max_age": timedelta(hours=settings.outbox_max_age_hours),
+            "retention": timedelta(days=settings.outbox_retention_days),
+        }
+        knobs.update(options)
+        return cls(store, chain, **knobs)  # type: ignore[arg-type]
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and the end of :meth:`stop`."""
+        return self._loop_task is not None and not self._loop_task.done()
+
+    @property
+    def in_flight(self) -> int:
+        """Sends under way right now."""
+        return len(self._in_flight)
+
+    def notify(self) -> None:
+        """New work was stored: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Start the delivery loop in the background."""
+        if self.running:
+            return
+        self._stopping = False
+        self._loop_task = asyncio.create_task(self._run(), name=f"outbox-worker-{self.worker_id}")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming, give in-flight sends ``grace`` seconds, re-queue the rest.
+
+        Sends still running at the deadline are cancelled and their emails
+        released as due now, so a restarted or another worker sends them at
+        once; whatever was never claimed simply stays queued.
+        """
+        self._stopping = True
+        self._wake.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, grace)
+        task, self._loop_task = self._loop_task, None
+        if task is not None:
+            await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self._in_flight:
+            _, late = await asyncio.wait(
+                set(self._in_flight), timeout=max(0.0, deadline - loop.time())
+            )
+            for send in late:
+                send.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    async def run_once(self) -> list[Delivery]:
+        """Claim one batch of due emails and deliver it completely (tests, CLI)."""
+        claims = await self._claim(self.concurrency)
+        return list(await asyncio.gather(*(self._deliver(claim) for claim in claims)))
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            await self._purge_when_due()
+            free = self.concurrency - len(self._in_flight)
+            if free > 0:
+                for claim in await self._claim(free):
+                    send = asyncio.create_task(self._deliver(claim))
+                    self._in_flight.add(send)
+                    send.add_done_callback(self._finished)
+            if self._stopping:
+                break
+            try:
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            # Cleared before the next claim, so work announced from here on is
+            # either seen by that claim or wakes the following wait.
+            self._wake.clear()
+
+    async def _purge_when_due(self) -> None:
+        if self.retention is None:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._next_purge:
+            return
+        self._next_purge = loop.time() + self.purge_interval
+        try:
+            purged = await self.store.purge(retention=self.retention, now=self.clock())
+        except Exception as err:
+            logger.warning("outbox: purge failed (%s); will try again", type(err).__name__)
+            return
+        if purged.emails or purged.submissions:
+            logger.info(
+                "outbox: purged personal data of %d emails and %d submissions",
+                purged.emails,
+                purged.submissions,
+            )
+
+    def _finished(self, send: asyncio.Task[Delivery]) -> None:
+        self._in_flight.discard(send)
+        self._wake.set()
+
+    async def _claim(self, limit: int) -> list[ClaimedEmail]:
+        try:
+            return await self.store.claim_due(
+                self.worker_id, limit, self.lease_seconds, now=self.clock()
+            )
+        except Exception as err:
+            logger.warning("outbox: claiming failed (%s); will try again", type(err).__name__)
+            return []
+
+    async def _deliver(self, claim: ClaimedEmail) -> Delivery:
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                result = await self.chain.send(claim.to_email())
+        except asyncio.CancelledError:
+            await self._release(claim)
+            raise
+        except SendError as err:
+            if isinstance(err, MessageRejected) or (
+                isinstance(err, ChainExhausted) and err.rejected
+            ):
+                return await self._record_rejected(claim, err)
+            return await self._record_failure(claim, str(err), _summary(err), _retry_hint(err))
+        except TimeoutError:
+            reason = f"no answer within {self.send_timeout:g}s"
+            return await self._record_failure(claim, reason, reason, None)
+        except Exception as err:
+            # A bug or a stored payload we cannot read: retry later, never crash the loop.
+            reason = f"unexpected {type(err).__name__}"
+            return await self._record_failure(claim, reason, reason, None)
+        return await self._record_sent(claim, result)
+
+    async def _record_sent(self, claim: ClaimedEmail, result: SendResult) -> Delivery:
+        delivery = Delivery(
+            email_id=claim.id,
+            submission_id=claim.submission_id,
+            kind=claim.kind,
+            message_id=claim.message_id,
+            attempt=claim.attempts,
+            state=EmailState.SENT,
+            provider=result.provider,
+        )
+        return await self._record(
+            delivery,
+            self.store.mark_sent(
+                claim,
+                provider=result.provider,
+                provider_message_id=result.message_id,
+                now=self.clock(),
+            ),
+            "",
+        )
+
+    async def _record_rejected(self, claim: ClaimedEmail, error: SendError) -> Delivery:
+        delivery = Delivery(
+            email_id=claim.id,
+            submission_id=claim.submission_id,
+            kind=claim.kind,
+            message_id=claim.message_id,
+            attempt=claim.attempts,
+            state=EmailState.REJECTED,
+            error=str(error),
+        )
+        return await self._record(
+            delivery,
+            self.store.mark_rejected(claim, error=str(error), now=self.clock()),
+            _summary(error),
+        )
+
+    async def _record_failure(
+        self, claim: ClaimedEmail, error: str, loggable: str, hint: float | None
+    ) -> Delivery:
+        now = self.clock()
+        retry_at = next_attempt_at(
+            claim.attempts,
+            queued_at=claim.queued_at,
+            now=now,
+            max_age=self.max_age,
+            rng=self.rng,
+            hint=hint,
+        )
+        delivery = Delivery(
+            email_id=claim.id,
+            submission_id=claim.submission_id,
+            kind=claim.kind,
+            message_id=claim.message_id,
+            attempt=claim.attempts,
+            state=EmailState.DEAD if retry_at is None else EmailState.RETRYING,
+            error=error,
+            next_attempt_at=retry_at,
+        )
+        if retry_at is None:
+            recording = self.store.mark_dead(claim, error=error, now=now)
+        else:
+            recording = self.store.mark_retry(claim, error=error, next_attempt_at=retry_at, now=now)
+        return await self._record(delivery, recording, loggable)
+
+    async def _release(self, claim: ClaimedEmail) -> None:
+        now = self.clock()
+        try:
+            await self.store.mark_retry(claim, error=SHUTDOWN_ERROR, next_attempt_at=now, now=now)
+        except Exception as err:
+            logger.warning(
+                "outbox: could not release email=%s (%s); its lease will expire",
+                claim.id,
+                type(err).__name__,
+            )
+
+    async def _record(
+        self, delivery: Delivery, recording: Awaitable[bool], loggable: str
+    ) -> Delivery:
+        try:
+            recorded = await recording
+        except Exception as err:
+            recorded = False
+            logger.error(
+                "outbox: could not record %s for email=%s (%s); it will be sent again",
+                delivery.state,
+                delivery.email_id,
+                type(err).__name__,
+            )
+        else:
+            self._log(delivery, loggable, recorded=recorded)
+        if not recorded:
+            delivery = replace(delivery, recorded=False)
+        if self.on_delivery is not None:
+            self.on_delivery(delivery)
+        return delivery
+
+    def _log(self, delivery: Delivery, loggable: str, *, recorded: bool) -> None:
+        where = (
+            f"email={delivery.email_id} submission={delivery.submission_id}"
+            f" kind={delivery.kind} message_id={delivery.message_id} attempt={delivery.attempt}"
+        )
+        if not recorded:
+            logger.warning("outbox: lease lost, %s not recorded %s", delivery.state, where)
+        elif delivery.state is EmailState.SENT:
+            logger.info("outbox: sent %s provider=%s", where, delivery.provider)
+        elif delivery.state is EmailState.RETRYING:
+            when = delivery.next_attempt_at.isoformat() if delivery.next_attempt_at else "-"
+            logger.warning("outbox: retrying %s next=%s errors=%s", where, when, loggable)
+        else:
+            logger.error("outbox: %s %s errors=%s", delivery.state, where, loggable)

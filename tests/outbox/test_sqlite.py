@@ -1,0 +1,68 @@
+"""What only the SQLite store promises: the file, its location and its durability settings."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from service.outbox import StoreError, open_store
+from service.outbox.sqlite import SqliteStore
+
+
+async def test_relative_path_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store("sqlite:///var/outbox.db")
+    assert isinstance(store, SqliteStore)
+    assert not (tmp_path / "var").exists(), "open_store must not touch the disk"
+
+    async with store:
+        assert (tmp_path / "var" / "outbox.db").is_file()
+
+
+async def test_absolute_path(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "er" / "outbox.db"
+    async with open_store(f"sqlite:///{target}"):
+        assert target.is_file()
+
+
+async def test_file_is_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
+    target = tmp_path / "outbox.db"
+    store = open_store(f"sqlite:///{target}")
+    assert isinstance(store, SqliteStore)
+    async with store:
+        synchronous = await store._call(
+            lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0]
+        )
+        assert synchronous == 2  # FULL
+    with closing(sqlite3.connect(target)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_unusable_location_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    store = open_store(f"sqlite:///{blocker}/outbox.db")
+    with pytest.raises(StoreError, match="DATABASE_URL: cannot open"):
+        await store.open()
+
+
+async def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'outbox.db'}")
+    async with store:
+        pass
+    with pytest.raises(StoreError, match="not open"):
+        await store.stats()
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///", "sqlite:///:memory:", "mysql://db/outbox", "outbox.db"]
+)
+def test_unsupported_urls_are_refused(url: str) -> None:
+    with pytest.raises(StoreError, match="DATABASE_URL"):
+        open_store(url)
