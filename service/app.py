@@ -19,6 +19,7 @@ from service.api.security import add_security_headers
 from service.config import Settings, load_settings
 from service.emails import EmailRenderer, check_templates
 from service.logs import logging_config
+from service.outbox import DeliveryWorker, open_store
 from service.providers import ProviderChain, build_providers
 from service.providers.http import make_http_client
 
@@ -56,6 +57,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         app.blueprint(blueprint)
     app.register_middleware(add_security_headers, "response")
     app.register_listener(_open_resources, "before_server_start")
+    app.register_listener(_stop_delivery, "before_server_stop")
     app.register_listener(_close_resources, "after_server_stop")
     return app
 
@@ -71,9 +73,20 @@ async def _open_resources(app: Sanic) -> None:
     logger.info("provider chain: %s", " -> ".join(app.ctx.chain.names))
     if "file" in app.ctx.chain.names:
         logger.info("file provider writes emails to %s", settings.email_file_dir.resolve())
+    app.ctx.store = open_store(settings.database_url)
+    await app.ctx.store.open()
+    app.ctx.worker = DeliveryWorker.from_settings(app.ctx.store, app.ctx.chain, settings)
+    await app.ctx.worker.start()
+
+
+async def _stop_delivery(app: Sanic) -> None:
+    """Stop claiming; give in-flight sends the graceful-shutdown time; leave the rest queued."""
+    # Half the grace period, so the sends end before Sanic stops waiting for this worker.
+    await app.ctx.worker.stop(grace=app.config.GRACEFUL_SHUTDOWN_TIMEOUT / 2)
 
 
 async def _close_resources(app: Sanic) -> None:
-    """Close what :func:`_open_resources` opened."""
+    """Close what :func:`_open_resources` opened, in reverse order."""
+    await app.ctx.store.close()
     await app.ctx.chain.close()
     await app.ctx.http_client.aclose()

@@ -7,13 +7,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-__all__ = ["free_port", "running_service"]
+__all__ = ["free_port", "running_service", "wait_for"]
 
 
 def free_port() -> int:
@@ -61,3 +61,14 @@ def running_service(
             process.kill()
             process.wait()
         log.close()
+
+
+def wait_for(
+    condition: Callable[[], bool], *, timeout: float = 30.0, interval: float = 0.05
+) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.process import running_service
+from tests.process import running_service, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +29,11 @@ def test_serves_the_form_and_writes_both_emails(tmp_path: Path) -> None:
         )
         assert too_big.status_code == 413
         assert too_big.json()["success"] is False
+        # The answer came first; the outbox worker delivers in the background.
+        wait_for(lambda: len(list((tmp_path / "var" / "mail").glob("*.eml"))) == 2)
 
     files = sorted((tmp_path / "var" / "mail").glob("*.eml"))
+    assert (tmp_path / "var" / "outbox.db").exists()
     messages = [
         email.message_from_bytes(path.read_bytes(), policy=email.policy.default) for path in files
     ]

@@ -1,4 +1,4 @@
-"""``POST /api/contact``: validate a submission and send its two emails.
+"""``POST /api/contact``: validate a submission and queue its two emails in the outbox.
 
 JSON clients get JSON; a plain HTML form posted by a browser gets a ``303`` to
 a thank-you page (or ``CONTACT_REDIRECT_URL``) and HTML error pages.
@@ -6,23 +6,30 @@ a thank-you page (or ``CONTACT_REDIRECT_URL``) and HTML error pages.
 
 from __future__ import annotations
 
-import uuid
+import hashlib
+import json as json_module
+import logging
+import re
 
 from pydantic import ValidationError
 from sanic import Blueprint, HTTPResponse, Request, json, redirect
+from sanic.exceptions import BadRequest
 from sanic_ext import openapi
 
 from service.api.body import read_fields
 from service.api.errors import error_response, wants_html
 from service.api.schemas import ContactForm, ContactResponse, ErrorResponse, field_errors
 from service.emails import Submission, compose_confirmation, compose_notification
-from service.providers import ChainExhausted
+from service.outbox import IdempotencyConflict, NewSubmission
 
 __all__ = ["bp"]
+
+logger = logging.getLogger("service.api")
 
 bp = Blueprint("contact", url_prefix="/api")
 
 _FORM_SCHEMA = ContactForm.model_json_schema()
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 @bp.post("/contact")
@@ -30,9 +37,17 @@ _FORM_SCHEMA = ContactForm.model_json_schema()
     summary="Submit the contact form",
     description=(
         "Accepts JSON, a urlencoded HTML form or multipart without files. Browsers posting a "
-        "form with `Accept: text/html` get a 303 to the thank-you page instead of JSON."
+        "form with `Accept: text/html` get a 303 to the thank-you page instead of JSON. "
+        "The answer comes once the submission is stored; the emails are sent in the background."
     ),
     tag="contact",
+    parameter=openapi.definitions.Parameter(
+        "Idempotency-Key",
+        str,
+        location="header",
+        required=False,
+        description="Repeat a request safely: same key and body within 24 h, same answer.",
+    ),
     body={
         "application/json": _FORM_SCHEMA,
         "application/x-www-form-urlencoded": _FORM_SCHEMA,
@@ -52,14 +67,21 @@ _FORM_SCHEMA = ContactForm.model_json_schema()
                 (400, "Malformed body"),
                 (413, "Body too large"),
                 (415, "Unsupported content type"),
+                (409, "Idempotency-Key reused for a different submission"),
                 (422, "Invalid fields"),
-                (503, "No provider could send the email"),
+                (503, "The outbox could not store the submission"),
             )
         ),
     ],
 )
 async def contact(request: Request) -> HTTPResponse:
-    """Validate the form, send the notification and the confirmation, answer."""
+    """Validate the form, render both emails, store them in the outbox, answer.
+
+    The answer does not wait for any provider: the outbox's delivery worker
+    sends the emails. With an ``Idempotency-Key`` header, a repeat of the same
+    request within 24 h gets the first answer and stores nothing new.
+    """
+    key = idempotency_key(request)
     try:
         form = ContactForm.model_validate(read_fields(request))
     except ValidationError as err:
@@ -68,30 +90,66 @@ async def contact(request: Request) -> HTTPResponse:
         )
 
     ctx = request.app.ctx
-    submission = Submission(
-        id=uuid.uuid4().hex,
-        name=form.name,
-        email=str(form.email),
-        message=form.message,
-        company=form.company or None,
+    new = NewSubmission(
+        name=form.name, email=str(form.email), message=form.message, company=form.company or ""
     )
-    emails = (
+    submission = Submission(
+        id=new.id,
+        name=new.name,
+        email=new.email,
+        message=new.message,
+        company=new.company or None,
+    )
+    emails = [
         compose_notification(submission, ctx.settings, ctx.renderer),
         compose_confirmation(submission, ctx.settings, ctx.renderer),
-    )
+    ]
+    answer = ContactResponse(id=new.id).model_dump()
     try:
-        for email in emails:
-            await ctx.chain.send(email)
-    except ChainExhausted:
-        return error_response(
-            request, 503, "Your message could not be sent right now. Please try again later."
+        result = await ctx.store.add_submission(
+            new,
+            emails,
+            idempotency_key=key,
+            request_hash=_fingerprint(form) if key else None,
+            response=answer,
         )
-    return accepted(request, submission.id)
+    except IdempotencyConflict:
+        return error_response(
+            request, 409, "This Idempotency-Key was already used for a different submission."
+        )
+    except Exception:
+        # Nothing was accepted, so nothing is lost: the visitor is told to try again.
+        logger.exception("outbox: could not store submission %s", new.id)
+        return error_response(
+            request,
+            503,
+            "Your message could not be saved right now. Please try again in a minute.",
+            headers={"Retry-After": "60"},
+        )
+    if not result.replayed:
+        ctx.worker.notify()
+    return accepted(request, result.response or answer)
 
 
-def accepted(request: Request, submission_id: str) -> HTTPResponse:
+def idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header, if any; 400 when it is not 1-255 printable ASCII."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not _KEY.fullmatch(key):
+        raise BadRequest("Idempotency-Key must be 1 to 255 printable ASCII characters.")
+    return key
+
+
+def _fingerprint(form: ContactForm) -> str:
+    """A hash of what was submitted, to tell a repeat from a different request."""
+    canonical = json_module.dumps(form.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def accepted(request: Request, answer: dict[str, object]) -> HTTPResponse:
     """The success answer: JSON, or a 303 for a browser's plain form post."""
     if wants_html(request):
         target = request.app.ctx.settings.contact_redirect_url
         return redirect(str(target) if target else request.app.url_for("pages.thanks"), status=303)
-    return json(ContactResponse(id=submission_id).model_dump())
+    return json(answer)

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Self
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
+from service.logs import mask_addresses
 from service.providers.errors import (
     ChainExhausted,
     MessageRejected,
@@ -360,12 +361,14 @@ class ProviderChain:
             then = "failing over"
         else:
             then = "stopping: no provider would accept it"
+        # Providers quote refused recipients; the log keeps the answer, not the address.
+        detail = mask_addresses(str(error))
         logger.warning(
             "%s: %s after %d ms, %s: %s",
             head,
             kind,
             duration_ms,
             then,
-            error,
-            extra={**extra, "error": str(error)},
+            detail,
+            extra={**extra, "error": detail},
         )

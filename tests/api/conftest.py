@@ -12,6 +12,10 @@ import pytest
 from sanic import Sanic
 from sanic_testing.testing import SanicASGITestClient
 
+from service.config import Settings
+from service.outbox import DeliveryWorker, open_store
+from service.providers import ProviderChain, build_providers
+
 VALID_FORM: dict[str, Any] = {
     "name": "Zoë Ångström",
     "email": "zoe@example.org",
@@ -40,3 +44,20 @@ def read_mail(directory: Path) -> list[EmailMessage]:
         assert isinstance(message, EmailMessage)
         messages.append(message)
     return messages
+
+
+async def deliver_outbox(settings: Settings) -> int:
+    """Deliver everything due in the outbox, as the app's worker would; return how many.
+
+    The in-process test client stops the app after each request, so its own
+    worker may leave emails queued; this finishes the job with a real worker.
+    """
+    chain = ProviderChain.from_settings(settings, build_providers(settings))
+    await chain.open()
+    delivered = 0
+    async with open_store(settings.database_url) as store:
+        worker = DeliveryWorker.from_settings(store, chain, settings)
+        while deliveries := await worker.run_once():
+            delivered += len(deliveries)
+    await chain.close()
+    return delivered

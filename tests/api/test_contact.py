@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sanic import Sanic
 from sanic_testing.testing import SanicASGITestClient
 
-from tests.api.conftest import read_mail
+from service.config import Settings
+from tests.api.conftest import deliver_outbox, read_mail
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,24 +27,26 @@ async def post_json(client: SanicASGITestClient, body: Any, **kwargs: Any):
 
 
 async def test_json_submission_is_accepted_and_sends_two_emails(
-    client: SanicASGITestClient, valid_form: dict[str, Any], mail_dir: Path
+    client: SanicASGITestClient, valid_form: dict[str, Any], mail_dir: Path, settings: Settings
 ) -> None:
     response = await post_json(client, valid_form)
     assert response.status == 200
     body = response.json
     assert body["success"] is True
     assert body["message"] == "Thank you for your message!"
-    assert len(body["id"]) == 32
+    assert len(body["id"]) == 36
+    await deliver_outbox(settings)
     kinds = sorted(m["To"] for m in read_mail(mail_dir))
     assert kinds == ["sales@example.com, ops@example.com", "zoe@example.org"]
 
 
 async def test_plain_html_form_is_accepted(
-    client: SanicASGITestClient, valid_form: dict[str, Any], mail_dir: Path
+    client: SanicASGITestClient, valid_form: dict[str, Any], mail_dir: Path, settings: Settings
 ) -> None:
     _, response = await client.post("/api/contact", data=valid_form)
     assert response.status == 200
     assert response.json["success"] is True
+    await deliver_outbox(settings)
     assert len(read_mail(mail_dir)) == 2
 
 
@@ -233,17 +237,18 @@ async def test_unknown_route_and_wrong_method_answer_json(client: SanicASGITestC
     assert wrong.json["success"] is False
 
 
-async def test_no_provider_able_to_send_answers_503_without_details(
-    make_settings, valid_form: dict[str, Any]
+async def test_a_store_that_cannot_write_answers_503_and_asks_to_retry(
+    app: Sanic, valid_form: dict[str, Any]
 ) -> None:
-    from service.app import create_app
+    async def lose_the_database(app: Sanic) -> None:
+        await app.ctx.store.close()
 
-    # /proc/self exists, so the provider opens, but not even root can create files in it.
-    app = create_app(settings=make_settings(email_file_dir=Path("/proc/self")))
+    # Runs after the app's own listener: the store is open, then gone, as in an outage.
+    app.register_listener(lose_the_database, "before_server_start")
     response = await post_json(app.asgi_client, valid_form)
     assert response.status == 503
     assert response.json["success"] is False
-    assert "/proc" not in response.text
+    assert response.headers["retry-after"] == "60"
 
 
 async def test_responses_carry_security_headers(
