@@ -281,7 +281,8 @@ class SmtpServer:
         """Listen; returns when the server answers."""
         self._controller.start()
         # start() opens one probe connection; wait for it to end so counts start clean.
-        self.wait_for_disconnects(1, timeout=5)
+        if not self.wait_for_disconnects(1, timeout=5):
+            raise RuntimeError("the SMTP server's start-up probe connection did not end")
         self._first_session = len(self._controller.sessions)
         self._first_disconnect = self._controller.disconnects
 
