@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from sanic import Sanic
 
 from service.app import create_app
 from service.config import Settings, load_settings
+from tests.smtp_server import SmtpServer, ca_client_context
 
 Sanic.test_mode = True
 
@@ -65,3 +68,28 @@ def app(settings: Settings) -> Iterator[Sanic]:
     application = create_app(settings=settings)
     yield application
     Sanic._app_registry.pop(application.name, None)
+
+
+@pytest.fixture(scope="session")
+def smtp_ca() -> trustme.CA:
+    """A throwaway certificate authority that only the tests trust."""
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def smtp_certificate(smtp_ca: trustme.CA) -> trustme.LeafCert:
+    """The test server's certificate, valid for 127.0.0.1 and localhost."""
+    return smtp_ca.issue_cert("127.0.0.1", "localhost")
+
+
+@pytest.fixture
+def client_ssl_context(smtp_ca: trustme.CA) -> ssl.SSLContext:
+    """A verifying client context that trusts the test CA."""
+    return ca_client_context(smtp_ca)
+
+
+@pytest.fixture
+def smtp_server(smtp_certificate: trustme.LeafCert) -> Iterator[SmtpServer]:
+    """An aiosmtpd server requiring STARTTLS, then AUTH as ``USERNAME``/``PASSWORD``."""
+    with SmtpServer(smtp_certificate) as server:
+        yield server

@@ -3,22 +3,29 @@
 Chain tests: a test email, fake time and scripted providers. HTTP API tests:
 settings with every API key, the shared client and a sample email (names are
 specific, ``http_*`` and ``sample_email``, since all provider tests share this file).
+SMTP tests: ``make_email`` and ``make_smtp_provider`` for the aiosmtpd server in
+``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from service.config import Settings, load_settings
-from service.message import Address, OutgoingEmail
+from service.message import Address, OutgoingEmail, make_message_id
 from service.providers.base import Provider, SendResult
 from service.providers.errors import MessageRejected, ProviderUnavailable, TransientError
 from service.providers.http import HttpProvider, make_http_client
 from service.providers.registry import build_providers
+from service.providers.smtp import SmtpProvider
+from tests.smtp_server import PASSWORD, USERNAME, SmtpServer
 
 # Appears only in the email body: a log line containing it leaked the body.
 CHAIN_BODY_MARKER = "body-marker-7f3a"
@@ -220,3 +227,53 @@ def sample_email() -> OutgoingEmail:
         headers={"Auto-Submitted": "auto-generated"},
         date=datetime(2026, 11, 26, 9, 30, tzinfo=UTC),
     )
+
+
+@pytest.fixture
+def make_email() -> Callable[..., OutgoingEmail]:
+    """Build an :class:`OutgoingEmail` with a Reply-To, an extra header and non-ASCII text."""
+
+    def make(**overrides: Any) -> OutgoingEmail:
+        fields: dict[str, Any] = {
+            "kind": "notification",
+            "sender": Address("Exämple Ltd", addr_spec=USERNAME),
+            "to": (Address("Zoë Ça", addr_spec="sales@example.com"),),
+            "reply_to": Address("Visitör", addr_spec="visitor@example.org"),
+            "subject": "New message — from Zoë",
+            "text": "Hello Zoë,\nsomeone wrote: «bonjour»\n",
+            "html": "<p>Hello Zoë,</p><p>someone wrote: «bonjour»</p>",
+            "message_id": make_message_id("example.com"),
+            "headers": {"Auto-Submitted": "auto-generated"},
+            "date": datetime(2026, 11, 26, 9, 30, tzinfo=UTC),
+        }
+        return OutgoingEmail(**(fields | overrides))
+
+    return make
+
+
+@pytest.fixture
+async def make_smtp_provider(
+    smtp_server: SmtpServer, client_ssl_context: ssl.SSLContext
+) -> AsyncIterator[Callable[..., SmtpProvider]]:
+    """Build :class:`SmtpProvider` instances for ``smtp_server``; all are closed afterwards."""
+    providers: list[SmtpProvider] = []
+
+    def make(**overrides: Any) -> SmtpProvider:
+        options: dict[str, Any] = {
+            "host": smtp_server.host,
+            "port": smtp_server.port,
+            "security": "starttls",
+            "username": USERNAME,
+            "password": SecretStr(PASSWORD),
+            "timeout": 5.0,
+            "pool_size": 2,
+            "pool_idle_seconds": 60.0,
+            "ssl_context": client_ssl_context,
+        }
+        provider = SmtpProvider(**(options | overrides))
+        providers.append(provider)
+        return provider
+
+    yield make
+    for provider in providers:
+        await provider.close()
