@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from service.config import PROVIDER_CREDENTIALS, ConfigError, load_settings
+from tests.process import ROOT
 
 
 def test_defaults_are_the_embedded_development_setup() -> None:
@@ -125,7 +126,11 @@ def test_smtp_without_tls_needs_no_password() -> None:
 def test_python_m_service_stops_with_one_line(tmp_path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "service"],
-        env={"PATH": "/usr/bin:/bin", "EMAIL_PROVIDERS": "smtp,carrier-pigeon"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT),
+            "EMAIL_PROVIDERS": "smtp,carrier-pigeon",
+        },
         cwd=tmp_path,
         capture_output=True,
         text=True,
