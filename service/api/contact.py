@@ -6,6 +6,7 @@ a thank-you page (or ``CONTACT_REDIRECT_URL``) and HTML error pages.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from pydantic import ValidationError
@@ -13,12 +14,16 @@ from sanic import Blueprint, HTTPResponse, Request, json, redirect
 from sanic_ext import openapi
 
 from service.api.body import read_fields
+from service.api.context import count_submission
 from service.api.errors import error_response, wants_html
 from service.api.schemas import ContactForm, ContactResponse, ErrorResponse, field_errors
 from service.emails import Submission, compose_confirmation, compose_notification
+from service.logs import mask_email
 from service.providers import ChainExhausted
 
 __all__ = ["bp"]
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("contact", url_prefix="/api")
 
@@ -63,6 +68,7 @@ async def contact(request: Request) -> HTTPResponse:
     try:
         form = ContactForm.model_validate(read_fields(request))
     except ValidationError as err:
+        count_submission(request, "invalid")
         return error_response(
             request, 422, "Please correct the highlighted fields.", field_errors(err)
         )
@@ -75,6 +81,12 @@ async def contact(request: Request) -> HTTPResponse:
         message=form.message,
         company=form.company or None,
     )
+    logger.info(
+        "submission %s from %s",
+        submission.id,
+        mask_email(submission.email),
+        extra={"submission_id": submission.id, "visitor": mask_email(submission.email)},
+    )
     emails = (
         compose_notification(submission, ctx.settings, ctx.renderer),
         compose_confirmation(submission, ctx.settings, ctx.renderer),
@@ -86,6 +98,7 @@ async def contact(request: Request) -> HTTPResponse:
         return error_response(
             request, 503, "Your message could not be sent right now. Please try again later."
         )
+    count_submission(request, "accepted")
     return accepted(request, submission.id)
 
 
