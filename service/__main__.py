@@ -7,6 +7,7 @@ startup with one line naming the variable or template, not a traceback.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
@@ -14,8 +15,11 @@ from sanic.worker.loader import AppLoader
 from service.app import create_app
 from service.config import ConfigError, load_settings
 from service.emails import EmailRenderer, TemplateError, check_templates
+from service.metrics import MULTIPROC_VARIABLE, prepare_multiprocess_dir
 
 __all__ = ["main"]
+
+METRICS_DIR = Path("var/prometheus")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, TemplateError) as err:
         print(f"service: cannot start: {err}", file=sys.stderr)
         return 2
+    if settings.metrics_enabled:
+        try:
+            # Before any worker exists: they inherit the variable and find an empty folder.
+            prepare_multiprocess_dir(settings.workers, METRICS_DIR)
+        except OSError as err:
+            print(f"service: cannot start: {MULTIPROC_VARIABLE}: {err}", file=sys.stderr)
+            return 2
 
     loader = AppLoader(factory=create_app)
     app = loader.load()
