@@ -14,7 +14,8 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from sanic import Sanic
 from service.app import create_app
 from service.config import Settings
 from service.providers.chain import AttemptEvent
-from service.tracing import Tracing, install_tracing
+from service.tracing import Tracing, build_tracer_provider, install_tracing
 from tests.api.conftest import VALID_FORM
 from tests.process import ROOT, running_service
 
@@ -264,3 +265,54 @@ def parse_envelopes(body: bytes) -> list[dict[str, Any]]:
     if text.lstrip().startswith("["):
         return json.loads(text)
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_spans_are_exported_over_otlp_grpc(make_settings: Callable[..., Settings]) -> None:
+    """OTEL_EXPORTER_OTLP_PROTOCOL=grpc, against a real gRPC trace service on a free port."""
+    grpc = pytest.importorskip("grpc")
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceResponse,
+    )
+
+    received: list[ExportTraceServiceRequest] = []
+
+    class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request: ExportTraceServiceRequest, context: Any) -> Any:
+            received.append(request)
+            return ExportTraceServiceResponse()
+
+    server = grpc.server(ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        settings = make_settings(
+            otel_exporter_otlp_endpoint=f"http://127.0.0.1:{port}",
+            otel_exporter_otlp_protocol="grpc",
+        )
+        provider = build_tracer_provider(settings)
+        Tracing(provider).attempt(
+            AttemptEvent(
+                provider="resend",
+                attempt=1,
+                outcome="sent",
+                error_kind=None,
+                seconds=0.1,
+                email_kind="notification",
+                message_id="<m@example.com>",
+            )
+        )
+        assert provider.force_flush(timeout_millis=10_000)
+        provider.shutdown()
+    finally:
+        server.stop(grace=None)
+
+    spans = [
+        span
+        for request in received
+        for resource_spans in request.resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+    ]
+    assert [span.name for span in spans] == ["send resend"]
