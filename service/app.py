@@ -15,10 +15,13 @@ from sanic import Sanic
 
 from service import __version__
 from service.api import BLUEPRINTS, JsonErrorHandler
+from service.api import metrics as metrics_api
+from service.api.context import return_request_id, start_request
 from service.api.security import add_security_headers
 from service.config import Settings, load_settings
 from service.emails import EmailRenderer, check_templates
 from service.logs import logging_config
+from service.metrics import Metrics
 from service.outbox import DeliveryWorker, open_store
 from service.providers import ProviderChain, build_providers
 from service.providers.http import make_http_client
@@ -33,7 +36,11 @@ logger = logging.getLogger("service")
 def create_app(*, settings: Settings | None = None) -> Sanic:
     """Build the Sanic app for ``settings`` (default: read from the environment)."""
     settings = settings or load_settings()
-    app = Sanic(APP_NAME, error_handler=JsonErrorHandler(), log_config=logging_config())
+    app = Sanic(
+        APP_NAME,
+        error_handler=JsonErrorHandler(),
+        log_config=logging_config(settings.log_level, settings.log_format),
+    )
     app.config.update(
         REQUEST_MAX_SIZE=settings.request_max_size,
         FALLBACK_ERROR_FORMAT="json",
@@ -53,9 +60,19 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     )
     app.ctx.settings = settings
     app.ctx.renderer = EmailRenderer()
+    app.ctx.metrics = Metrics()
     for blueprint in BLUEPRINTS:
         app.blueprint(blueprint)
+    if settings.metrics_enabled:
+        app.blueprint(metrics_api.bp)
+    app.register_middleware(start_request, "request")
     app.register_middleware(add_security_headers, "response")
+    app.register_middleware(return_request_id, "response")
+    if settings.tracing_enabled:
+        # Imported here: without an exporter configured, OpenTelemetry is never loaded.
+        from service.tracing import install_tracing
+
+        install_tracing(app)
     app.register_listener(_open_resources, "before_server_start")
     app.register_listener(_stop_delivery, "before_server_stop")
     app.register_listener(_close_resources, "after_server_stop")
@@ -68,7 +85,10 @@ async def _open_resources(app: Sanic) -> None:
     check_templates(settings, app.ctx.renderer)
     app.ctx.http_client = make_http_client(settings)
     providers = build_providers(settings, http_client=app.ctx.http_client)
-    app.ctx.chain = ProviderChain.from_settings(settings, providers)
+    observers = [app.ctx.metrics]
+    if (tracing := getattr(app.ctx, "tracing", None)) is not None:
+        observers.append(tracing)
+    app.ctx.chain = ProviderChain.from_settings(settings, providers, observers=observers)
     await app.ctx.chain.open()
     logger.info("provider chain: %s", " -> ".join(app.ctx.chain.names))
     if "file" in app.ctx.chain.names:

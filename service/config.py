@@ -17,10 +17,18 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from service.secret_sources import FileSecretsSource, SecretSourceError, secret_fields
 
 __all__ = ["PROVIDER_CREDENTIALS", "ConfigError", "Settings", "load_settings"]
 
@@ -36,6 +44,9 @@ PROVIDER_CREDENTIALS: dict[str, tuple[str, ...]] = {
 }
 
 DEVELOPMENT_FROM = "contact@example.com"
+
+# A bearer token shorter than this is guessable; `openssl rand -hex 16` makes a good one.
+MIN_TOKEN_LENGTH = 16
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -111,6 +122,34 @@ class Settings(BaseSettings):
     outbox_retention_days: float = Field(default=30.0, gt=0)
     outbox_lease_seconds: float = Field(default=60.0, ge=5, le=3600)
 
+    # Operations
+    log_format: Literal["text", "json"] | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    otel_exporter_otlp_endpoint: AnyHttpUrl | None = None
+    otel_exporter_otlp_protocol: Literal["http/protobuf", "grpc"] = "http/protobuf"
+    applicationinsights_connection_string: SecretStr | None = None
+    azure_key_vault_url: AnyHttpUrl | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Add ``<NAME>_FILE`` for every secret, after the environment itself."""
+        return (
+            init_settings,
+            env_settings,
+            FileSecretsSource(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
+
     @field_validator("email_providers", "cors_origins", "contact_recipients", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -135,6 +174,27 @@ class Settings(BaseSettings):
         if value is None:
             return None
         return SecretStr(value.get_secret_value().replace(" ", ""))
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format_for_environment(
+        cls, value: str | None, info: ValidationInfo
+    ) -> Literal["text", "json"]:
+        if value is not None:
+            return value  # type: ignore[return-value]
+        return "json" if info.data.get("app_env") == "production" else "text"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"must be at least {MIN_TOKEN_LENGTH} characters")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -162,6 +222,11 @@ class Settings(BaseSettings):
     def production(self) -> bool:
         """True when ``APP_ENV=production``: no silent defaults, no debug, no preview."""
         return self.app_env == "production"
+
+    @property
+    def tracing_enabled(self) -> bool:
+        """True when spans have somewhere to go: an OTLP endpoint or Application Insights."""
+        return bool(self.otel_exporter_otlp_endpoint or self.applicationinsights_connection_string)
 
     @property
     def providers(self) -> list[str]:
@@ -194,15 +259,40 @@ class _MissingSetting(ValueError):
         self.field = field
 
 
-def load_settings(**overrides: Any) -> Settings:
+class _VaultLocation(BaseSettings):
+    """Only ``AZURE_KEY_VAULT_URL``: read first, since the vault completes the other settings."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    azure_key_vault_url: AnyHttpUrl | None = None
+
+
+def load_settings(*, vault_client: Any = None, **overrides: Any) -> Settings:
     """Read the environment (plus ``overrides``, used by tests) into a :class:`Settings`.
 
-    Raises :class:`ConfigError` with a one-line message that names the variable.
+    Each secret may also come from the file named by ``<NAME>_FILE``. When
+    ``AZURE_KEY_VAULT_URL`` is set, secrets found in that vault take precedence
+    over the environment (``vault_client``, a ``SecretClient``, replaces the one
+    built with ``DefaultAzureCredential``; tests use it). Raises
+    :class:`ConfigError` with a one-line message that names the variable.
     """
     try:
-        return Settings(**overrides)
+        location = _VaultLocation(
+            **{k: v for k, v in overrides.items() if k == "azure_key_vault_url"}
+        )
+        vaulted: dict[str, str] = {}
+        if location.azure_key_vault_url is not None:
+            # Imported here: without the variable, azure is never imported.
+            from service.keyvault import read_vault_secrets
+
+            vaulted = read_vault_secrets(
+                str(location.azure_key_vault_url), secret_fields(Settings), client=vault_client
+            )
+        return Settings(**(vaulted | overrides))
     except ValidationError as err:
         raise ConfigError(_describe(err)) from None
+    except SecretSourceError as err:
+        raise ConfigError(str(err)) from err
 
 
 def _describe(err: ValidationError) -> str:

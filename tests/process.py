@@ -13,7 +13,11 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["free_port", "running_service", "wait_for"]
+__all__ = ["ROOT", "free_port", "running_service", "wait_for"]
+
+# The checkout under test: the subprocess imports `service` from here, not from
+# whatever copy is installed in the environment.
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -31,6 +35,7 @@ def running_service(
     port = free_port()
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
         "HOST": "127.0.0.1",
         "PORT": str(port),
         **(env or {}),

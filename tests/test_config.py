@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from service.config import PROVIDER_CREDENTIALS, ConfigError, load_settings
+from tests.process import ROOT
 
 
 def test_defaults_are_the_embedded_development_setup() -> None:
@@ -47,6 +48,27 @@ def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "hunter2" not in str(settings.model_dump())
 
 
+def test_logs_are_json_in_production_and_text_in_development() -> None:
+    production = load_settings(app_env="production", email_providers="file", email_from="a@b.co")
+    assert (production.log_format, production.log_level) == ("json", "INFO")
+    assert load_settings().log_format == "text"
+    assert (
+        load_settings(
+            app_env="production", email_providers="file", email_from="a@b.co", log_format="text"
+        ).log_format
+        == "text"
+    )
+    assert load_settings(log_level=" warning ").log_level == "WARNING"
+
+
+def test_tracing_is_on_only_with_somewhere_to_send_spans() -> None:
+    assert not load_settings().tracing_enabled
+    assert load_settings(otel_exporter_otlp_endpoint="http://collector:4318").tracing_enabled
+    assert load_settings(
+        applicationinsights_connection_string="InstrumentationKey=x"
+    ).tracing_enabled
+
+
 def test_production_has_no_cors_default_and_no_silent_provider() -> None:
     settings = load_settings(
         app_env="production", email_providers="resend", resend_api_key="k", email_from="a@b.co"
@@ -78,6 +100,12 @@ def test_production_has_no_cors_default_and_no_silent_provider() -> None:
             {"app_env": "production", "email_providers": "file"},
             "EMAIL_FROM: set EMAIL_FROM or EMAIL_ADDRESS in production",
         ),
+        ({"log_format": "xml"}, "LOG_FORMAT: Input should be 'text' or 'json'"),
+        ({"log_level": "loud"}, "LOG_LEVEL: Input should be 'DEBUG', 'INFO'"),
+        ({"metrics_enabled": "maybe"}, "METRICS_ENABLED: Input should be a valid boolean"),
+        ({"metrics_token": "short"}, "METRICS_TOKEN: must be at least 16 characters"),
+        ({"otel_exporter_otlp_endpoint": "collector"}, "OTEL_EXPORTER_OTLP_ENDPOINT: Input"),
+        ({"otel_exporter_otlp_protocol": "http/json"}, "OTEL_EXPORTER_OTLP_PROTOCOL: Input"),
     ],
 )
 def test_each_bad_setting_is_one_line_naming_the_variable(
@@ -125,7 +153,11 @@ def test_smtp_without_tls_needs_no_password() -> None:
 def test_python_m_service_stops_with_one_line(tmp_path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "service"],
-        env={"PATH": "/usr/bin:/bin", "EMAIL_PROVIDERS": "smtp,carrier-pigeon"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT),
+            "EMAIL_PROVIDERS": "smtp,carrier-pigeon",
+        },
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import email
 import email.policy
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.process import running_service, wait_for
+from tests.process import ROOT, running_service, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -47,3 +50,44 @@ def test_serves_the_form_and_writes_both_emails(tmp_path: Path) -> None:
     log = (tmp_path / "service.log").read_text()
     assert "file provider writes emails to" in log
     assert "你好" not in log
+
+
+def test_several_workers_share_their_metrics(tmp_path: Path) -> None:
+    """WORKERS=2: every scrape adds up both workers; counts of an earlier run are gone."""
+    folder = tmp_path / "var" / "prometheus"
+    folder.mkdir(parents=True)
+    earlier_run = (
+        "from service.metrics import Metrics\n"
+        "metrics = Metrics()\n"
+        "for _ in range(5):\n"
+        "    metrics.submission('accepted')\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", earlier_run],
+        env={"PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(folder)},
+        check=True,
+        timeout=60,
+    )
+    assert list(folder.glob("counter_*.db"))
+
+    with running_service(tmp_path, {"WORKERS": "2"}) as base_url:
+        for _ in range(3):
+            response = httpx.post(
+                f"{base_url}/api/contact",
+                json={"name": "A", "email": "a@example.org", "message": "hi"},
+            )
+            assert response.status_code == 200
+        scrapes = {accepted(httpx.get(f"{base_url}/metrics").text) for _ in range(6)}
+
+    assert scrapes == {3.0}
+    assert len({path.name.split("_")[-1] for path in folder.glob("counter_*.db")}) >= 2
+
+
+def accepted(exposition: str) -> float:
+    """The ``accepted`` submissions count in a Prometheus exposition."""
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            name, labels = sample.name, sample.labels
+            if name == "contact_mailer_submissions_total" and labels == {"outcome": "accepted"}:
+                return sample.value
+    raise AssertionError("no accepted submissions series")

@@ -17,14 +17,16 @@ from sanic.exceptions import BadRequest
 from sanic_ext import openapi
 
 from service.api.body import read_fields
+from service.api.context import count_submission
 from service.api.errors import error_response, wants_html
 from service.api.schemas import ContactForm, ContactResponse, ErrorResponse, field_errors
 from service.emails import Submission, compose_confirmation, compose_notification
+from service.logs import mask_email
 from service.outbox import IdempotencyConflict, NewSubmission
 
 __all__ = ["bp"]
 
-logger = logging.getLogger("service.api")
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("contact", url_prefix="/api")
 
@@ -85,6 +87,7 @@ async def contact(request: Request) -> HTTPResponse:
     try:
         form = ContactForm.model_validate(read_fields(request))
     except ValidationError as err:
+        count_submission(request, "invalid")
         return error_response(
             request, 422, "Please correct the highlighted fields.", field_errors(err)
         )
@@ -99,6 +102,12 @@ async def contact(request: Request) -> HTTPResponse:
         email=new.email,
         message=new.message,
         company=new.company or None,
+    )
+    logger.info(
+        "submission %s from %s",
+        submission.id,
+        mask_email(submission.email),
+        extra={"submission_id": submission.id, "visitor": mask_email(submission.email)},
     )
     emails = [
         compose_notification(submission, ctx.settings, ctx.renderer),
@@ -128,6 +137,7 @@ async def contact(request: Request) -> HTTPResponse:
         )
     if not result.replayed:
         ctx.worker.notify()
+        count_submission(request, "accepted")
     return accepted(request, result.response or answer)
 
 

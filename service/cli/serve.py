@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
 from service.app import create_app
+from service.config import ConfigError
 from service.emails import EmailRenderer, check_templates
+from service.metrics import MULTIPROC_VARIABLE, prepare_multiprocess_dir
 
 if TYPE_CHECKING:
     from service.config import Settings
 
-__all__ = ["add_parser", "run"]
+__all__ = ["METRICS_DIR", "add_parser", "run"]
+
+METRICS_DIR = Path("var/prometheus")
 
 
 def add_parser(commands: Any) -> None:
@@ -28,6 +33,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     del args
     # A broken template stops startup here, in one line, not in every worker.
     check_templates(settings, EmailRenderer())
+    if settings.metrics_enabled:
+        try:
+            # Before any worker exists: they inherit the variable and find an empty folder.
+            prepare_multiprocess_dir(settings.workers, METRICS_DIR)
+        except OSError as err:
+            raise ConfigError(f"{MULTIPROC_VARIABLE}: {err}") from err
     loader = AppLoader(factory=create_app)
     app = loader.load()
     app.prepare(

@@ -31,7 +31,9 @@ Every attempt is logged on ``service.providers.chain`` with the provider, the
 attempt number, the outcome, the duration and the error kind, both in the
 message and as ``extra`` fields. Only ``str(error)`` is logged, which by
 design never holds a secret or a message body, plus the email's Message-ID
-and kind.
+and kind. The same attempts are reported to the chain's ``observers`` (metrics,
+tracing) as :class:`AttemptEvent`; an observer that fails is logged and never
+changes what the chain does.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
@@ -60,7 +62,14 @@ if TYPE_CHECKING:
     from service.message import OutgoingEmail
     from service.providers.base import Provider, SendResult
 
-__all__ = ["Decision", "ProviderChain", "ProviderStats", "decide"]
+__all__ = [
+    "AttemptEvent",
+    "AttemptObserver",
+    "Decision",
+    "ProviderChain",
+    "ProviderStats",
+    "decide",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +103,41 @@ def decide(error: BaseException, *, retries_left: bool = True) -> Decision:
             return Decision.FAIL_OVER
 
 
+# What an attempt led to, in the words of the metrics (see ProviderStats).
+_OUTCOMES = {
+    None: "sent",
+    Decision.RETRY: "retried",
+    Decision.FAIL_OVER: "failed_over",
+    Decision.STOP: "rejected",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEvent:
+    """One attempt of one provider at one email, as reported to observers.
+
+    ``outcome`` is ``sent``, ``retried``, ``failed_over`` or ``rejected``;
+    ``error_kind`` is the :class:`SendError` kind of a failed attempt;
+    ``seconds`` is how long the attempt took.
+    """
+
+    provider: str
+    attempt: int
+    outcome: str
+    error_kind: str | None
+    seconds: float
+    email_kind: str
+    message_id: str
+
+
+class AttemptObserver(Protocol):
+    """Anything told about every attempt (metrics, tracing)."""
+
+    def attempt(self, event: AttemptEvent) -> None:
+        """Called once per attempt, after it ended; must not block."""
+        ...
+
+
 @dataclass(slots=True)
 class ProviderStats:
     """Counters for one provider since the worker started.
@@ -116,7 +160,8 @@ class ProviderChain:
     ``attempts`` and ``max_seconds`` bound the retries on one provider for one
     email; ``max_seconds`` bounds when the last attempt may start. ``cooldown``
     is how long a provider that failed over is tried last. ``clock`` (monotonic
-    seconds) and ``sleep`` are injectable so tests control time.
+    seconds) and ``sleep`` are injectable so tests control time. ``observers``
+    are told about every attempt.
     """
 
     def __init__(
@@ -128,6 +173,7 @@ class ProviderChain:
         cooldown: float = 60.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        observers: Sequence[AttemptObserver] = (),
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
@@ -144,6 +190,7 @@ class ProviderChain:
         self.cooldown = cooldown
         self._clock = clock
         self._sleep = sleep
+        self.observers = list(observers)
         self._backoff = wait_exponential_jitter(max=max_seconds, jitter=BACKOFF_JITTER_SECONDS)
         self._stats = {name: ProviderStats() for name in names}
         self._cooling_until: dict[str, float] = {}
@@ -156,6 +203,7 @@ class ProviderChain:
         *,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        observers: Sequence[AttemptObserver] = (),
     ) -> Self:
         """A chain of ``providers`` with ``RETRY_ATTEMPTS``, ``RETRY_MAX_SECONDS`` and
         ``PROVIDER_COOLDOWN_SECONDS`` from ``settings``."""
@@ -166,6 +214,7 @@ class ProviderChain:
             cooldown=settings.provider_cooldown_seconds,
             clock=clock,
             sleep=sleep,
+            observers=observers,
         )
 
     @property
@@ -348,6 +397,17 @@ class ProviderChain:
             "email_kind": email.kind,
             "message_id": email.message_id,
         }
+        self._notify(
+            AttemptEvent(
+                provider=provider.name,
+                attempt=attempt,
+                outcome=_OUTCOMES[decision],
+                error_kind=kind,
+                seconds=duration,
+                email_kind=email.kind,
+                message_id=email.message_id,
+            )
+        )
         head = f"{provider.name} attempt {attempt} for {email.kind} {email.message_id}"
         if decision is None:
             logger.info("%s: sent in %d ms", head, duration_ms, extra=extra)
@@ -372,3 +432,11 @@ class ProviderChain:
             detail,
             extra={**extra, "error": detail},
         )
+
+    def _notify(self, event: AttemptEvent) -> None:
+        for observer in self.observers:
+            try:
+                observer.attempt(event)
+            except Exception:
+                # Observing must never change delivery; the bug is still reported.
+                logger.exception("chain observer %s failed", type(observer).__name__)

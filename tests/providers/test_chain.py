@@ -14,7 +14,7 @@ import pytest
 
 from service.config import ConfigError, load_settings
 from service.providers.base import Provider, SendResult
-from service.providers.chain import Decision, ProviderChain, decide
+from service.providers.chain import AttemptEvent, Decision, ProviderChain, decide
 from service.providers.errors import (
     ChainExhausted,
     MessageRejected,
@@ -465,3 +465,80 @@ def test_a_provider_listed_twice_is_refused(
 async def test_an_empty_chain_says_so(fake_time: FakeTime, chain_email: OutgoingEmail) -> None:
     with pytest.raises(ChainExhausted, match="no provider configured"):
         await make_chain(fake_time).send(chain_email)
+
+
+class RecordingObserver:
+    """Keeps every event it is told about."""
+
+    def __init__(self) -> None:
+        self.events: list[AttemptEvent] = []
+
+    def attempt(self, event: AttemptEvent) -> None:
+        self.events.append(event)
+
+
+async def test_observers_hear_every_attempt_with_its_outcome(
+    fake_time: FakeTime, scripted_provider: Scripted, chain_email: OutgoingEmail
+) -> None:
+    smtp = scripted_provider("smtp", ["transient", "unavailable"], duration=0.5)
+    resend = scripted_provider("resend", ["sent"], duration=0.25)
+    first, second = RecordingObserver(), RecordingObserver()
+    chain = make_chain(fake_time, smtp, resend)
+    chain.observers.extend([first, second])
+
+    await chain.send(chain_email)
+
+    summary = [(e.provider, e.attempt, e.outcome, e.error_kind, e.seconds) for e in first.events]
+    assert summary == [
+        ("smtp", 1, "retried", "transient", 0.5),
+        ("smtp", 2, "failed_over", "unavailable", 0.5),
+        ("resend", 1, "sent", None, 0.25),
+    ]
+    assert {(e.email_kind, e.message_id) for e in first.events} == {
+        ("confirmation", chain_email.message_id)
+    }
+    assert second.events == first.events
+
+
+async def test_a_rejection_is_reported_as_rejected(
+    fake_time: FakeTime, scripted_provider: Scripted, chain_email: OutgoingEmail
+) -> None:
+    observer = RecordingObserver()
+    chain = ProviderChain(
+        [scripted_provider("postmark", ["rejected"])],
+        clock=fake_time,
+        sleep=fake_time.sleep,
+        observers=[observer],
+    )
+    with pytest.raises(ChainExhausted):
+        await chain.send(chain_email)
+    assert [(e.outcome, e.error_kind) for e in observer.events] == [("rejected", "rejected")]
+
+
+async def test_a_failing_observer_changes_nothing_and_is_logged(
+    fake_time: FakeTime,
+    scripted_provider: Scripted,
+    chain_email: OutgoingEmail,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken:
+        def attempt(self, event: AttemptEvent) -> None:
+            raise RuntimeError("observer bug")
+
+    after = RecordingObserver()
+    chain = make_chain(fake_time, scripted_provider("resend", ["sent"]))
+    chain.observers.extend([Broken(), after])
+
+    result = await chain.send(chain_email)
+
+    assert result.provider == "resend"
+    assert [e.outcome for e in after.events] == ["sent"]
+    failures = [r for r in caplog.records if r.getMessage() == "chain observer Broken failed"]
+    assert len(failures) == 1
+    assert failures[0].exc_info is not None
+
+
+def test_from_settings_passes_the_observers(settings: Settings) -> None:
+    observer = RecordingObserver()
+    chain = ProviderChain.from_settings(settings, [], observers=[observer])
+    assert chain.observers == [observer]

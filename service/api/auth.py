@@ -1,0 +1,34 @@
+"""Bearer-token checks for the operator endpoints (``/metrics``, later the admin API)."""
+
+from __future__ import annotations
+
+import hmac
+
+from pydantic import SecretStr
+from sanic import HTTPResponse, Request
+
+from service.api.errors import error_response
+
+__all__ = ["check_bearer"]
+
+
+def check_bearer(request: Request, token: SecretStr | None) -> HTTPResponse | None:
+    """``None`` when ``token`` is unset or the request carries it; else the 401 or 403 answer.
+
+    The comparison takes the same time whatever the token sent, so it leaks nothing
+    about how much of it was right.
+    """
+    if token is None:
+        return None
+    scheme, _, offered = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not offered.strip():
+        return error_response(
+            request,
+            401,
+            "A bearer token is required.",
+            headers={"WWW-Authenticate": 'Bearer realm="contact-mailer"'},
+        )
+    expected = token.get_secret_value().encode()
+    if not hmac.compare_digest(offered.strip().encode(), expected):
+        return error_response(request, 403, "This token is not allowed here.")
+    return None
