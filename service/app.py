@@ -10,6 +10,7 @@ keyword-only); connections are opened in ``before_server_start`` and closed in
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from sanic import Sanic
 
@@ -22,7 +23,7 @@ from service.config import Settings, load_settings
 from service.emails import EmailRenderer, check_templates
 from service.logs import logging_config
 from service.metrics import Metrics
-from service.outbox import DeliveryWorker, open_store
+from service.outbox import Delivery, DeliveryWorker, EmailState, open_store
 from service.providers import ProviderChain, build_providers
 from service.providers.http import make_http_client
 
@@ -61,6 +62,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     app.ctx.settings = settings
     app.ctx.renderer = EmailRenderer()
     app.ctx.metrics = Metrics()
+    app.ctx.metrics.add_refresher(partial(_observe_outbox, app))
     for blueprint in BLUEPRINTS:
         app.blueprint(blueprint)
     if settings.metrics_enabled:
@@ -95,8 +97,23 @@ async def _open_resources(app: Sanic) -> None:
         logger.info("file provider writes emails to %s", settings.email_file_dir.resolve())
     app.ctx.store = open_store(settings.database_url)
     await app.ctx.store.open()
-    app.ctx.worker = DeliveryWorker.from_settings(app.ctx.store, app.ctx.chain, settings)
+    app.ctx.worker = DeliveryWorker.from_settings(
+        app.ctx.store, app.ctx.chain, settings, on_delivery=partial(_count_dead, app.ctx.metrics)
+    )
     await app.ctx.worker.start()
+
+
+def _count_dead(metrics: Metrics, delivery: Delivery) -> None:
+    """Worker hook: the chain counts each attempt; only the outbox knows an email is dead."""
+    if delivery.state is EmailState.DEAD and delivery.recorded:
+        metrics.email_dead(delivery.provider)
+
+
+async def _observe_outbox(app: Sanic) -> None:
+    """Before each scrape: the outbox gauges, read from the store this worker has open."""
+    stats = await app.ctx.store.stats()
+    depth = {str(state): count for state, count in stats.counts.items()}
+    app.ctx.metrics.observe_outbox(depth, stats.oldest_unsent_age)
 
 
 async def _stop_delivery(app: Sanic) -> None:

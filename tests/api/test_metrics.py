@@ -109,3 +109,22 @@ async def test_each_app_has_its_own_registry(
     _, response = await build_app().asgi_client.get("/metrics")
     found = values(response.text)
     assert found[("contact_mailer_submissions_total", frozenset({("outcome", "accepted")}))] == 0.0
+
+
+async def test_outbox_gauges_are_read_from_the_store_at_each_scrape(
+    build_app: Callable[..., Sanic], valid_form: dict[str, Any]
+) -> None:
+    app = build_app()
+
+    async def pause_delivery(app: Sanic) -> None:
+        await app.ctx.worker.stop(grace=0)
+
+    # Keep the worker from sending, so the submission's two emails wait in the outbox.
+    app.register_listener(pause_delivery, "before_server_start")
+    await app.asgi_client.post("/api/contact", json=valid_form)
+    _, response = await app.asgi_client.get("/metrics")
+
+    found = values(response.text)
+    assert found[("contact_mailer_outbox_emails", frozenset({("state", "pending")}))] == 2
+    assert found[("contact_mailer_outbox_emails", frozenset({("state", "sent")}))] == 0
+    assert found[("contact_mailer_outbox_oldest_pending_seconds", frozenset())] >= 0
