@@ -14,6 +14,7 @@ import logging
 from sanic import Sanic
 
 from service import __version__
+from service.abuse import Defences
 from service.api import BLUEPRINTS, JsonErrorHandler
 from service.api.security import add_security_headers
 from service.config import Settings, load_settings
@@ -44,6 +45,13 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         OAS_UI_DEFAULT="swagger",
         OAS_IGNORE_HEAD=True,
         OAS_IGNORE_OPTIONS=True,
+        # Sanic reads a client address from forwarding headers only when these say
+        # a trusted proxy sets them; by default the socket's peer is the client.
+        REAL_IP_HEADER=settings.real_ip_header,
+        PROXIES_COUNT=settings.proxies_count,
+        FORWARDED_SECRET=(
+            settings.forwarded_secret.get_secret_value() if settings.forwarded_secret else None
+        ),
     )
     app.ext.openapi.describe(
         "Contact mailer",
@@ -52,6 +60,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     )
     app.ctx.settings = settings
     app.ctx.renderer = EmailRenderer()
+    app.ctx.defences = Defences.from_settings(settings)
     for blueprint in BLUEPRINTS:
         app.blueprint(blueprint)
     app.register_middleware(add_security_headers, "response")
@@ -68,6 +77,7 @@ async def _open_resources(app: Sanic) -> None:
     providers = build_providers(settings, http_client=app.ctx.http_client)
     app.ctx.chain = ProviderChain.from_settings(settings, providers)
     await app.ctx.chain.open()
+    await app.ctx.defences.open()
     logger.info("provider chain: %s", " -> ".join(app.ctx.chain.names))
     if "file" in app.ctx.chain.names:
         logger.info("file provider writes emails to %s", settings.email_file_dir.resolve())
@@ -76,4 +86,5 @@ async def _open_resources(app: Sanic) -> None:
 async def _close_resources(app: Sanic) -> None:
     """Close what :func:`_open_resources` opened."""
     await app.ctx.chain.close()
+    await app.ctx.defences.close()
     await app.ctx.http_client.aclose()

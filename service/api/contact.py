@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sanic import Blueprint, HTTPResponse, Request, json, redirect
 from sanic_ext import openapi
 
+from service.abuse import enforce_rate_limit, screen
 from service.api.body import read_fields
 from service.api.errors import error_response, wants_html
 from service.api.schemas import ContactForm, ContactResponse, ErrorResponse, field_errors
@@ -52,7 +53,8 @@ _FORM_SCHEMA = ContactForm.model_json_schema()
                 (400, "Malformed body"),
                 (413, "Body too large"),
                 (415, "Unsupported content type"),
-                (422, "Invalid fields"),
+                (422, "Invalid fields, or the captcha was not passed"),
+                (429, "Too many submissions from this client; see Retry-After"),
                 (503, "No provider could send the email"),
             )
         ),
@@ -60,12 +62,18 @@ _FORM_SCHEMA = ContactForm.model_json_schema()
 )
 async def contact(request: Request) -> HTTPResponse:
     """Validate the form, send the notification and the confirmation, answer."""
+    await enforce_rate_limit(request)
+    fields = read_fields(request)
     try:
-        form = ContactForm.model_validate(read_fields(request))
+        form = ContactForm.model_validate(fields)
     except ValidationError as err:
         return error_response(
             request, 422, "Please correct the highlighted fields.", field_errors(err)
         )
+    verdict = await screen(request, fields, email=str(form.email))
+    if verdict.spam:
+        # A bot must not learn that it was caught: the answer is a success's.
+        return accepted(request, uuid.uuid4().hex)
 
     ctx = request.app.ctx
     submission = Submission(
@@ -75,10 +83,9 @@ async def contact(request: Request) -> HTTPResponse:
         message=form.message,
         company=form.company or None,
     )
-    emails = (
-        compose_notification(submission, ctx.settings, ctx.renderer),
-        compose_confirmation(submission, ctx.settings, ctx.renderer),
-    )
+    emails = [compose_notification(submission, ctx.settings, ctx.renderer)]
+    if verdict.confirm:
+        emails.append(compose_confirmation(submission, ctx.settings, ctx.renderer))
     try:
         for email in emails:
             await ctx.chain.send(email)
