@@ -10,7 +10,7 @@ from sanic_testing.testing import SanicASGITestClient, TestingResponse
 
 from tests.api.conftest import VALID_FORM, read_mail
 
-__all__ = ["VALID_FORM", "mail_kinds", "post_json", "read_mail"]
+__all__ = ["VALID_FORM", "eml_files", "mail_kinds", "post_json", "read_mail"]
 
 
 async def post_json(
@@ -32,3 +32,8 @@ def mail_kinds(directory: Path) -> list[tuple[str, str]]:
         kind = path.stem.split("-")[1]
         found.append((kind, str(message["To"])))
     return sorted(found)
+
+
+def eml_files(directory: Path) -> list[bytes]:
+    """The raw bytes of every ``.eml`` file written, oldest first."""
+    return [path.read_bytes() for path in sorted(directory.glob("*.eml"))]
