@@ -21,6 +21,7 @@ from schemathesis.python import asgi
 
 from service.app import create_app
 from service.config import Settings
+from tests.api.served import with_lifespan
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +39,7 @@ def api_schema(make_settings: Callable[..., Settings], mail_dir: Path) -> Iterat
             confirmation_rate_limit="off",
         )
     )
-    yield schemathesis.openapi.from_asgi("/docs/openapi.json", app)
+    yield schemathesis.openapi.from_asgi("/docs/openapi.json", with_lifespan(app))
     asgi.shutdown_lifespans()
     Sanic._app_registry.pop(app.name, None)
 
