@@ -34,6 +34,11 @@ __all__ = ["RateLimited", "RateLimits", "address_key"]
 
 logger = logging.getLogger("service.abuse")
 
+# How long one Redis command may take before the storage counts as failed. The
+# client's default is forever; a healthy Redis answers in a millisecond, and a
+# limit check is a few commands, so a hung Redis costs a visitor about 1.5 s.
+REDIS_TIMEOUT_SECONDS = 0.5
+
 
 class RateLimited(SanicException):
     """429: this client sent too many submissions; ``Retry-After`` says when to try again."""
@@ -70,12 +75,14 @@ class RateLimits:
         confirmation: list[RateLimitItem],
         key_prefix: str,
         workers: int = 1,
+        timeout: float = REDIS_TIMEOUT_SECONDS,
     ) -> None:
         self.storage_url = storage_url
         self.contact = contact
         self.confirmation = confirmation
         self.key_prefix = key_prefix
         self.workers = workers
+        self.timeout = timeout
         self._storage: Storage | None = None
         self._limiter: MovingWindowRateLimiter | None = None
 
@@ -98,9 +105,13 @@ class RateLimits:
     async def open(self) -> None:
         """Create the storage in this worker (and event loop); warn when Redis does not answer."""
         if self._storage is None:
-            options: dict[str, str | bool] = {"wrap_exceptions": True}
+            options: dict[str, str | bool | float] = {"wrap_exceptions": True}
             if self.shared:
-                options["key_prefix"] = self.key_prefix
+                options |= {
+                    "key_prefix": self.key_prefix,
+                    "connect_timeout": self.timeout,
+                    "stream_timeout": self.timeout,
+                }
             self._storage = storage_from_string(f"async+{self.storage_url}", **options)
             self._limiter = MovingWindowRateLimiter(self._storage)
         if not self.shared and self.workers > 1:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import pytest
 from sanic_testing.testing import SanicASGITestClient
 
 from service.abuse.ratelimit import RateLimited, RateLimits, address_key
-from service.config import load_settings
+from service.config import load_settings, parse_rate_limit
 from tests.abuse.forms import VALID_FORM, mail_kinds, post_json
 from tests.process import free_port
 
@@ -141,3 +144,35 @@ async def test_redis_down_lets_submissions_through_but_sends_no_confirmation(
     messages = [r.getMessage() for r in caplog.records]
     assert any("submission allowed" in m for m in messages)
     assert any("confirmation not sent" in m for m in messages)
+
+
+async def test_a_redis_that_never_answers_costs_a_request_the_timeout_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A socket that listens and never accepts: the kernel completes the handshake,
+    # then nothing ever answers, as with a hung Redis.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+        limits = RateLimits(
+            f"redis://127.0.0.1:{port}/0",
+            contact=parse_rate_limit("1/minute"),
+            confirmation=parse_rate_limit("1/day"),
+            key_prefix="hung",
+            timeout=0.1,
+        )
+        try:
+            async with asyncio.timeout(10):
+                await limits.open()
+                started = time.monotonic()
+                await limits.check_contact("192.0.2.1")
+                await limits.check_contact("192.0.2.1")
+                assert await limits.allow_confirmation("zoe@example.org") is False
+                elapsed = time.monotonic() - started
+        finally:
+            await limits.close()
+    # Three operations of a few commands each, every one cut short at 0.1 s.
+    assert elapsed < 2
+    assert "rate-limit storage does not answer" in caplog.text
+    assert "submission allowed" in caplog.text
