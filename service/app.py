@@ -15,6 +15,7 @@ from functools import partial
 from sanic import Sanic
 
 from service import __version__
+from service.abuse import Defences
 from service.api import BLUEPRINTS, JsonErrorHandler
 from service.api import metrics as metrics_api
 from service.api.context import return_request_id, start_request
@@ -53,6 +54,13 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         OAS_UI_DEFAULT="swagger",
         OAS_IGNORE_HEAD=True,
         OAS_IGNORE_OPTIONS=True,
+        # Sanic reads a client address from forwarding headers only when these say
+        # a trusted proxy sets them; by default the socket's peer is the client.
+        REAL_IP_HEADER=settings.real_ip_header,
+        PROXIES_COUNT=settings.proxies_count,
+        FORWARDED_SECRET=(
+            settings.forwarded_secret.get_secret_value() if settings.forwarded_secret else None
+        ),
     )
     app.ext.openapi.describe(
         "Contact mailer",
@@ -63,6 +71,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     app.ctx.renderer = EmailRenderer()
     app.ctx.metrics = Metrics()
     app.ctx.metrics.add_refresher(partial(_observe_outbox, app))
+    app.ctx.defences = Defences.from_settings(settings)
     for blueprint in BLUEPRINTS:
         app.blueprint(blueprint)
     if settings.metrics_enabled:
@@ -92,6 +101,7 @@ async def _open_resources(app: Sanic) -> None:
         observers.append(tracing)
     app.ctx.chain = ProviderChain.from_settings(settings, providers, observers=observers)
     await app.ctx.chain.open()
+    await app.ctx.defences.open()
     logger.info("provider chain: %s", " -> ".join(app.ctx.chain.names))
     if "file" in app.ctx.chain.names:
         logger.info("file provider writes emails to %s", settings.email_file_dir.resolve())
@@ -126,4 +136,5 @@ async def _close_resources(app: Sanic) -> None:
     """Close what :func:`_open_resources` opened, in reverse order."""
     await app.ctx.store.close()
     await app.ctx.chain.close()
+    await app.ctx.defences.close()
     await app.ctx.http_client.aclose()

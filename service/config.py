@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from limits import RateLimitItem, parse_many
 from pydantic import (
     AnyHttpUrl,
     EmailStr,
@@ -30,7 +31,14 @@ from pydantic_settings import (
 
 from service.secret_sources import FileSecretsSource, SecretSourceError, secret_fields
 
-__all__ = ["PROVIDER_CREDENTIALS", "ConfigError", "Settings", "load_settings"]
+__all__ = [
+    "PROVIDER_CREDENTIALS",
+    "RATE_LIMIT_SCHEMES",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+    "parse_rate_limit",
+]
 
 # Which settings each provider cannot work without. Kept here, beside the
 # settings, so that configuration is checked before any provider is built.
@@ -48,6 +56,12 @@ DEVELOPMENT_FROM = "contact@example.com"
 # A bearer token shorter than this is guessable; `openssl rand -hex 16` makes a good one.
 MIN_TOKEN_LENGTH = 16
 
+# Where rate-limit counters may live: this process, or a Redis shared by every worker.
+RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
+
+# Form fields the honeypot must not shadow: a visitor fills these.
+_FORM_FIELDS = ("name", "email", "message", "company")
+
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -59,6 +73,28 @@ def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+def _blank_is_none(value: Any) -> Any:
+    # An empty variable (``CAPTCHA_PROVIDER=``) means "not set", as in a shell.
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def parse_rate_limit(value: str) -> list[RateLimitItem]:
+    """The limits in ``value`` (``"5/minute;20/hour"``); none for ``off``. Raises ``ValueError``."""
+    if value.strip().lower() == "off":
+        return []
+    try:
+        items = parse_many(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a rate limit; write e.g. 5/minute;20/hour, or off"
+        ) from None
+    if any(item.amount < 1 for item in items):
+        raise ValueError("a limit of 0 refuses everything; write off to disable limiting")
+    return items
 
 
 class Settings(BaseSettings):
@@ -132,6 +168,22 @@ class Settings(BaseSettings):
     applicationinsights_connection_string: SecretStr | None = None
     azure_key_vault_url: AnyHttpUrl | None = None
 
+    # Abuse protection
+    honeypot_field: str = Field(default="_gotcha", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    contact_rate_limit: str = "5/minute;20/hour"
+    confirmation_rate_limit: str = "1/day"
+    rate_limit_storage_url: str = "memory://"
+    rate_limit_key_prefix: str = Field(
+        default="contact-mailer", pattern=r"^[A-Za-z0-9_.:\-]{1,64}$"
+    )
+    real_ip_header: str | None = Field(default=None, pattern=r"^[A-Za-z0-9\-]{1,64}$")
+    proxies_count: int = Field(default=0, ge=0, le=10)
+    forwarded_secret: SecretStr | None = None
+    captcha_provider: Literal["turnstile", "hcaptcha", "recaptcha"] | None = None
+    captcha_secret: SecretStr | None = None
+    captcha_hostname: str | None = Field(default=None, max_length=253)
+    captcha_min_score: float = Field(default=0.5, ge=0, le=1)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -166,6 +218,46 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             raise ValueError("a provider is listed twice")
         return names
+
+    @field_validator(
+        "real_ip_header",
+        "forwarded_secret",
+        "captcha_provider",
+        "captcha_secret",
+        "captcha_hostname",
+        mode="before",
+    )
+    @classmethod
+    def _optional(cls, value: Any) -> Any:
+        return _blank_is_none(value)
+
+    @field_validator("captcha_provider", mode="before")
+    @classmethod
+    def _provider_name(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("honeypot_field")
+    @classmethod
+    def _honeypot_is_not_a_form_field(cls, value: str) -> str:
+        if value.lower() in _FORM_FIELDS:
+            raise ValueError(
+                f"must not be one of the form's own fields ({', '.join(_FORM_FIELDS)})"
+            )
+        return value
+
+    @field_validator("contact_rate_limit", "confirmation_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        parse_rate_limit(value)
+        return value.strip()
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _rate_limit_storage(cls, value: str) -> str:
+        scheme = value.partition("://")[0].lower()
+        if "://" not in value or scheme not in RATE_LIMIT_SCHEMES:
+            raise ValueError("must start with memory:// or redis:// (rediss://, redis+unix://)")
+        return value
 
     @field_validator("email_password")
     @classmethod
@@ -216,6 +308,10 @@ class Settings(BaseSettings):
                     raise _MissingSetting(field, f"required by the {name!r} provider")
         if production and self.sender_address == DEVELOPMENT_FROM:
             raise _MissingSetting("email_from", "set EMAIL_FROM or EMAIL_ADDRESS in production")
+        if self.captcha_provider and self.captcha_secret is None:
+            raise _MissingSetting(
+                "captcha_secret", f"required by CAPTCHA_PROVIDER={self.captcha_provider}"
+            )
         return self
 
     @property
@@ -242,6 +338,16 @@ class Settings(BaseSettings):
     def recipients(self) -> list[str]:
         """Who is notified of a submission: ``CONTACT_RECIPIENTS``, else the From address."""
         return [str(addr) for addr in self.contact_recipients] or [self.sender_address]
+
+    @property
+    def contact_limits(self) -> list[RateLimitItem]:
+        """``CONTACT_RATE_LIMIT`` parsed; empty when it is ``off``."""
+        return parse_rate_limit(self.contact_rate_limit)
+
+    @property
+    def confirmation_limits(self) -> list[RateLimitItem]:
+        """``CONFIRMATION_RATE_LIMIT`` parsed; empty when it is ``off``."""
+        return parse_rate_limit(self.confirmation_rate_limit)
 
     @property
     def allowed_origins(self) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +171,87 @@ def test_python_m_service_stops_with_one_line(tmp_path) -> None:
         "valid names: file, smtp, resend, postmark, sendgrid, mailgun"
     ]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_abuse_defences_are_on_by_default() -> None:
+    settings = load_settings()
+    assert settings.honeypot_field == "_gotcha"
+    assert [str(item) for item in settings.contact_limits] == ["5 per 1 minute", "20 per 1 hour"]
+    assert [str(item) for item in settings.confirmation_limits] == ["1 per 1 day"]
+    assert settings.rate_limit_storage_url == "memory://"
+    assert (settings.real_ip_header, settings.proxies_count, settings.forwarded_secret) == (
+        None,
+        0,
+        None,
+    )
+    assert settings.captcha_provider is None
+
+
+def test_abuse_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTACT_RATE_LIMIT", "off")
+    monkeypatch.setenv("CONFIRMATION_RATE_LIMIT", "2 per day")
+    monkeypatch.setenv("RATE_LIMIT_STORAGE_URL", "redis://cache:6379/1")
+    monkeypatch.setenv("PROXIES_COUNT", "1")
+    monkeypatch.setenv("REAL_IP_HEADER", "")
+    monkeypatch.setenv("FORWARDED_SECRET", "proxy-secret")
+    monkeypatch.setenv("CAPTCHA_PROVIDER", "Turnstile")
+    monkeypatch.setenv("CAPTCHA_SECRET", "0x4AAA-secret")
+    monkeypatch.setenv("CAPTCHA_HOSTNAME", "www.example.com")
+    settings = load_settings()
+    assert settings.contact_limits == []
+    assert [str(item) for item in settings.confirmation_limits] == ["2 per 1 day"]
+    assert settings.proxies_count == 1
+    assert settings.real_ip_header is None
+    assert settings.captcha_provider == "turnstile"
+    assert "proxy-secret" not in repr(settings)
+    assert "0x4AAA-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"contact_rate_limit": "lots"}, "CONTACT_RATE_LIMIT: 'lots' is not a rate limit"),
+        ({"contact_rate_limit": "5/minute;"}, "CONTACT_RATE_LIMIT: '5/minute;' is not a rate"),
+        ({"confirmation_rate_limit": "0/day"}, "CONFIRMATION_RATE_LIMIT: a limit of 0"),
+        ({"confirmation_rate_limit": ""}, "CONFIRMATION_RATE_LIMIT: '' is not a rate limit"),
+        ({"rate_limit_storage_url": "mongodb://db"}, "RATE_LIMIT_STORAGE_URL: must start with"),
+        ({"rate_limit_storage_url": "localhost:6379"}, "RATE_LIMIT_STORAGE_URL: must start with"),
+        ({"honeypot_field": "email"}, "HONEYPOT_FIELD: must not be one of the form's own"),
+        ({"honeypot_field": "a b"}, "HONEYPOT_FIELD: String should match pattern"),
+        ({"proxies_count": "-1"}, "PROXIES_COUNT: Input should be greater than or equal to 0"),
+        ({"real_ip_header": "X-Real-IP: 1"}, "REAL_IP_HEADER: String should match pattern"),
+        ({"captcha_provider": "recaptcha"}, "CAPTCHA_SECRET: required by CAPTCHA_PROVIDER"),
+        (
+            {"captcha_provider": "friendly", "captcha_secret": "s"},
+            "CAPTCHA_PROVIDER: Input should be 'turnstile', 'hcaptcha' or 'recaptcha'",
+        ),
+        ({"captcha_min_score": "1.5"}, "CAPTCHA_MIN_SCORE: Input should be less than or equal"),
+    ],
+)
+def test_each_bad_abuse_setting_stops_startup_naming_the_variable(
+    overrides: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**overrides)
+    message = str(caught.value)
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
+def test_a_bad_rate_limit_stops_python_m_service_with_one_line(tmp_path) -> None:
+    # PYTHONPATH: run this checkout's service whatever the venv has installed.
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "service"],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "CONTACT_RATE_LIMIT": "5/fortnight"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "service: cannot start: CONTACT_RATE_LIMIT: '5/fortnight' is not a rate limit; "
+        "write e.g. 5/minute;20/hour, or off"
+    ]

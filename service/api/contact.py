@@ -10,12 +10,14 @@ import hashlib
 import json as json_module
 import logging
 import re
+import uuid
 
 from pydantic import ValidationError
 from sanic import Blueprint, HTTPResponse, Request, json, redirect
 from sanic.exceptions import BadRequest
 from sanic_ext import openapi
 
+from service.abuse import CaptchaRejected, RateLimited, enforce_rate_limit, screen
 from service.api.body import read_fields
 from service.api.context import count_submission
 from service.api.errors import error_response, wants_html
@@ -70,7 +72,8 @@ _KEY = re.compile(r"[\x21-\x7e]{1,255}")
                 (413, "Body too large"),
                 (415, "Unsupported content type"),
                 (409, "Idempotency-Key reused for a different submission"),
-                (422, "Invalid fields"),
+                (422, "Invalid fields, or the captcha was not passed"),
+                (429, "Too many submissions from this client; see Retry-After"),
                 (503, "The outbox could not store the submission"),
             )
         ),
@@ -83,14 +86,29 @@ async def contact(request: Request) -> HTTPResponse:
     sends the emails. With an ``Idempotency-Key`` header, a repeat of the same
     request within 24 h gets the first answer and stores nothing new.
     """
-    key = idempotency_key(request)
     try:
-        form = ContactForm.model_validate(read_fields(request))
+        await enforce_rate_limit(request)
+    except RateLimited:
+        count_submission(request, "rate_limited")
+        raise
+    key = idempotency_key(request)
+    fields = read_fields(request)
+    try:
+        form = ContactForm.model_validate(fields)
     except ValidationError as err:
         count_submission(request, "invalid")
         return error_response(
             request, 422, "Please correct the highlighted fields.", field_errors(err)
         )
+    try:
+        verdict = await screen(request, fields, email=str(form.email))
+    except CaptchaRejected:
+        count_submission(request, "spam")
+        raise
+    if verdict.spam:
+        count_submission(request, "spam")
+        # A bot must not learn that it was caught: the answer is a success's, id and all.
+        return accepted(request, ContactResponse(id=str(uuid.uuid4())).model_dump())
 
     ctx = request.app.ctx
     new = NewSubmission(
@@ -109,10 +127,9 @@ async def contact(request: Request) -> HTTPResponse:
         mask_email(submission.email),
         extra={"submission_id": submission.id, "visitor": mask_email(submission.email)},
     )
-    emails = [
-        compose_notification(submission, ctx.settings, ctx.renderer),
-        compose_confirmation(submission, ctx.settings, ctx.renderer),
-    ]
+    emails = [compose_notification(submission, ctx.settings, ctx.renderer)]
+    if verdict.confirm:
+        emails.append(compose_confirmation(submission, ctx.settings, ctx.renderer))
     answer = ContactResponse(id=new.id).model_dump()
     try:
         result = await ctx.store.add_submission(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
+import idna
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -17,9 +18,10 @@ from pydantic import (
 
 __all__ = ["ContactForm", "ContactResponse", "ErrorResponse", "FieldError", "field_errors"]
 
-# C0 controls (CR, LF, NUL, tab...), DEL and C1 controls. A single-line field
-# with one of these is hostile or broken; it is refused, not silently cleaned.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0 controls (CR, LF, NUL, tab...), DEL, C1 controls and the Unicode line and
+# paragraph separators. A single-line field with one of these is hostile or
+# broken; it is refused, not silently cleaned.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _single_line(value: object) -> object:
@@ -27,6 +29,19 @@ def _single_line(value: object) -> object:
     if isinstance(value, str) and _CONTROL.search(value):
         raise ValueError("must be a single line without control characters")
     return value
+
+
+def _ascii_address(value: str) -> str:
+    # An address goes into Reply-To and To headers, which carry ASCII only unless
+    # every server on the way speaks SMTPUTF8: a non-ASCII mailbox name is
+    # refused, and an internationalised domain is written in its ASCII form.
+    local, _, domain = value.rpartition("@")
+    if not local.isascii():
+        raise ValueError("must be a valid email address")
+    try:
+        return f"{local}@{idna.encode(domain).decode('ascii')}"
+    except idna.IDNAError:
+        raise ValueError("must be a valid email address") from None
 
 
 def _not_blank(value: str) -> str:
@@ -44,7 +59,12 @@ class ContactForm(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     name: Annotated[SingleLine, Field(min_length=1, max_length=100)]
-    email: Annotated[EmailStr, Field(max_length=254), BeforeValidator(_single_line)]
+    email: Annotated[
+        EmailStr,
+        Field(max_length=254),
+        BeforeValidator(_single_line),
+        AfterValidator(_ascii_address),
+    ]
     message: Annotated[str, Field(min_length=1, max_length=5000), AfterValidator(_not_blank)]
     company: Annotated[SingleLine, Field(max_length=100)] | None = None
 

@@ -9,6 +9,7 @@ settings, never from the submission.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -30,9 +31,12 @@ __all__ = [
     "sample_submission",
 ]
 
-# A name that carries a link, an address or a phone-number-like run is how
-# spammers smuggle text into confirmations; such a name is not echoed.
-_NOT_A_NAME = re.compile(r"(://|www\.|@|\d{5,}|https?:|\.[a-z]{2,}/)", re.IGNORECASE)
+# A name that carries a link, an address or a phone number is how spammers
+# smuggle text into confirmations; such a name is not echoed. Mail clients
+# turn a bare "shop.example" into a link, so any word.word counts as a link,
+# and compatibility forms (full-width letters, at signs and dots) are folded first.
+_NOT_A_NAME = re.compile(r"[@:/\\]|[^\W_]\.[^\W\d_]{2,}", re.IGNORECASE)
+_MAX_DIGITS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +53,10 @@ class Submission:
 
 def greeting_name(name: str) -> str | None:
     """The visitor's name if it looks like a name, else ``None`` (a generic greeting)."""
-    return None if _NOT_A_NAME.search(name) else name
+    folded = unicodedata.normalize("NFKC", name).replace("\u3002", ".")
+    if _NOT_A_NAME.search(folded) or sum(char.isdigit() for char in folded) > _MAX_DIGITS:
+        return None
+    return name
 
 
 def brand_context(settings: Settings) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 from email.message import EmailMessage
@@ -13,7 +14,7 @@ from sanic import Sanic
 from sanic_testing.testing import SanicASGITestClient
 
 from service.config import Settings
-from service.outbox import DeliveryWorker, open_store
+from service.outbox import DeliveryWorker, EmailState, open_store
 from service.providers import ProviderChain, build_providers
 
 VALID_FORM: dict[str, Any] = {
@@ -61,3 +62,21 @@ async def deliver_outbox(settings: Settings) -> int:
             delivered += len(deliveries)
     await chain.close()
     return delivered
+
+
+async def drain_outbox(app: Sanic) -> None:
+    """``before_server_stop`` listener for tests: deliver what is due before the app stops.
+
+    Registered after the app's own listeners, it runs before them at shutdown
+    (Sanic runs stop listeners in reverse), so the in-process client's
+    per-request stop leaves nothing pending. Emails scheduled for a later retry
+    are left alone.
+    """
+    async with asyncio.timeout(10):
+        while True:
+            counts = (await app.ctx.store.stats()).counts
+            if not counts.get(EmailState.PENDING) and not counts.get(EmailState.SENDING):
+                return
+            if not await app.ctx.worker.run_once():
+                # The app's own worker holds the rest; poll until its sends finish.
+                await asyncio.sleep(0.01)

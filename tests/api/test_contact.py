@@ -128,6 +128,9 @@ def _with(form: dict[str, Any], **changes: Any) -> dict[str, Any]:
         ({"name": "nul\x00"}, "name", "Must be a single line"),
         ({"name": "del\x7f"}, "name", "Must be a single line"),
         ({"name": "c1\x85"}, "name", "Must be a single line"),
+        ({"name": "line\u2028separator"}, "name", "Must be a single line"),
+        ({"company": "para\u2029graph"}, "company", "Must be a single line"),
+        ({"email": "zo\u00eb@example.org"}, "email", "Must be a valid email address."),
         ({"name": 42}, "name", "Must be text."),
         ({"email": "not-an-address"}, "email", "Must be a valid email address."),
         ({"email": "a@example.org\nBcc: x@example.net"}, "email", "Must be a valid email address."),
@@ -179,6 +182,18 @@ async def test_values_at_the_limits_are_accepted(
         form["company"] = ""
     response = await post_json(client, form)
     assert response.status == 200, response.json
+
+
+async def test_an_internationalised_domain_is_written_in_ascii(
+    client: SanicASGITestClient, valid_form: dict[str, Any], mail_dir: Path, settings: Settings
+) -> None:
+    response = await post_json(client, _with(valid_form, email="zoe@b\u00fccher.example"))
+    assert response.status == 200
+    await deliver_outbox(settings)
+    recipients = sorted(str(m["To"]) for m in read_mail(mail_dir))
+    assert "zoe@xn--bcher-kva.example" in recipients
+    [notification] = [m for m in read_mail(mail_dir) if m["Reply-To"]]
+    assert notification["Reply-To"] == "zoe@xn--bcher-kva.example"
 
 
 async def test_every_bad_field_is_listed(client: SanicASGITestClient) -> None:

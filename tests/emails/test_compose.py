@@ -112,6 +112,16 @@ def test_hostile_text_is_literal_in_html_and_text(
         ("www.spam.example", None),
         ("call 0123456789", None),
         ("victim@example.net", None),
+        ("J.R.R. Tolkien", "J.R.R. Tolkien"),
+        ("Mary-Jane O'Neil", "Mary-Jane O'Neil"),
+        ("Louis 14", "Louis 14"),
+        ("Visit cheap-pills.example now", None),
+        ("+1 555 123 4567", None),
+        ("\uff57\uff57\uff57\uff0espam\uff0eexample", None),
+        ("spam。example", None),
+        ("victim\uff20example.net", None),
+        ("javascript:alert(1)", None),
+        ("HTTPS://SPAM.EXAMPLE", None),
     ],
 )
 def test_greeting_uses_the_name_only_when_it_looks_like_one(

@@ -1,0 +1,51 @@
+"""Whether a submission's visitor may get a confirmation email.
+
+The confirmation goes to whatever address the form was given, so it is the
+part of the service a spammer can aim at someone else. It is sent at most
+once per address per ``CONFIRMATION_RATE_LIMIT``, never to one of our own
+addresses (which would mail ourselves, or loop with an auto-responder), and
+never for a submission that tripped a spam check (the caller's job).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Self
+
+from service.abuse.events import count
+
+if TYPE_CHECKING:
+    from service.abuse.ratelimit import RateLimits
+    from service.config import Settings
+
+__all__ = ["ConfirmationPolicy", "own_addresses"]
+
+
+def own_addresses(settings: Settings) -> frozenset[str]:
+    """Every address the service sends from or to, lower case."""
+    addresses = {*settings.recipients, settings.sender_address}
+    if settings.email_address:
+        addresses.add(str(settings.email_address))
+    return frozenset(address.lower() for address in addresses)
+
+
+class ConfirmationPolicy:
+    """Decides, per submission, whether the confirmation is composed at all."""
+
+    def __init__(self, own: frozenset[str], limits: RateLimits) -> None:
+        self.own = own
+        self.limits = limits
+
+    @classmethod
+    def from_settings(cls, settings: Settings, limits: RateLimits) -> Self:
+        """The policy for ``settings``, counting through ``limits``."""
+        return cls(own_addresses(settings), limits)
+
+    async def allows(self, address: str) -> bool:
+        """True when ``address`` may get a confirmation now (and counts it)."""
+        if address.strip().lower() in self.own:
+            count("confirmation_skipped", "own-address")
+            return False
+        if not await self.limits.allow_confirmation(address):
+            count("confirmation_skipped", "rate-limited")
+            return False
+        return True

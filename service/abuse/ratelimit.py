@@ -1,0 +1,174 @@
+"""Moving-window rate limits with the ``limits`` library, in memory or in Redis.
+
+Two limits are kept: submissions per client (``CONTACT_RATE_LIMIT``) and
+confirmations per recipient address (``CONFIRMATION_RATE_LIMIT``). Counters
+live in ``RATE_LIMIT_STORAGE_URL``: this worker's memory by default, or a Redis
+that every worker and replica shares.
+
+When the storage fails (Redis down), the two limits fail in opposite
+directions on purpose: submissions are let through, since the owner would
+rather get a message than lose one, while confirmations are not sent, since a
+confirmation is the one thing a spammer can aim at a stranger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Self
+
+from limits import RateLimitItem
+from limits.aio.storage import RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+from sanic.exceptions import SanicException
+
+if TYPE_CHECKING:
+    from service.config import Settings
+
+__all__ = ["RateLimited", "RateLimits", "address_key"]
+
+logger = logging.getLogger("service.abuse")
+
+# How long one Redis command may take before the storage counts as failed. The
+# client's default is forever; a healthy Redis answers in a millisecond, and a
+# limit check is a few commands, so a hung Redis costs a visitor about 1.5 s.
+REDIS_TIMEOUT_SECONDS = 0.5
+
+
+class RateLimited(SanicException):
+    """429: this client sent too many submissions; ``Retry-After`` says when to try again."""
+
+    status_code = 429
+    quiet = True
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "Too many messages from your address. Please try again later.",
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.retry_after = retry_after
+
+
+def address_key(address: str) -> str:
+    """The confirmation counter's key: a hash, so Redis never holds the address itself."""
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    retry_after: int
+
+
+class RateLimits:
+    """Both limits over one storage. Built from settings without I/O; :meth:`open` connects."""
+
+    def __init__(
+        self,
+        storage_url: str,
+        *,
+        contact: list[RateLimitItem],
+        confirmation: list[RateLimitItem],
+        key_prefix: str,
+        workers: int = 1,
+        timeout: float = REDIS_TIMEOUT_SECONDS,
+    ) -> None:
+        self.storage_url = storage_url
+        self.contact = contact
+        self.confirmation = confirmation
+        self.key_prefix = key_prefix
+        self.workers = workers
+        self.timeout = timeout
+        self._storage: Storage | None = None
+        self._limiter: MovingWindowRateLimiter | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The limits ``settings`` describe; nothing is opened yet."""
+        return cls(
+            settings.rate_limit_storage_url,
+            contact=settings.contact_limits,
+            confirmation=settings.confirmation_limits,
+            key_prefix=settings.rate_limit_key_prefix,
+            workers=settings.workers,
+        )
+
+    @property
+    def shared(self) -> bool:
+        """True when the counters live in Redis, shared across workers and replicas."""
+        return not self.storage_url.startswith("memory://")
+
+    async def open(self) -> None:
+        """Create the storage in this worker (and event loop); warn when Redis does not answer."""
+        if self._storage is None:
+            options: dict[str, str | bool | float] = {"wrap_exceptions": True}
+            if self.shared:
+                options |= {
+                    "key_prefix": self.key_prefix,
+                    "connect_timeout": self.timeout,
+                    "stream_timeout": self.timeout,
+                }
+            self._storage = storage_from_string(f"async+{self.storage_url}", **options)
+            self._limiter = MovingWindowRateLimiter(self._storage)
+        if not self.shared and self.workers > 1:
+            logger.warning(
+                "rate limits are counted in memory by each of %d workers; "
+                "set RATE_LIMIT_STORAGE_URL=redis://... to share them",
+                self.workers,
+            )
+        if self.shared and not await self._storage.check():
+            logger.warning(
+                "rate-limit storage does not answer: submissions are not limited "
+                "and confirmations are not sent until it does"
+            )
+
+    async def close(self) -> None:
+        """Drop Redis connections; counters in memory stay for the next :meth:`open`."""
+        # Servers open and close once per worker, but a test client or a reloader
+        # may cycle them: counting must not start again from zero each time.
+        if isinstance(self._storage, RedisStorage):
+            # limits has no close(); the client's pool owns the sockets.
+            self._storage.bridge.storage.connection_pool.disconnect()
+            self._storage = self._limiter = None
+
+    async def check_contact(self, client: str) -> None:
+        """Count one submission from ``client``; raise :class:`RateLimited` past the limit."""
+        try:
+            refusal = await self._hit(self.contact, "contact", client)
+        except StorageError as err:
+            logger.warning(
+                "rate-limit storage failed (%s); submission allowed",
+                type(err.storage_error).__name__,
+            )
+            return
+        if refusal is not None:
+            raise RateLimited(refusal.retry_after)
+
+    async def allow_confirmation(self, address: str) -> bool:
+        """Count one confirmation to ``address``; False when it is over its limit."""
+        try:
+            refusal = await self._hit(self.confirmation, "confirmation", address_key(address))
+        except StorageError as err:
+            logger.warning(
+                "rate-limit storage failed (%s); confirmation not sent",
+                type(err.storage_error).__name__,
+            )
+            return False
+        return refusal is None
+
+    async def _hit(self, items: list[RateLimitItem], *identifiers: str) -> _Refusal | None:
+        limiter = self._require_open()
+        for item in items:
+            if not await limiter.hit(item, *identifiers):
+                stats = await limiter.get_window_stats(item, *identifiers)
+                return _Refusal(retry_after=max(1, math.ceil(stats.reset_time - time.time())))
+        return None
+
+    def _require_open(self) -> MovingWindowRateLimiter:
+        if self._limiter is None:
+            raise RuntimeError("RateLimits.open() was not awaited")
+        return self._limiter

@@ -1,0 +1,70 @@
+"""The confirmation is not a relay: one per address per CONFIRMATION_RATE_LIMIT, never to us."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sanic_testing.testing import SanicASGITestClient
+
+from service.abuse.confirmation import own_addresses
+from service.config import load_settings
+from tests.abuse.forms import VALID_FORM, mail_kinds, post_json
+
+MakeClient = Callable[..., SanicASGITestClient]
+
+OWNER = [("notification", "sales@example.com, ops@example.com")]
+
+
+async def test_a_second_submission_notifies_the_owner_but_confirms_nothing(
+    make_client: MakeClient, mail_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client()
+    with caplog.at_level(logging.INFO, logger="service.abuse"):
+        for email in ("zoe@example.org", "ZOE@Example.ORG", " zoe@example.org "):
+            assert (await post_json(client, {**VALID_FORM, "email": email})).status == 200
+    assert mail_kinds(mail_dir) == [("confirmation", "zoe@example.org")] + OWNER * 3
+    skipped = [r.getMessage() for r in caplog.records if r.name == "service.abuse"]
+    assert skipped == ["abuse: confirmation_skipped (rate-limited)"] * 2
+
+
+async def test_other_addresses_have_their_own_allowance(
+    make_client: MakeClient, mail_dir: Path
+) -> None:
+    client = make_client()
+    for email in ("a@example.org", "b@example.org"):
+        await post_json(client, {**VALID_FORM, "email": email})
+    confirmations = [to for kind, to in mail_kinds(mail_dir) if kind == "confirmation"]
+    assert confirmations == ["a@example.org", "b@example.org"]
+
+
+async def test_the_allowance_is_configurable(make_client: MakeClient, mail_dir: Path) -> None:
+    client = make_client(confirmation_rate_limit="2/day")
+    for _ in range(3):
+        await post_json(client, VALID_FORM)
+    assert [kind for kind, _ in mail_kinds(mail_dir)].count("confirmation") == 2
+
+
+async def test_off_confirms_every_submission(make_client: MakeClient, mail_dir: Path) -> None:
+    client = make_client(confirmation_rate_limit="off")
+    for _ in range(3):
+        await post_json(client, VALID_FORM)
+    assert [kind for kind, _ in mail_kinds(mail_dir)].count("confirmation") == 3
+
+
+@pytest.mark.parametrize(
+    "address", ["sales@example.com", "OPS@example.com", "owner@example.com", "gmail@example.net"]
+)
+async def test_no_confirmation_to_an_address_of_our_own(
+    make_client: MakeClient, mail_dir: Path, address: str
+) -> None:
+    client = make_client(email_address="gmail@example.net")
+    assert (await post_json(client, {**VALID_FORM, "email": address})).status == 200
+    assert mail_kinds(mail_dir) == OWNER
+
+
+def test_own_addresses_default_to_the_sender_when_no_recipients_are_set() -> None:
+    settings = load_settings(email_from="Contact@Example.com")
+    assert own_addresses(settings) == {"contact@example.com"}
