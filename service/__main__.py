@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     del argv
     try:
         settings = load_settings()
-        check_templates(settings, EmailRenderer())
+        check_templates(settings, EmailRenderer.from_settings(settings))
     except (ConfigError, TemplateError) as err:
         print(f"service: cannot start: {err}", file=sys.stderr)
         return 2

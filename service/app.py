@@ -51,7 +51,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         description="Accepts contact-form submissions and emails them to the site owner.",
     )
     app.ctx.settings = settings
-    app.ctx.renderer = EmailRenderer()
+    app.ctx.renderer = EmailRenderer.from_settings(settings)
     for blueprint in BLUEPRINTS:
         app.blueprint(blueprint)
     app.register_middleware(add_security_headers, "response")

@@ -81,7 +81,7 @@ def test_confirmation_thanks_the_visitor_without_echoing_the_message(
     assert message["Auto-Submitted"] == "auto-replied"
     assert message["Reply-To"] is None
     text, html = parts(message)
-    assert "Hello Zoë Ångström," in text
+    assert "Thank you, Zoë Ångström!" in text
     for part in (text, html):
         assert "First line" not in part
         assert "Ångström & Co." not in part
