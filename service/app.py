@@ -14,7 +14,7 @@ import logging
 from sanic import Sanic
 
 from service import __version__
-from service.api import BLUEPRINTS, JsonErrorHandler
+from service.api import BLUEPRINTS, DEVELOPMENT_BLUEPRINTS, JsonErrorHandler
 from service.api.security import add_security_headers
 from service.config import Settings, load_settings
 from service.emails import EmailRenderer, check_templates
@@ -54,6 +54,9 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     app.ctx.renderer = EmailRenderer.from_settings(settings)
     for blueprint in BLUEPRINTS:
         app.blueprint(blueprint)
+    if not settings.production:
+        for blueprint in DEVELOPMENT_BLUEPRINTS:
+            app.blueprint(blueprint)
     app.register_middleware(add_security_headers, "response")
     app.register_listener(_open_resources, "before_server_start")
     app.register_listener(_close_resources, "after_server_stop")
