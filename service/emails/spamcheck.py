@@ -58,7 +58,7 @@ class SpamReport:
 
 def spamassassin_path() -> str | None:
     """Where the ``spamassassin`` command is, or ``None`` when it is not installed."""
-    return shutil.which("spamassassin") or shutil.which("spamassassin", path="/usr/bin")
+    return shutil.which("spamassassin")
 
 
 def parse_report(output: str) -> SpamReport:
@@ -93,15 +93,18 @@ async def check_spam(
     if command is None:
         raise SpamCheckUnavailable("SpamAssassin is not installed (Debian package spamassassin)")
     # -L: local tests only; -t: test mode, append the report; -x: create no ~/.spamassassin.
-    process = await asyncio.create_subprocess_exec(
-        command,
-        "-L",
-        "-t",
-        "-x",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            command,
+            "-L",
+            "-t",
+            "-x",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+    except OSError as err:
+        raise SpamCheckUnavailable(f"cannot run {command}: {err.strerror or err}") from err
     try:
         stdout, _ = await asyncio.wait_for(process.communicate(message), time_limit)
     except TimeoutError as err:
