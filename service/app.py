@@ -16,7 +16,7 @@ from sanic import Sanic
 
 from service import __version__
 from service.abuse import Defences
-from service.api import BLUEPRINTS, JsonErrorHandler
+from service.api import BLUEPRINTS, DEVELOPMENT_BLUEPRINTS, JsonErrorHandler
 from service.api import metrics as metrics_api
 from service.api.context import return_request_id, start_request
 from service.api.security import add_security_headers
@@ -68,12 +68,15 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         description="Accepts contact-form submissions and emails them to the site owner.",
     )
     app.ctx.settings = settings
-    app.ctx.renderer = EmailRenderer()
+    app.ctx.renderer = EmailRenderer.from_settings(settings)
     app.ctx.metrics = Metrics()
     app.ctx.metrics.add_refresher(partial(_observe_outbox, app))
     app.ctx.defences = Defences.from_settings(settings)
     for blueprint in BLUEPRINTS:
         app.blueprint(blueprint)
+    if not settings.production:
+        for blueprint in DEVELOPMENT_BLUEPRINTS:
+            app.blueprint(blueprint)
     if settings.metrics_enabled:
         app.blueprint(metrics_api.bp)
     app.register_middleware(start_request, "request")

@@ -32,7 +32,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     """Check the templates, then serve until stopped."""
     del args
     # A broken template stops startup here, in one line, not in every worker.
-    check_templates(settings, EmailRenderer())
+    check_templates(settings, EmailRenderer.from_settings(settings))
     if settings.metrics_enabled:
         try:
             # Before any worker exists: they inherit the variable and find an empty folder.

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from service.emails.colors import readable_on, text_safe
+from service.emails.renderer import TemplateError
 from service.message import OutgoingEmail, make_message_id
 
 if TYPE_CHECKING:
@@ -22,6 +26,8 @@ if TYPE_CHECKING:
     from service.emails.renderer import EmailRenderer
 
 __all__ = [
+    "COMPOSERS",
+    "EMAILS",
     "Submission",
     "brand_context",
     "check_templates",
@@ -60,13 +66,22 @@ def greeting_name(name: str) -> str | None:
 
 
 def brand_context(settings: Settings) -> dict[str, Any]:
-    """The branding variables every template receives."""
+    """The branding variables every template receives.
+
+    Besides the settings themselves: ``on_color`` (text on the brand colour),
+    ``accent`` (the brand colour darkened if needed to read as text on white)
+    and ``host`` (the brand URL's host name, for "the contact form on ...").
+    """
+    url = str(settings.brand_url) if settings.brand_url else None
     return {
         "brand": {
             "name": settings.brand_name,
-            "url": str(settings.brand_url) if settings.brand_url else None,
+            "url": url,
+            "host": urlsplit(url).hostname if url else None,
             "logo_url": str(settings.brand_logo_url) if settings.brand_logo_url else None,
             "color": settings.brand_color,
+            "on_color": readable_on(settings.brand_color),
+            "accent": text_safe(settings.brand_color),
             "address": settings.brand_address,
         }
     }
@@ -93,6 +108,7 @@ def compose_notification(
             "company": submission.company,
             "message": submission.message,
             "received_at": submission.created_at,
+            "received": f"{submission.created_at.astimezone(UTC):%d %B %Y, %H:%M} UTC",
         },
     }
     rendered = renderer.render("notification", context)
@@ -137,12 +153,38 @@ def sample_submission() -> Submission:
         name="Zoë Ångström",
         email="zoe@example.org",
         company="Example & Co.",
-        message="Hello!\nI would like a quote for 12 units.\n\nThanks,\nZoë",
+        message=(
+            "Hello,\n"
+            "we are planning a new website for our studio and would like a quote for the "
+            "design and the first year of hosting.\n\n"
+            "Could we talk next week?\n"
+            "Zoë"
+        ),
     )
 
 
+Composer = Callable[[Submission, "Settings", "EmailRenderer"], OutgoingEmail]
+
+COMPOSERS: dict[str, Composer] = {
+    "notification": compose_notification,
+    "confirmation": compose_confirmation,
+}
+"""Every email the service sends, by template name."""
+
+EMAILS = tuple(COMPOSERS)
+
+
 def check_templates(settings: Settings, renderer: EmailRenderer) -> None:
-    """Render both emails with sample data, so a broken template stops startup, not a send."""
-    submission = sample_submission()
-    compose_notification(submission, settings, renderer)
-    compose_confirmation(submission, settings, renderer)
+    """Render every email with sample data, so a broken template stops startup, not a send.
+
+    Both sides of the templates' usual conditions are exercised: with and
+    without a company, with a greeting name and without one.
+    """
+    overrides = settings.email_templates_dir
+    if overrides is not None and not overrides.is_dir():
+        raise TemplateError(f"EMAIL_TEMPLATES_DIR: {overrides} is not a folder")
+    sample = sample_submission()
+    variants = (sample, replace(sample, company=None, name="https://not-a-name.example"))
+    for submission in variants:
+        for compose in COMPOSERS.values():
+            compose(submission, settings, renderer)

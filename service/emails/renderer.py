@@ -1,25 +1,42 @@
 """Turn a template name and a context into a subject, an HTML part and a text part.
 
-Each email ``NAME`` is three files in ``service/emails/mjml/``: ``NAME.subject``
-(one line), ``NAME.mjml`` (the HTML, as MJML) and ``NAME.txt`` (the hand-written
-text part). The MJML is compiled to HTML once, with the Jinja placeholders still
-in it, and Jinja renders that HTML per email with autoescaping on: user text
-never passes through the MJML parser, which decodes entities and could turn
-escaped text back into markup.
+Each email ``NAME`` is three files: ``NAME.subject`` (one line), ``NAME.mjml``
+(the HTML, as MJML) and ``NAME.txt`` (the hand-written text part). The shared
+layout lives in ``layout/`` and is pulled in with ``<mj-include>`` (HTML) and
+Jinja's ``{% include %}`` (text).
+
+Files are looked up by name first in the operator's folder (``EMAIL_TEMPLATES_DIR``)
+and then in the built-in ``service/emails/mjml/``, so an operator overrides one
+file without copying the others. Includes are resolved the same way and never
+leave those folders.
+
+The MJML is compiled to HTML once, with the Jinja placeholders still in it, and
+Jinja renders that HTML per email with autoescaping on: user text never passes
+through the MJML parser, which decodes entities and could turn escaped text back
+into markup.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Self
 
 import jinja2
 import mjml
+from markupsafe import Markup, escape
 
-__all__ = ["BUILTIN_DIR", "EmailRenderer", "RenderedEmail", "TemplateError"]
+if TYPE_CHECKING:
+    from service.config import Settings
+
+__all__ = ["BUILTIN_DIR", "EmailRenderer", "RenderedEmail", "TemplateError", "TemplateFile"]
 
 BUILTIN_DIR = Path(__file__).parent / "mjml"
+
+# What a template folder may hold; anything else (editor backups, notes) is ignored.
+TEMPLATE_SUFFIXES = (".mjml", ".subject", ".txt")
 
 
 class TemplateError(Exception):
@@ -35,46 +52,202 @@ class RenderedEmail:
     text: str
 
 
-class EmailRenderer:
-    """Loads, compiles and caches the email templates; renders them per email."""
+@dataclass(frozen=True, slots=True)
+class TemplateFile:
+    """One template file as the renderer sees it: its name and where it comes from."""
 
-    def __init__(self, directory: Path = BUILTIN_DIR) -> None:
-        self.directory = directory
-        loader = jinja2.FileSystemLoader(str(directory))
+    name: str
+    path: Path
+    overridden: bool
+
+
+def nl2br(value: object) -> Markup:
+    """Escape ``value`` and turn its line breaks into ``<br>``, so they survive in HTML."""
+    lines = str(value).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return Markup("<br>\n").join(escape(line) for line in lines)
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+class EmailRenderer:
+    """Loads, compiles and caches the email templates; renders them per email.
+
+    With ``auto_reload`` (development) every render first checks the template
+    folders' fingerprint and drops the caches when a file changed, so an edit
+    shows without a restart; in production templates are compiled once.
+    """
+
+    def __init__(
+        self,
+        overrides: Path | None = None,
+        *,
+        builtin: Path = BUILTIN_DIR,
+        auto_reload: bool = False,
+    ) -> None:
+        self.overrides = overrides
+        self.builtin = builtin
+        self.auto_reload = auto_reload
+        self.directories: tuple[Path, ...] = (
+            (overrides, builtin) if overrides is not None else (builtin,)
+        )
         self._text_env = jinja2.Environment(
-            loader=loader,
+            loader=jinja2.FunctionLoader(self._load_text),
             autoescape=False,  # noqa: S701 - text/plain and subject lines are not HTML
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
+            auto_reload=auto_reload,
         )
         self._html_env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+        self._html_env.filters["nl2br"] = nl2br
         self._html: dict[str, jinja2.Template] = {}
+        self._fingerprint: str | None = None
 
-    def _compiled_html(self, name: str) -> jinja2.Template:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The renderer ``settings`` describe: their override folder, reloading in development."""
+        return cls(settings.email_templates_dir, auto_reload=not settings.production)
+
+    # Files
+
+    def resolve(self, filename: str) -> Path:
+        """The file ``filename`` (relative, ``/``-separated) stands for, override first.
+
+        Raises :class:`TemplateError` for a path that would leave the template
+        folders (``..``, an absolute path, a symlink pointing out) or a missing file.
+        """
+        relative = PurePosixPath(filename)
+        if not filename or relative.is_absolute() or ".." in relative.parts or "\\" in filename:
+            raise TemplateError(f"{filename!r}: not a path inside the templates folder")
+        for directory in self.directories:
+            root = directory.resolve()
+            path = (root / relative).resolve()
+            if not path.is_relative_to(root):
+                raise TemplateError(f"{filename!r}: not a path inside the templates folder")
+            if path.is_file():
+                return path
+        raise TemplateError(f"{filename}: no such template")
+
+    def read(self, filename: str) -> str:
+        """The text of template file ``filename`` (override first)."""
+        path = self.resolve(filename)
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise TemplateError(f"{filename}: {getattr(err, 'strerror', None) or err}") from err
+
+    def _load_text(self, filename: str) -> tuple[str, str, Callable[[], bool]] | None:
+        # Jinja's own loader: the same lookup and the same confinement as MJML includes.
+        try:
+            path = self.resolve(filename)
+        except TemplateError:
+            return None
+        mtime = path.stat().st_mtime_ns
+        return self.read(filename), str(path), lambda: _mtime(path) == mtime
+
+    def files(self) -> list[TemplateFile]:
+        """Every template file, by name, each from the folder that wins."""
+        found: dict[str, TemplateFile] = {}
+        for directory in reversed(self.directories):
+            if not directory.is_dir():
+                continue
+            for path in sorted(directory.rglob("*")):
+                if path.is_file() and path.suffix in TEMPLATE_SUFFIXES:
+                    name = path.relative_to(directory).as_posix()
+                    found[name] = TemplateFile(name, path, overridden=directory != self.builtin)
+        return [found[name] for name in sorted(found)]
+
+    def fingerprint(self) -> str:
+        """A digest of every template file's name, size and modification time."""
+        digest = hashlib.blake2b(digest_size=12)
+        for directory in self.directories:
+            digest.update(str(directory).encode())
+            if not directory.is_dir():
+                continue
+            for path in sorted(directory.rglob("*")):
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue  # deleted while we looked: the next call sees it gone
+                digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        return digest.hexdigest()
+
+    def refresh(self) -> bool:
+        """Drop the caches if a template file changed since the last look; True if they were."""
+        current = self.fingerprint()
+        changed = self._fingerprint is not None and current != self._fingerprint
+        if changed:
+            self._html.clear()
+            self._text_env.cache.clear()  # type: ignore[union-attr]
+        self._fingerprint = current
+        return changed
+
+    # Compiling and rendering
+
+    def compile(self, name: str) -> jinja2.Template:
+        """Compile ``NAME.mjml`` (with its includes) to a Jinja template of HTML, once."""
         template = self._html.get(name)
         if template is None:
-            source = self._read(f"{name}.mjml")
-            try:
-                html = mjml.mjml2html(source, disable_comments=True)
-                template = self._html_env.from_string(html)
-            except Exception as err:
-                raise TemplateError(f"{name}.mjml: {err}") from err
+            template = self._compile(name)
             self._html[name] = template
         return template
 
-    def _read(self, filename: str) -> str:
+    def _compile(self, name: str) -> jinja2.Template:
+        filename = f"{name}.mjml"
+        source = self.read(filename)
+        failures: list[str] = []
         try:
-            return (self.directory / filename).read_text(encoding="utf-8")
-        except OSError as err:
-            raise TemplateError(f"{filename}: {err.strerror or err}") from err
+            html = mjml.mjml2html(
+                source,
+                disable_comments=True,
+                fonts={},  # no web fonts: nothing is fetched from a third party when read
+                include_loader=self._include_loader(failures),
+            )
+        except ValueError as err:
+            # mrml reports a failed include without our reason; we kept it.
+            detail = failures[-1] if failures else f"invalid MJML: {err}"
+            raise TemplateError(f"{filename}: {detail}") from err
+        try:
+            return self._html_env.from_string(html)
+        except jinja2.TemplateSyntaxError as err:
+            raise TemplateError(f"{filename}: {err.message}") from err
+
+    def _include_loader(self, failures: list[str]) -> Callable[[str], str]:
+        def load(path: str) -> str:
+            try:
+                return self.read(path)
+            except TemplateError as err:
+                failures.append(f"mj-include {err}")
+                raise
+
+        return load
 
     def render(self, name: str, context: dict[str, Any]) -> RenderedEmail:
-        """Render email ``name`` with ``context``; raise :class:`TemplateError` naming it."""
-        html_template = self._compiled_html(name)
+        """Render email ``name`` with ``context``; raise :class:`TemplateError` naming the file."""
+        if self.auto_reload:
+            self.refresh()
+        html_template = self.compile(name)
+        subject = self._render_text(f"{name}.subject", context)
+        text = self._render_text(f"{name}.txt", context)
         try:
-            subject = self._text_env.get_template(f"{name}.subject").render(context)
-            text = self._text_env.get_template(f"{name}.txt").render(context)
             html = html_template.render(context)
         except jinja2.TemplateError as err:
-            raise TemplateError(f"{name}: {err}") from err
-        return RenderedEmail(subject=" ".join(subject.split()), html=html, text=text)
+            raise TemplateError(f"{name}.mjml: {err}") from err
+        # Includes leave blank lines at the end; one line break ends a text part.
+        return RenderedEmail(
+            subject=" ".join(subject.split()), html=html, text=text.rstrip() + "\n"
+        )
+
+    def _render_text(self, filename: str, context: dict[str, Any]) -> str:
+        try:
+            return self._text_env.get_template(filename).render(context)
+        except jinja2.TemplateNotFound as err:
+            raise TemplateError(f"{filename}: no such template ({err.name})") from err
+        except jinja2.TemplateSyntaxError as err:
+            raise TemplateError(f"{err.name or filename}:{err.lineno}: {err.message}") from err
+        except jinja2.TemplateError as err:
+            raise TemplateError(f"{filename}: {err}") from err

@@ -63,7 +63,7 @@ async def test_a_spam_relay_attempt_puts_none_of_the_attackers_text_in_the_victi
     for part in (text, html, str(message["Subject"])):
         assert "pills" not in part.lower()
         assert "cheap" not in part.lower()
-    assert "Hello," in text
+    assert text.startswith("Thank you for your message!")  # the generic greeting
     # The owner still hears about it, in full, to judge for themselves.
     [notification] = [m for m in read_mail(mail_dir) if VICTIM not in str(m["To"])]
     assert "pills.example" in notification.get_body(("plain",)).get_content()

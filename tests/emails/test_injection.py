@@ -171,7 +171,7 @@ def test_every_field_is_escaped_in_both_emails(
     notification_html = html_part(notification)
     assert str(escape(hostile)) in notification_html
     if field == "name" and greeting_name(hostile) is not None:
-        assert f"Hello {escape(hostile)}," in html_part(confirmation)
+        assert f"Thank you, {escape(hostile)}!" in html_part(confirmation)
     if hostile == "&lt;b&gt;":
         assert "&amp;lt;b&amp;gt;" in notification_html
 

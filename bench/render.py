@@ -1,0 +1,77 @@
+"""How many emails one core renders per second: MJML compiled once, against compiled every time.
+
+Run with ``python -m bench.render`` (``--seconds`` per case). Each case renders
+the notification and the confirmation alternately with the sample submission,
+in this one process, and divides by CPU time, so the figure is per core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from collections.abc import Callable
+
+from service.config import load_settings
+from service.emails import EmailRenderer, sample_submission
+from service.emails.compose import COMPOSERS
+
+__all__ = ["main", "measure"]
+
+
+def measure(render: Callable[[str], object], seconds: float) -> tuple[float, int]:
+    """Render alternately for about ``seconds`` of CPU time; return (emails per CPU second, n)."""
+    names = tuple(COMPOSERS)
+    count = 0
+    start = time.process_time()
+    elapsed = 0.0
+    while elapsed < seconds:
+        for name in names:
+            render(name)
+        count += len(names)
+        elapsed = time.process_time() - start
+    return count / elapsed, count
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print one line per case."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="CPU seconds per case")
+    args = parser.parse_args(argv)
+
+    settings = load_settings(brand_name="Example Ltd", brand_url="https://example.com")
+    submission = sample_submission()
+
+    def composed(
+        renderer_for: Callable[[], EmailRenderer], to_bytes: bool
+    ) -> Callable[[str], object]:
+        def render(name: str) -> object:
+            email = COMPOSERS[name](submission, settings, renderer_for())
+            return email.to_bytes() if to_bytes else email
+
+        return render
+
+    cached = EmailRenderer()
+    reloading = EmailRenderer(auto_reload=True)
+    cases: list[tuple[str, Callable[[str], object]]] = [
+        ("cached (production)", composed(lambda: cached, to_bytes=False)),
+        ("cached + auto-reload check (development)", composed(lambda: reloading, to_bytes=False)),
+        ("compile MJML on every render", composed(EmailRenderer, to_bytes=False)),
+        ("cached, + MIME bytes", composed(lambda: cached, to_bytes=True)),
+        ("compile on every render, + MIME bytes", composed(EmailRenderer, to_bytes=True)),
+    ]
+    print(f"Python {platform.python_version()} on {platform.machine()}; one process, one core")
+    for _, render in cases:  # warm up: first compile, imports, caches
+        for name in COMPOSERS:
+            render(name)
+    results = {}
+    for label, render in cases:
+        rate, count = measure(render, args.seconds)
+        results[label] = rate
+        print(f"{label:44} {rate:9.0f} emails/s per core  ({count} emails)")
+    speedup = results["cached (production)"] / results["compile MJML on every render"]
+    print(f"compiling once is {speedup:.0f}x faster than compiling on every render")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""``/dev/preview``: a studio for template authors, registered in development only.
+
+Every email is rendered exactly as it would be sent (same composer, same
+renderer, same settings) with sample data the author can edit or pick from
+presets. The page shows it in a sandboxed iframe at desktop or phone width,
+with its text part, headers, MJML sources and SpamAssassin score, reloads
+itself when a template file changes, and can send a test through the real
+provider chain.
+
+The pages are server-rendered; a small script from ``static/`` switches tabs
+and widths, polls for template changes and calls the JSON endpoints. Their
+Content-Security-Policy allows scripts from this origin only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from email.headerregistry import Address
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import EmailStr, TypeAdapter, ValidationError
+from sanic import Blueprint, HTTPResponse, Request, json
+from sanic.exceptions import NotFound
+from sanic_ext import openapi
+
+from service.api.body import read_fields
+from service.api.pages import render_page
+from service.api.schemas import ContactForm, FieldError, field_errors
+from service.emails import Submission, TemplateError
+from service.emails.compose import COMPOSERS, EMAILS
+from service.emails.samples import PRESETS
+from service.emails.spamcheck import SpamCheckError, SpamCheckUnavailable, check_spam
+from service.providers import ChainExhausted
+
+if TYPE_CHECKING:
+    from service.emails import EmailRenderer
+    from service.message import OutgoingEmail
+
+__all__ = ["PREVIEW_CSP", "bp"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Scripts only from this origin, never inline. Styles may be inline because the
+# email itself is shown in an ``srcdoc`` iframe, which inherits this policy, and
+# an email is nothing but inline styles; the iframe's sandbox forbids its scripts.
+PREVIEW_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: https: http:; connect-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+
+TABS = ("html", "text", "headers", "source", "spam")
+VIEWS = ("desktop", "mobile")
+SAMPLE_FIELDS = ("name", "email", "company", "message")
+
+bp = Blueprint("preview", url_prefix="/dev/preview")
+bp.static("/static", str(STATIC_DIR), name="static")
+openapi.exclude(bp=bp)  # a development tool, not part of the API
+
+_ADDRESS = TypeAdapter(EmailStr)
+
+
+def _page(
+    request: Request, template: str, /, *, current: str | None, status: int = 200, **context: Any
+) -> HTTPResponse:
+    response = render_page(
+        template,
+        status=status,
+        nav=EMAILS,
+        current=current,
+        method=request.method,
+        fingerprint=_renderer(request).fingerprint(),
+        **context,
+    )
+    response.headers["Content-Security-Policy"] = PREVIEW_CSP
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _renderer(request: Request) -> EmailRenderer:
+    return request.app.ctx.renderer
+
+
+def _email_name(name: str) -> str:
+    if name not in EMAILS:
+        raise NotFound(f"No email template named {name!r}.")
+    return name
+
+
+def _same_origin(request: Request) -> bool:
+    """False for a cross-site browser request: another site must not send mail through us."""
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin == f"{request.scheme}://{request.host}"
+    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+
+
+def _sample(fields: dict[str, Any]) -> tuple[Submission, list[FieldError], str | None]:
+    """The submission to preview: a preset, the author's fields, or the default sample."""
+    preset = fields.get("preset")
+    if isinstance(preset, str) and preset in PRESETS:
+        return PRESETS[preset].submission, [], preset
+    if not any(fields.get(field) for field in SAMPLE_FIELDS):
+        return PRESETS["sample"].submission, [], "sample"
+    try:
+        form = ContactForm.model_validate(fields)
+    except ValidationError as err:
+        return PRESETS["sample"].submission, field_errors(err), None
+    submission = Submission(
+        id="preview",
+        name=form.name,
+        email=str(form.email),
+        message=form.message,
+        company=form.company or None,
+    )
+    return submission, [], None
+
+
+def _compose(request: Request, name: str, submission: Submission) -> OutgoingEmail:
+    ctx = request.app.ctx
+    return COMPOSERS[name](submission, ctx.settings, ctx.renderer)
+
+
+def _fields(request: Request) -> dict[str, Any]:
+    if request.method == "GET":
+        return {key: request.args.get(key) for key in request.args}
+    return read_fields(request)
+
+
+@bp.get("")
+async def index(request: Request) -> HTTPResponse:
+    """Every email with its subject, and every template file with where it comes from."""
+    renderer = _renderer(request)
+    sample = PRESETS["sample"].submission
+    emails = []
+    for name in EMAILS:
+        try:
+            subject, error = _compose(request, name, sample).subject, None
+        except TemplateError as err:
+            subject, error = None, str(err)
+        emails.append({"name": name, "subject": subject, "error": error})
+    return _page(
+        request,
+        "preview/index",
+        current=None,
+        emails=emails,
+        files=renderer.files(),
+        overrides=renderer.overrides,
+    )
+
+
+@bp.get("/fingerprint")
+async def fingerprint(request: Request) -> HTTPResponse:
+    """The template files' fingerprint; the studio reloads when it changes."""
+    return json(
+        {"fingerprint": _renderer(request).fingerprint()}, headers={"Cache-Control": "no-store"}
+    )
+
+
+@bp.route("/<name:str>", methods=["GET", "POST"])
+async def studio(request: Request, name: str) -> HTTPResponse:
+    """One email: rendered, with its text, headers, sources, spam score and a test send."""
+    name = _email_name(name)
+    fields = _fields(request)
+    submission, errors, preset = _sample(fields)
+    tab = fields.get("tab") if fields.get("tab") in TABS else "html"
+    view = fields.get("view") if fields.get("view") in VIEWS else "desktop"
+    renderer = _renderer(request)
+    context: dict[str, Any] = {
+        "email_name": name,
+        "presets": PRESETS,
+        "preset": preset,
+        "submission": submission,
+        "errors": errors,
+        "tab": tab,
+        "view": view,
+        "sources": _sources(renderer, name),
+    }
+    try:
+        email = _compose(request, name, submission)
+    except TemplateError as err:
+        return _page(
+            request,
+            "preview/email",
+            current=name,
+            status=500,
+            email=None,
+            template_error=str(err),
+            **context,
+        )
+    return _page(
+        request,
+        "preview/email",
+        current=name,
+        email=email,
+        headers=list(email.to_mime().items()),
+        template_error=None,
+        **context,
+    )
+
+
+def _sources(renderer: EmailRenderer, name: str) -> list[dict[str, Any]]:
+    """The files an email is built from: its own three, then the shared layout."""
+    own = (f"{name}.mjml", f"{name}.txt", f"{name}.subject")
+    files = {file.name: file for file in renderer.files()}
+    wanted = [*own, *sorted(n for n in files if n.startswith("layout/"))]
+    sources = []
+    for filename in wanted:
+        file = files.get(filename)
+        if file is None:
+            continue
+        try:
+            text = renderer.read(filename)
+        except TemplateError as err:
+            text = str(err)
+        sources.append({"name": filename, "overridden": file.overridden, "text": text})
+    return sources
+
+
+@bp.post("/<name:str>/spam")
+async def spam(request: Request, name: str) -> HTTPResponse:
+    """SpamAssassin's score of the email as rendered with the submitted sample data."""
+    name = _email_name(name)
+    if not _same_origin(request):
+        return json({"available": False, "message": "Cross-site request refused."}, status=403)
+    submission, _, _ = _sample(read_fields(request))
+    try:
+        email = _compose(request, name, submission)
+        report = await check_spam(email.to_bytes())
+    except SpamCheckUnavailable as err:
+        return json({"available": False, "message": str(err)})
+    except (SpamCheckError, TemplateError) as err:
+        return json({"available": True, "message": str(err)}, status=502)
+    return json(
+        {
+            "available": True,
+            "score": report.score,
+            "required": report.required,
+            "rules": [dataclasses.asdict(rule) for rule in report.rules],
+        }
+    )
+
+
+@bp.post("/<name:str>/send")
+async def send_test(request: Request, name: str) -> HTTPResponse:
+    """Send the rendered email through the provider chain to the address the author typed."""
+    name = _email_name(name)
+    if not _same_origin(request):
+        return json({"success": False, "message": "Cross-site request refused."}, status=403)
+    fields = read_fields(request)
+    try:
+        to = _ADDRESS.validate_python(str(fields.get("to") or "").strip())
+    except ValidationError:
+        return json(
+            {"success": False, "message": "Type a valid email address to send the test to."},
+            status=422,
+        )
+    submission, errors, _ = _sample(fields)
+    if errors:
+        return json(
+            {
+                "success": False,
+                "message": "The sample data is invalid.",
+                "errors": [error.model_dump() for error in errors],
+            },
+            status=422,
+        )
+    try:
+        email = _compose(request, name, submission)
+    except TemplateError as err:
+        return json({"success": False, "message": str(err)}, status=500)
+    email = dataclasses.replace(email, to=(Address(addr_spec=to),))
+    try:
+        result = await request.app.ctx.chain.send(email)
+    except ChainExhausted as err:
+        return json({"success": False, "message": str(err)}, status=502)
+    return json(
+        {"success": True, "to": to, "provider": result.provider, "message_id": result.message_id}
+    )
