@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
@@ -46,11 +46,19 @@ class ServiceProcess:
     """One ``python -m service`` in ``cwd``, logging to ``cwd/service.log`` (appended).
 
     ``env`` is the whole environment besides ``PATH``, ``HOST`` and ``PORT``:
-    nothing leaks in from the developer's shell.
+    nothing leaks in from the developer's shell. ``arguments`` replace
+    ``-m service`` to run another server that answers ``GET /api/health``.
     """
 
-    def __init__(self, cwd: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        arguments: Sequence[str] = ("-m", "service"),
+    ) -> None:
         self.cwd = cwd
+        self.arguments = list(arguments)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.environment = {
@@ -77,7 +85,7 @@ class ServiceProcess:
         """
         self._log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "service"],
+            [sys.executable, *self.arguments],
             cwd=self.cwd,
             env=self.environment,
             stdout=self._log,
@@ -97,16 +105,17 @@ class ServiceProcess:
             time.sleep(0.05)
 
     def worker_pids(self) -> list[int]:
-        """The Sanic worker processes (spawned children of the main process)."""
+        """The Sanic worker processes: children of the main process that serve requests."""
         children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
         workers = []
         for child in children:
             try:
-                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
             except FileNotFoundError:
                 continue
-            # The resource tracker is a child too; workers run spawn_main.
-            if b"spawn_main" in cmdline:
+            # Sanic names each worker in its environment; its shared-state manager
+            # and the multiprocessing resource tracker are children too, unnamed.
+            if any(item.startswith(b"SANIC_WORKER_NAME=Sanic-Server-") for item in environ):
                 workers.append(int(child))
         return workers
 
