@@ -36,8 +36,11 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark in turn; each exits non-zero when it misses a target, and so does make.
 bench: $(VENV)/.installed-test
-	$(BIN)/python -m bench
+	@status=0; for script in bench/*.py; do \
+		echo "== $$script"; $(BIN)/python $$script || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf $(VENV) var build dist *.egg-info .pytest_cache .ruff_cache
