@@ -36,8 +36,12 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark in turn; each exits non-zero when it misses a target, and so does make.
 bench: $(VENV)/.installed-test
-	$(BIN)/python -m bench
+	@status=0; for script in bench/[!_]*.py; do \
+		name=$$(basename $$script .py); echo "== bench.$$name"; \
+		$(BIN)/python -m bench.$$name || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf $(VENV) var build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""How much the SMTP connection pool saves: ``python bench/smtp_pool.py``.
+"""How much the SMTP connection pool saves: ``python -m bench.smtp_pool``.
 
 A STARTTLS + AUTH aiosmtpd server (``tests/smtp_server.py``) runs in a child
 process on 127.0.0.1. The same emails are then sent, one after another, three ways:

@@ -1,9 +1,10 @@
 """A real SMTP server for tests and benchmarks: aiosmtpd with TLS, AUTH and injectable faults.
 
 The server runs in its own thread and event loop (aiosmtpd's ``Controller``) on
-127.0.0.1 and a free port. It speaks STARTTLS (required before anything else),
-implicit TLS, or plaintext; it checks one username and password; it records
-every message it accepts; and a test can make it refuse, stall or hang up.
+127.0.0.1 and a free port (or a given one). It speaks STARTTLS (required before
+anything else), implicit TLS, or plaintext; it checks one username and password;
+it records every message it accepts; and a test can make it refuse, stall, hang
+up, take its time over each message, or hold its answers to DATA until released.
 
 Use it from a conftest, e.g.::
 
@@ -102,14 +103,18 @@ class RecordingHandler:
     """aiosmtpd handler: records accepted messages; replies, refuses or stalls on request.
 
     Configure it from the test's thread before sending; it runs in the server's thread.
+    ``data_delay`` is how long each DATA takes before it is answered (a distant server).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, data_delay: float = 0.0) -> None:
         self.messages: list[ReceivedMessage] = []
         self.quits = 0
+        self.held = 0
+        self.data_delay = data_delay
         self._replies: defaultdict[str, deque[str]] = defaultdict(deque)
         self._refused: dict[str, str] = {}
         self._stalled: set[str] = set()
+        self._gate: asyncio.Event | None = None
 
     def reply_once(self, command: str, reply: str) -> None:
         """Answer the next ``command`` (``MAIL``, ``RCPT`` or ``DATA``) with ``reply``."""
@@ -145,16 +150,34 @@ class RecordingHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        """Record the message unless told otherwise."""
+        """Record the message unless told otherwise; while held, withhold the answer."""
         reply = await self._intervene("DATA")
         if reply is not None:
             return reply
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         assert envelope.mail_from is not None
         assert isinstance(envelope.content, bytes)
         self.messages.append(
             ReceivedMessage(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.content)
         )
+        gate = self._gate
+        if gate is not None:
+            # Recorded but unanswered: the client cannot know the message arrived.
+            self.held += 1
+            await gate.wait()
         return "250 2.0.0 OK queued"
+
+    async def hold(self) -> None:
+        """From now on, record each message but answer DATA only at :meth:`release`."""
+        if self._gate is None:
+            self._gate = asyncio.Event()
+
+    async def release(self) -> None:
+        """Answer every held DATA and stop holding."""
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.set()
 
     async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Count polite goodbyes."""
@@ -183,8 +206,8 @@ class _TrackedSMTP(SMTP):
 class _Controller(Controller):
     """Tracks each connection and binds a free port chosen by the OS."""
 
-    def __init__(self, handler: RecordingHandler, **kwargs: Any) -> None:
-        super().__init__(handler, hostname="127.0.0.1", port=0, **kwargs)
+    def __init__(self, handler: RecordingHandler, *, port: int, **kwargs: Any) -> None:
+        super().__init__(handler, hostname="127.0.0.1", port=port, **kwargs)
         self.sessions: list[SMTP] = []
         self.closed = threading.Condition()
         self.disconnects = 0
@@ -217,7 +240,10 @@ class _Controller(Controller):
 
 
 class SmtpServer:
-    """An aiosmtpd server on 127.0.0.1 (see the module docstring); a context manager."""
+    """An aiosmtpd server on 127.0.0.1 (see the module docstring); a context manager.
+
+    ``port`` 0 lets the OS choose. ``data_delay`` seconds pass before each DATA is answered.
+    """
 
     def __init__(
         self,
@@ -227,10 +253,12 @@ class SmtpServer:
         auth: bool = True,
         username: str = USERNAME,
         password: str = PASSWORD,
+        port: int = 0,
+        data_delay: float = 0.0,
     ) -> None:
         if tls != "none" and certificate is None:
             raise ValueError("TLS needs a certificate")
-        self.handler = RecordingHandler()
+        self.handler = RecordingHandler(data_delay=data_delay)
         self.authenticator = Authenticator(username, password)
         kwargs: dict[str, Any] = {"server_hostname": "mx.example.test"}
         if auth:
@@ -248,7 +276,7 @@ class SmtpServer:
             kwargs |= {"ssl_context": server_context(certificate), "auth_require_tls": False}
         else:
             kwargs["auth_require_tls"] = False
-        self._controller = _Controller(self.handler, **kwargs)
+        self._controller = _Controller(self.handler, port=port, **kwargs)
         self._first_session = 0
         self._first_disconnect = 0
 
@@ -290,6 +318,19 @@ class SmtpServer:
         """Hang up on every client and stop the server's thread."""
         self._run_in_server(self._controller.hang_up(abort=True))
         self._controller.stop()
+
+    @property
+    def held(self) -> int:
+        """Messages recorded while holding, whose DATA was not answered when they came."""
+        return self.handler.held
+
+    def hold(self) -> None:
+        """Record messages but keep their DATA unanswered until :meth:`release`."""
+        self._run_in_server(self.handler.hold())
+
+    def release(self) -> None:
+        """Answer the held DATA commands and stop holding."""
+        self._run_in_server(self.handler.release())
 
     def drop_connections(self) -> None:
         """Hang up on every client now, as a server closing idle connections does."""

@@ -1,8 +1,8 @@
 """The outbox behaviour, written once in SQL that SQLite and PostgreSQL both run.
 
 A dialect subclass supplies connections and transactions
-(:meth:`SqlStore._transaction`), its column types, the row-lock clause of the
-claim query and a named lock (:meth:`SqlStore._lock`). Statements use ``$1``
+(:meth:`SqlStore._transaction`), its column types, the row-lock clause and
+index hint of the claim query and a named lock (:meth:`SqlStore._lock`). Statements use ``$1``
 placeholders; the SQLite dialect rewrites them to ``?1``.
 """
 
@@ -57,14 +57,21 @@ _SUBMISSION_COLUMNS = "id, created_at, name, email, company, message, extra, pur
 # SQLite gets the same guarantee from BEGIN IMMEDIATE. The NOT EXISTS keeps a
 # later email of a submission (the confirmation) back while an earlier one
 # (the notification) is unsent.
+#
+# A claim walks the partial index ``emails_due`` in due order and stops after
+# ``LIMIT`` rows, so its cost does not grow with the backlog (it runs inside the
+# write transaction every submission waits for). Hence the state test repeats
+# the index's condition, and an expired ``sending`` row is found by its
+# ``next_attempt_at`` too: it was due when it was claimed, and claiming leaves
+# ``next_attempt_at`` alone. ``{index}`` lets a dialect insist on the index.
 _CLAIM = """
 UPDATE emails
 SET state = 'sending', attempts = attempts + 1, claimed_by = $1, lease_until = $2,
     updated_at = $3
 WHERE id IN (
-    SELECT e.id FROM emails AS e
-    WHERE ((e.state IN ('pending', 'retrying') AND e.next_attempt_at <= $3)
-           OR (e.state = 'sending' AND e.lease_until <= $3))
+    SELECT e.id FROM emails AS e {index}
+    WHERE e.state IN ('pending', 'retrying', 'sending') AND e.next_attempt_at <= $3
+      AND (e.state <> 'sending' OR e.lease_until <= $3)
       AND NOT EXISTS (
           SELECT 1 FROM emails AS earlier
           WHERE earlier.submission_id = e.submission_id AND earlier.seq < e.seq
@@ -167,6 +174,7 @@ class SqlStore(Store):
     ts_type: ClassVar[str]
     json_type: ClassVar[str]
     claim_lock: ClassVar[str] = ""
+    claim_index: ClassVar[str] = ""
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         self.clock = clock or utcnow
@@ -314,7 +322,11 @@ class SqlStore(Store):
         lease_until = now + timedelta(seconds=lease_seconds)
         async with self._transaction(write=True) as tx:
             rows = await tx.fetch(
-                _CLAIM.format(lock=self.claim_lock), worker_id, lease_until, now, limit
+                _CLAIM.format(lock=self.claim_lock, index=self.claim_index),
+                worker_id,
+                lease_until,
+                now,
+                limit,
             )
         # RETURNING has no defined order; hand emails out in due order.
         rows.sort(key=lambda row: (_as_datetime(row["next_attempt_at"]), row["seq"]))

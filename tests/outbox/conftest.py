@@ -1,16 +1,18 @@
-"""Fixtures for the outbox: a controllable clock, a store of each kind, emails, providers."""
+"""Fixtures for the outbox: a controllable clock, a store of each kind, emails, providers,
+and real ``python -m service`` processes."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+import trustme
 from outbox_doubles import (
     SECRET_BODY,
     VISITOR,
@@ -24,6 +26,7 @@ from service.message import OutgoingEmail
 from service.outbox import NewSubmission, Store, open_store
 from service.providers import ProviderChain
 from service.providers.file import FileProvider
+from tests.process import Launch, ServiceProcess
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -95,3 +98,27 @@ async def file_chain(tmp_path: Path) -> AsyncIterator[ProviderChain]:
         yield chain
     finally:
         await chain.close()
+
+
+@pytest.fixture
+def ca_file(tmp_path: Path, smtp_ca: trustme.CA) -> Path:
+    """The test CA as a PEM file, for a subprocess's ``SSL_CERT_FILE``."""
+    path = tmp_path / "test-ca.pem"
+    smtp_ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+def launch() -> Iterator[Launch]:
+    """Start ``python -m service`` processes; every one is stopped (or killed) at teardown."""
+    started: list[ServiceProcess] = []
+
+    def start(cwd: Path, env: Mapping[str, str]) -> ServiceProcess:
+        service = ServiceProcess(cwd, env)
+        started.append(service)
+        service.start()
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
