@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from service.config import PROVIDER_CREDENTIALS, ConfigError, load_settings
@@ -227,17 +223,7 @@ def test_each_bad_abuse_setting_stops_startup_naming_the_variable(
 
 
 def test_a_bad_rate_limit_stops_python_m_service_with_one_line(tmp_path) -> None:
-    # PYTHONPATH: run this checkout's service whatever the venv has installed.
-    root = Path(__file__).resolve().parents[1]
-    result = subprocess.run(
-        [sys.executable, "-m", "service"],
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "CONTACT_RATE_LIMIT": "5/fortnight"},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_command(tmp_path, {"CONTACT_RATE_LIMIT": "5/fortnight"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "service: cannot start: CONTACT_RATE_LIMIT: '5/fortnight' is not a rate limit; "
