@@ -56,7 +56,6 @@ SAMPLE_FIELDS = ("name", "email", "company", "message")
 
 bp = Blueprint("preview", url_prefix="/dev/preview")
 bp.static("/static", str(STATIC_DIR), name="static")
-openapi.exclude(bp=bp)  # a development tool, not part of the API
 
 _ADDRESS = TypeAdapter(EmailStr)
 
@@ -129,6 +128,7 @@ def _fields(request: Request) -> dict[str, Any]:
 
 
 @bp.get("")
+@openapi.exclude()  # a development tool, not part of the API
 async def index(request: Request) -> HTTPResponse:
     """Every email with its subject, and every template file with where it comes from."""
     renderer = _renderer(request)
@@ -151,6 +151,7 @@ async def index(request: Request) -> HTTPResponse:
 
 
 @bp.get("/fingerprint")
+@openapi.exclude()  # a development tool, not part of the API
 async def fingerprint(request: Request) -> HTTPResponse:
     """The template files' fingerprint; the studio reloads when it changes."""
     return json(
@@ -159,6 +160,7 @@ async def fingerprint(request: Request) -> HTTPResponse:
 
 
 @bp.route("/<name:str>", methods=["GET", "POST"])
+@openapi.exclude()  # a development tool, not part of the API
 async def studio(request: Request, name: str) -> HTTPResponse:
     """One email: rendered, with its text, headers, sources, spam score and a test send."""
     name = _email_name(name)
@@ -219,6 +221,7 @@ def _sources(renderer: EmailRenderer, name: str) -> list[dict[str, Any]]:
 
 
 @bp.post("/<name:str>/spam")
+@openapi.exclude()  # a development tool, not part of the API
 async def spam(request: Request, name: str) -> HTTPResponse:
     """SpamAssassin's score of the email as rendered with the submitted sample data."""
     name = _email_name(name)
@@ -243,6 +246,7 @@ async def spam(request: Request, name: str) -> HTTPResponse:
 
 
 @bp.post("/<name:str>/send")
+@openapi.exclude()  # a development tool, not part of the API
 async def send_test(request: Request, name: str) -> HTTPResponse:
     """Send the rendered email through the provider chain to the address the author typed."""
     name = _email_name(name)

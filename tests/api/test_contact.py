@@ -310,3 +310,5 @@ async def test_openapi_document_describes_the_contact_endpoint(
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     assert set(schema["required"]) == {"name", "email", "message"}
     assert {"200", "400", "413", "415", "422"} <= set(operation["responses"])
+    # The preview studio is a development tool, not part of the documented API.
+    assert not [path for path in response.json["paths"] if path.startswith("/dev")]
