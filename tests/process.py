@@ -26,6 +26,7 @@ __all__ = [
     "Launch",
     "ServiceProcess",
     "free_port",
+    "run_command",
     "running_service",
     "service_process",
     "wait_for",
@@ -33,6 +34,21 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parent.parent
 """The checkout the service under test is imported from."""
+
+
+def run_command(
+    cwd: Path, env: Mapping[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m service ARGS`` from this checkout, with only ``env`` set; never raises."""
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.config import PROVIDER_CREDENTIALS, ConfigError, load_settings
-from tests.process import ROOT
+from tests.process import run_command
 
 
 def test_defaults_are_the_embedded_development_setup() -> None:
@@ -164,19 +164,7 @@ def test_smtp_without_tls_needs_no_password() -> None:
 
 
 def test_python_m_service_stops_with_one_line(tmp_path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "service"],
-        env={
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(ROOT),
-            "EMAIL_PROVIDERS": "smtp,carrier-pigeon",
-        },
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_command(tmp_path, {"EMAIL_PROVIDERS": "smtp,carrier-pigeon"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "service: cannot start: EMAIL_PROVIDERS: unknown provider 'carrier-pigeon'; "

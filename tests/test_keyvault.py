@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ from requests.structures import CaseInsensitiveDict
 from service.config import ConfigError, Settings, load_settings
 from service.keyvault import read_vault_secrets, vault_secret_name
 from service.secret_sources import secret_fields
-from tests.process import ROOT, free_port
+from tests.process import free_port, run_command
 
 VAULT_URL = "https://contact-mailer.vault.azure.net"
 TENANT = "00000000-0000-0000-0000-0000000000aa"
@@ -268,19 +267,7 @@ def test_python_m_service_stops_with_one_line_when_the_vault_does_not_answer(
     tmp_path: Path,
 ) -> None:
     """The production path: DefaultAzureCredential and the SDK's own transport."""
-    result = subprocess.run(
-        [sys.executable, "-m", "service"],
-        env={
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(ROOT),
-            "AZURE_KEY_VAULT_URL": f"https://127.0.0.1:{free_port()}",
-        },
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_command(tmp_path, {"AZURE_KEY_VAULT_URL": f"https://127.0.0.1:{free_port()}"})
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

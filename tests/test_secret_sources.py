@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from service.config import ConfigError, Settings, load_settings
 from service.secret_sources import secret_fields
-from tests.process import ROOT
+from tests.process import run_command
 
 SECRETS = secret_fields(Settings)
 
@@ -138,19 +136,7 @@ def test_a_file_without_permission_names_the_variable(
 
 
 def test_python_m_service_stops_with_one_line_for_a_missing_file(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "service"],
-        env={
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(ROOT),
-            "EMAIL_PASSWORD_FILE": "/run/secrets/email_password",
-        },
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_command(tmp_path, {"EMAIL_PASSWORD_FILE": "/run/secrets/email_password"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "service: cannot start: EMAIL_PASSWORD_FILE: cannot read /run/secrets/email_password: "
