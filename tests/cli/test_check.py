@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import respx
 
 from service.cli import main
-from tests.process import ROOT
+from tests.process import run_command
 from tests.smtp_server import SmtpServer
 
 RESEND_KEY = "re_cli_check_5b4a3c2d"
@@ -120,25 +118,14 @@ def test_a_configuration_error_is_one_line_and_exit_2(
 
 @pytest.mark.slow
 def test_exit_codes_of_the_real_command(tmp_path: Path) -> None:
-    def run(*arguments: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "service", *arguments],
-            cwd=tmp_path,
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    passed = run("check")
+    passed = run_command(tmp_path, {}, "check")
     assert (passed.returncode, passed.stdout) == (0, "file      ok   var/mail is writable\n")
     (tmp_path / "var" / "mail").rmdir()
     (tmp_path / "var" / "mail").write_text("")
-    failed = run("check")
+    failed = run_command(tmp_path, {}, "check")
     assert failed.returncode == 1
     assert failed.stdout.startswith("file      FAIL unavailable")
-    misconfigured = run("check", EMAIL_PROVIDERS="carrier-pigeon")
+    misconfigured = run_command(tmp_path, {"EMAIL_PROVIDERS": "carrier-pigeon"}, "check")
     assert misconfigured.returncode == 2
     assert misconfigured.stderr.startswith(
         "service: cannot start: EMAIL_PROVIDERS: unknown provider"
