@@ -17,6 +17,7 @@ from sanic import Sanic
 from service import __version__
 from service.abuse import Defences
 from service.api import BLUEPRINTS, DEVELOPMENT_BLUEPRINTS, JsonErrorHandler
+from service.api import admin as admin_api
 from service.api import metrics as metrics_api
 from service.api.context import return_request_id, start_request
 from service.api.security import add_security_headers
@@ -79,6 +80,10 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
             app.blueprint(blueprint)
     if settings.metrics_enabled:
         app.blueprint(metrics_api.bp)
+    if settings.admin_token is not None:
+        # Without a token the routes do not exist: every /api/admin path is a 404.
+        app.blueprint(admin_api.bp)
+        admin_api.describe_security(app)
     app.register_middleware(start_request, "request")
     app.register_middleware(add_security_headers, "response")
     app.register_middleware(return_request_id, "response")

@@ -32,6 +32,7 @@ from pydantic_settings import (
 from service.secret_sources import FileSecretsSource, SecretSourceError, secret_fields
 
 __all__ = [
+    "MIN_ADMIN_TOKEN_LENGTH",
     "PROVIDER_CREDENTIALS",
     "RATE_LIMIT_SCHEMES",
     "ConfigError",
@@ -55,6 +56,9 @@ DEVELOPMENT_FROM = "contact@example.com"
 
 # A bearer token shorter than this is guessable; `openssl rand -hex 16` makes a good one.
 MIN_TOKEN_LENGTH = 16
+
+# The admin token reads every lead, so it must be longer; `openssl rand -hex 24` makes one.
+MIN_ADMIN_TOKEN_LENGTH = 24
 
 # Where rate-limit counters may live: this process, or a Redis shared by every worker.
 RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
@@ -163,6 +167,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     metrics_enabled: bool = True
     metrics_token: SecretStr | None = None
+    admin_token: SecretStr | None = None
     otel_exporter_otlp_endpoint: AnyHttpUrl | None = None
     otel_exporter_otlp_protocol: Literal["http/protobuf", "grpc"] = "http/protobuf"
     applicationinsights_connection_string: SecretStr | None = None
@@ -225,6 +230,7 @@ class Settings(BaseSettings):
         "captcha_provider",
         "captcha_secret",
         "captcha_hostname",
+        "admin_token",
         mode="before",
     )
     @classmethod
@@ -288,6 +294,13 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_TOKEN_LENGTH} characters")
         return value
 
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(f"must be at least {MIN_ADMIN_TOKEN_LENGTH} characters")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
@@ -301,11 +314,9 @@ class Settings(BaseSettings):
         if production and not self.email_providers:
             raise _MissingSetting("email_providers", "required when APP_ENV=production")
         for name in self.providers:
-            for field in PROVIDER_CREDENTIALS[name]:
-                if field == "email_password" and self.smtp_security == "none":
-                    continue
-                if getattr(self, field) in (None, ""):
-                    raise _MissingSetting(field, f"required by the {name!r} provider")
+            missing = self.missing_credential(name)
+            if missing is not None:
+                raise _MissingSetting(missing, f"required by the {name!r} provider")
         if production and self.sender_address == DEVELOPMENT_FROM:
             raise _MissingSetting("email_from", "set EMAIL_FROM or EMAIL_ADDRESS in production")
         if self.captcha_provider and self.captcha_secret is None:
@@ -313,6 +324,16 @@ class Settings(BaseSettings):
                 "captcha_secret", f"required by CAPTCHA_PROVIDER={self.captcha_provider}"
             )
         return self
+
+    def missing_credential(self, provider: str) -> str | None:
+        """The first setting ``provider`` cannot work without that is not set, else ``None``."""
+        for field in PROVIDER_CREDENTIALS[provider]:
+            # SMTP_SECURITY=none talks to a local catcher that takes no password.
+            if field == "email_password" and self.smtp_security == "none":
+                continue
+            if getattr(self, field) in (None, ""):
+                return field
+        return None
 
     @property
     def production(self) -> bool:

@@ -108,6 +108,7 @@ class RecordingHandler:
 
     def __init__(self, *, data_delay: float = 0.0) -> None:
         self.messages: list[ReceivedMessage] = []
+        self.noops = 0
         self.quits = 0
         self.held = 0
         self.data_delay = data_delay
@@ -178,6 +179,13 @@ class RecordingHandler:
         gate, self._gate = self._gate, None
         if gate is not None:
             gate.set()
+
+    async def handle_NOOP(
+        self, server: SMTP, session: Session, envelope: Envelope, arg: str
+    ) -> str:
+        """Count NOOPs (``check`` says one after logging in)."""
+        self.noops += 1
+        return "250 2.0.0 OK"
 
     async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Count polite goodbyes."""

@@ -101,6 +101,7 @@ def test_production_has_no_cors_default_and_no_silent_provider() -> None:
         ({"log_level": "loud"}, "LOG_LEVEL: Input should be 'DEBUG', 'INFO'"),
         ({"metrics_enabled": "maybe"}, "METRICS_ENABLED: Input should be a valid boolean"),
         ({"metrics_token": "short"}, "METRICS_TOKEN: must be at least 16 characters"),
+        ({"admin_token": "x" * 23}, "ADMIN_TOKEN: must be at least 24 characters"),
         ({"otel_exporter_otlp_endpoint": "collector"}, "OTEL_EXPORTER_OTLP_ENDPOINT: Input"),
         ({"otel_exporter_otlp_protocol": "http/json"}, "OTEL_EXPORTER_OTLP_PROTOCOL: Input"),
     ],
@@ -113,6 +114,17 @@ def test_each_bad_setting_is_one_line_naming_the_variable(
     message = str(caught.value)
     assert message.startswith(expected), message
     assert "\n" not in message
+
+
+def test_the_admin_api_is_off_unless_a_token_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().admin_token is None
+    monkeypatch.setenv("ADMIN_TOKEN", "")
+    assert load_settings().admin_token is None
+    monkeypatch.setenv("ADMIN_TOKEN", "t" * 24)
+    settings = load_settings()
+    assert settings.admin_token is not None
+    assert settings.admin_token.get_secret_value() == "t" * 24
+    assert "t" * 24 not in repr(settings)
 
 
 def test_unknown_provider_lists_the_valid_names() -> None:

@@ -22,6 +22,7 @@ def test_every_secret_str_field_is_a_secret_and_nothing_else() -> None:
         "sendgrid_api_key",
         "mailgun_api_key",
         "metrics_token",
+        "admin_token",
         "applicationinsights_connection_string",
     }
     assert "email_address" not in SECRETS

@@ -16,7 +16,14 @@ from pydantic import (
     ValidationError,
 )
 
-__all__ = ["ContactForm", "ContactResponse", "ErrorResponse", "FieldError", "field_errors"]
+__all__ = [
+    "ContactForm",
+    "ContactResponse",
+    "EmailAddress",
+    "ErrorResponse",
+    "FieldError",
+    "field_errors",
+]
 
 # C0 controls (CR, LF, NUL, tab...), DEL, C1 controls and the Unicode line and
 # paragraph separators. A single-line field with one of these is hostile or
@@ -52,6 +59,14 @@ def _not_blank(value: str) -> str:
 
 SingleLine = Annotated[str, BeforeValidator(_single_line)]
 
+EmailAddress = Annotated[
+    EmailStr,
+    Field(max_length=254),
+    BeforeValidator(_single_line),
+    AfterValidator(_ascii_address),
+]
+"""One deliverable address on one line, its domain in ASCII: the form's and the CLI's."""
+
 
 class ContactForm(BaseModel):
     """What a visitor submits. Surrounding whitespace is trimmed; unknown fields are ignored."""
@@ -59,12 +74,7 @@ class ContactForm(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     name: Annotated[SingleLine, Field(min_length=1, max_length=100)]
-    email: Annotated[
-        EmailStr,
-        Field(max_length=254),
-        BeforeValidator(_single_line),
-        AfterValidator(_ascii_address),
-    ]
+    email: EmailAddress
     message: Annotated[str, Field(min_length=1, max_length=5000), AfterValidator(_not_blank)]
     company: Annotated[SingleLine, Field(max_length=100)] | None = None
 

@@ -457,6 +457,18 @@ class SqlStore(Store):
             )
         return [_email_record(row) for row in rows]
 
+    async def emails_of(self, submission_ids: Sequence[str]) -> list[EmailRecord]:
+        if not submission_ids:
+            return []
+        placeholders = ", ".join(f"${n}" for n in range(1, len(submission_ids) + 1))
+        async with self._transaction(write=False) as tx:
+            rows = await tx.fetch(
+                f"SELECT {_EMAIL_COLUMNS} FROM emails"  # noqa: S608 - placeholders only
+                f" WHERE submission_id IN ({placeholders}) ORDER BY submission_id, seq",
+                *submission_ids,
+            )
+        return [_email_record(row) for row in rows]
+
     async def get_submission(self, submission_id: str) -> SubmissionRecord | None:
         async with self._transaction(write=False) as tx:
             rows = await tx.fetch(

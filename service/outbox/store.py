@@ -178,6 +178,10 @@ class Store(ABC):
         """Emails newest first, optionally only those in ``state``."""
 
     @abstractmethod
+    async def emails_of(self, submission_ids: Sequence[str]) -> list[EmailRecord]:
+        """The emails of these submissions, grouped by submission, each group in sending order."""
+
+    @abstractmethod
     async def get_submission(self, submission_id: str) -> SubmissionRecord | None:
         """One submission, or ``None``."""
 

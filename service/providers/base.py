@@ -11,6 +11,11 @@ translates whatever escapes into the :mod:`~service.providers.errors` tree with
 :meth:`Provider.translate`, so the chain never meets an exception type it does
 not expect. Anything a subclass does not recognise counts as
 :class:`~service.providers.errors.ProviderUnavailable`.
+
+:meth:`Provider.check` (``python -m service check``) is the same kind of
+template around :meth:`Provider.probe`: it proves the provider could send
+(credentials accepted, directory writable) without sending anything, and a
+failure reads exactly as a failed send would (``unavailable [535]: ...``).
 """
 
 from __future__ import annotations
@@ -67,6 +72,27 @@ class Provider(ABC):
     @abstractmethod
     async def deliver(self, email: OutgoingEmail) -> SendResult:
         """Hand the email to the provider. May raise anything; :meth:`translate` sorts it."""
+
+    async def check(self) -> str:
+        """Test the provider without sending; return what was proven, in a few words.
+
+        Raises only :class:`~service.providers.errors.SendError`, translated by
+        :meth:`translate` as for :meth:`send`. Call it between :meth:`open` and
+        :meth:`close`.
+        """
+        try:
+            return await self.probe()
+        except SendError:
+            raise
+        except Exception as err:
+            raise self.translate(err) from err
+
+    async def probe(self) -> str:
+        """The cheapest action that proves sending would work (a login, a read-only call).
+
+        May raise anything; :meth:`check` sorts it. By default there is nothing to check.
+        """
+        return "nothing to check"
 
     def translate(self, error: Exception) -> SendError:
         """Map an exception that escaped :meth:`deliver` to one kind of :class:`SendError`.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
@@ -42,6 +43,15 @@ class FileProvider(Provider):
         stem = f"{email.date:%Y%m%dT%H%M%S}-{email.kind}-{local_id}"
         await asyncio.to_thread(self._write, stem, email.to_bytes())
         return SendResult(provider=self.name, message_id=stem)
+
+    async def probe(self) -> str:
+        await asyncio.to_thread(self._try_writing)
+        return f"{self.directory} is writable"
+
+    def _try_writing(self) -> None:
+        # Permissions alone do not say it (read-only mounts, full disks): write a file.
+        with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".check-"):
+            pass
 
     def _write(self, stem: str, data: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,12 @@ answer                                      kind                        why
 any other exception                         ProviderUnavailable         (see :mod:`.base`)
 ==========================================  ==========================  ===========================
 
+``python -m service check`` makes one authenticated read-only call per
+provider instead (:meth:`HttpProvider.check_request`, documented in each
+provider's module), read by :meth:`HttpProvider.parse_check`: the same table
+applies, except that a refusal is never ``MessageRejected`` (a read carries no
+message to refuse; it means the key or the account).
+
 A read timeout or a dropped connection may hide a request the provider did
 process, so retrying can deliver twice; only Resend offers an idempotency key
 to prevent that.
@@ -317,6 +323,49 @@ class HttpProvider(Provider):
                 f"HTTP client error: {error}", provider=self.name, code=type(error).__name__
             )
         return super().translate(error)
+
+    # Checking without sending
+
+    @abstractmethod
+    def check_request(self) -> HttpRequest:
+        """The provider's documented authenticated read-only call; no I/O."""
+
+    @abstractmethod
+    def check_passed(self, response: httpx.Response) -> str | None:
+        """What a 2xx answer to :meth:`check_request` proves, or ``None`` for an odd answer.
+
+        May raise a :class:`SendError` when the answer shows sending would fail
+        (a key without the send permission, a disabled domain).
+        """
+
+    async def probe(self) -> str:
+        request = self.check_request()
+        response = await self.client.request(
+            request.method, request.url, headers=dict(request.headers)
+        )
+        return self.parse_check(response)
+
+    def parse_check(self, response: httpx.Response) -> str:
+        """What the check proved; raise a :class:`SendError` when it failed."""
+        if not response.is_success:
+            raise self.check_error(response)
+        proven = self.check_passed(response)
+        if proven is None:
+            raise ProviderUnavailable(
+                f"unexpected HTTP {response.status_code} answer to the check",
+                provider=self.name,
+                code=response.status_code,
+            )
+        return proven
+
+    def check_error(self, response: httpx.Response) -> SendError:
+        """The error an error answer to the check stands for (see the module docstring)."""
+        error = self.error_from(response)
+        if isinstance(error, MessageRejected):
+            return ProviderUnavailable(
+                Exception.__str__(error), provider=self.name, code=error.code
+            )
+        return error
 
     # Reading the answer (pure)
 

@@ -14,6 +14,15 @@ Format followed (pages read 2026-11-26):
   ``Forbidden``), 404 (e.g. ``Domain not found``: wrong domain or region),
   429, 500.
 
+* Check (``python -m service check``) — Domains, "Get domain details",
+  https://documentation.mailgun.com/docs/mailgun/api-reference/send/mailgun/domains/get-v4-domains--name-:
+  ``GET {MAILGUN_BASE_URL}/v4/domains/{MAILGUN_DOMAIN}`` with the same Basic
+  credentials; 200 ``{"domain": {"name", "state", ...}, ...}``, 401, or 404
+  for a domain the account does not have in that region. The check passes
+  only when the domain's ``state`` is ``active``. A Domain Sending Key may
+  only ``POST`` messages (https://documentation.mailgun.com/docs/mailgun/api-reference/authentication),
+  so it cannot be checked without sending: ``send-test`` can.
+
 The body is sent ``application/x-www-form-urlencoded`` (as Mailgun's own
 Python examples do); ``multipart/form-data`` is only needed for attachments,
 which these emails never have.
@@ -34,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from service.config import ConfigError
 from service.providers.base import SendResult
+from service.providers.errors import ProviderUnavailable, SendError
 from service.providers.http import HttpProvider, HttpRequest, format_address, json_body
 
 if TYPE_CHECKING:
@@ -46,6 +56,12 @@ __all__ = ["MailgunProvider"]
 
 # A hostname; "/" or "%" would change the endpoint, and Mailgun answers a
 # wrong endpoint with a misleading 200.
+_CHECK_HINTS = {
+    401: "a Domain Sending Key can only send, so check cannot prove it: try send-test",
+    403: "a Domain Sending Key can only send, so check cannot prove it: try send-test",
+    404: "check MAILGUN_DOMAIN and the region (api.mailgun.net or api.eu.mailgun.net)",
+}
+
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
@@ -96,6 +112,34 @@ class MailgunProvider(HttpProvider):
     def _basic_auth(self) -> str:
         credentials = f"api:{self.api_key.get_secret_value()}".encode()
         return f"Basic {base64.b64encode(credentials).decode('ascii')}"
+
+    def check_request(self) -> HttpRequest:
+        return HttpRequest(
+            method="GET",
+            url=self.url(f"v4/domains/{self.domain}"),
+            headers={"Authorization": self._basic_auth()},
+        )
+
+    def check_passed(self, response: httpx.Response) -> str | None:
+        body = json_body(response)
+        domain = body.get("domain") if isinstance(body, dict) else None
+        if not isinstance(domain, dict) or not isinstance(domain.get("state"), str):
+            return None
+        if domain["state"] != "active":
+            raise ProviderUnavailable(
+                f"domain {self.domain} is {domain['state']}, not active",
+                provider=self.name,
+                code=domain["state"],
+            )
+        return f"key accepted; domain {self.domain} is active"
+
+    def check_error(self, response: httpx.Response) -> SendError:
+        error = super().check_error(response)
+        hint = _CHECK_HINTS.get(response.status_code)
+        if hint is None:
+            return error
+        detail = f"{Exception.__str__(error)}; {hint}"
+        return type(error)(detail, provider=self.name, code=error.code)
 
     def accepted(self, response: httpx.Response) -> SendResult | None:
         body = json_body(response)

@@ -15,6 +15,13 @@ Format followed (pages read 2026-11-26):
   token, 422 with ``{"ErrorCode", "Message"}`` for a refused request, 429,
   500, 503. Any answer whose ``ErrorCode`` is not 0 is a failure, even a 200.
 
+* Check (``python -m service check``) — Server API, "Get the server",
+  https://postmarkapp.com/developer/api/server-api: ``GET
+  {POSTMARK_BASE_URL}/server`` with the same ``X-Postmark-Server-Token`` and
+  ``Accept: application/json``; 200 with the server's ``ID``, ``Name`` and
+  settings (including ``ApiTokens``, never printed); a wrong token is 401
+  with ``ErrorCode`` 10.
+
 ``ErrorCode`` decides before the HTTP status: 10 (bad or missing token), 400
 and 401 (sender signature missing or unconfirmed), 405 (not allowed to send,
 e.g. out of credits), 412 (account pending) and 413 (account may not send)
@@ -113,6 +120,22 @@ class PostmarkProvider(HttpProvider):
             },
             json=body,
         )
+
+    def check_request(self) -> HttpRequest:
+        return HttpRequest(
+            method="GET",
+            url=self.url("server"),
+            headers={
+                "X-Postmark-Server-Token": self.api_key.get_secret_value(),
+                "Accept": "application/json",
+            },
+        )
+
+    def check_passed(self, response: httpx.Response) -> str | None:
+        body = json_body(response)
+        if not isinstance(body, dict) or not isinstance(body.get("Name"), str):
+            return None
+        return f"server token accepted by server {short(body['Name'])!r}"
 
     def parse_response(self, response: httpx.Response) -> SendResult:
         body = json_body(response)

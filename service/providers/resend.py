@@ -17,6 +17,14 @@ Format followed (pages read 2026-11-26):
   is a rejection, since Resend has already taken a version of this email.
 * Rate limits — https://resend.com/docs/api-reference/rate-limit: 429 with
   ``retry-after`` in seconds.
+* Check (``python -m service check``) — List Domains,
+  https://resend.com/docs/api-reference/domains/list-domains: ``GET
+  {RESEND_BASE_URL}/domains`` with the same bearer key; 200 ``{"object":
+  "list", "data": [{"name", "status", ...}]}``. A key with "Sending access"
+  only (the recommended kind) is answered 401 ``restricted_api_key`` ("This
+  API key is restricted to only send emails", errors page above): Resend
+  has recognised the key, so the check passes; an unknown key is 403
+  ``invalid_api_key`` (or ``validation_error`` "API key is invalid").
 
 Addresses: Resend rejects a quoted display name (``"Smith, John" <...>``) and
 answers 451 ``security_error`` to an RFC 2047 encoded word in ``from`` (both
@@ -59,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = ["ResendProvider", "idempotency_key"]
 
 _IDEMPOTENCY_KEY_LIMIT = 256
+_SENDING_ONLY = "restricted_api_key"
 _QUOTA_ERRORS = frozenset({"daily_quota_exceeded", "monthly_quota_exceeded"})
 # Characters a display name can carry unquoted in Resend's ``from`` parser.
 _UNQUOTABLE = frozenset(',;:<>@"\\()[]')
@@ -113,6 +122,28 @@ class ResendProvider(HttpProvider):
             },
             json=body,
         )
+
+    def check_request(self) -> HttpRequest:
+        return HttpRequest(
+            method="GET",
+            url=self.url("domains"),
+            headers={"Authorization": f"Bearer {self.api_key.get_secret_value()}"},
+        )
+
+    def check_passed(self, response: httpx.Response) -> str | None:
+        body = json_body(response)
+        domains = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(domains, list):
+            return None
+        verified = sum(
+            isinstance(domain, dict) and domain.get("status") == "verified" for domain in domains
+        )
+        return f"full-access key accepted; {verified} of {len(domains)} domain(s) verified"
+
+    def parse_check(self, response: httpx.Response) -> str:
+        if response.status_code == 401 and self.error_detail(response).code == _SENDING_ONLY:
+            return "sending-only key accepted (GET /domains answered restricted_api_key)"
+        return super().parse_check(response)
 
     def _sender(self, address: Address) -> str:
         name = address.display_name

@@ -15,6 +15,14 @@ Format followed (pages read 2026-11-26):
   a bad key 401, an unverified sender or missing scope 403, 413 too large,
   429 rate limited (with ``Retry-After``-style reset headers), 5xx.
 
+* Check (``python -m service check``) — API Key Permissions, "Retrieve a list
+  of scopes for which this user has access",
+  https://www.twilio.com/docs/sendgrid/api-reference/api-key-permissions/retrieve-a-list-of-scopes-for-which-this-user-has-access:
+  ``GET {SENDGRID_BASE_URL}/v3/scopes`` with the same bearer key; 200
+  ``{"scopes": [...]}``, the scopes of the key itself. The check passes only
+  when ``mail.send`` is among them: a "Restricted Access" key without it
+  authenticates but cannot send.
+
 Names are sent as Unicode in ``name`` (omitted when empty). SendGrid does not
 quote a ``to`` name containing a comma or semicolon when it builds the
 message (django-anymail's workaround, sendgrid-python issue 291), so a ``to``
@@ -30,6 +38,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Self
 
 from service.providers.base import SendResult
+from service.providers.errors import ProviderUnavailable
 from service.providers.http import (
     ErrorDetail,
     HttpProvider,
@@ -49,6 +58,8 @@ if TYPE_CHECKING:
     from service.message import OutgoingEmail
 
 __all__ = ["SendgridProvider"]
+
+SEND_SCOPE = "mail.send"
 
 
 class SendgridProvider(HttpProvider):
@@ -87,6 +98,26 @@ class SendgridProvider(HttpProvider):
             headers={"Authorization": f"Bearer {self.api_key.get_secret_value()}"},
             json=body,
         )
+
+    def check_request(self) -> HttpRequest:
+        return HttpRequest(
+            method="GET",
+            url=self.url("v3/scopes"),
+            headers={"Authorization": f"Bearer {self.api_key.get_secret_value()}"},
+        )
+
+    def check_passed(self, response: httpx.Response) -> str | None:
+        body = json_body(response)
+        scopes = body.get("scopes") if isinstance(body, dict) else None
+        if not isinstance(scopes, list):
+            return None
+        if SEND_SCOPE not in scopes:
+            raise ProviderUnavailable(
+                f"the key is valid but lacks the {SEND_SCOPE} scope ({len(scopes)} scopes)",
+                provider=self.name,
+                code=SEND_SCOPE,
+            )
+        return f"key accepted with the {SEND_SCOPE} scope"
 
     def accepted(self, response: httpx.Response) -> SendResult | None:
         # 202 is the documented acceptance; the id is useful but not the proof.

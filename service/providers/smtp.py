@@ -20,6 +20,10 @@ are pooled (:mod:`service.providers.smtp_pool`), so a burst of emails logs in
 once per pooled connection. The login uses one mechanism once: aiosmtplib's
 ``login()`` would follow a 535 with a second mechanism, doubling failed logins.
 
+:meth:`SmtpProvider.probe` (``python -m service check``) opens one connection
+outside the pool as a send would (connect, STARTTLS, EHLO, one login), says
+``NOOP``, then ``QUIT``: a rotated password is proven without sending mail.
+
 Each email goes out with an explicit envelope: ``MAIL FROM`` the From address,
 ``RCPT TO`` each To address. When some recipients are refused and others
 accepted, the accepted ones have the email and the send is a
@@ -41,6 +45,7 @@ other 5xx on MAIL FROM (the account's sender)      ProviderUnavailable
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
 import ssl
@@ -87,6 +92,7 @@ _LOGIN_REFUSED = frozenset({530, 534, 535})
 _MESSAGE_TOO_BIG = 552
 _SERVER_CLOSING = 421
 _REPLY_LIMIT = 200
+_PROTECTION = {"starttls": "STARTTLS", "tls": "TLS", "none": "no TLS"}
 _SEVERITY: tuple[type[SendError], ...] = (ProviderUnavailable, MessageRejected, TransientError)
 _STAGES: tuple[tuple[type[SMTPResponseException], str], ...] = (
     (SMTPConnectResponseError, "greeting"),
@@ -211,6 +217,18 @@ class SmtpProvider(Provider):
                 code=next(iter(refused.values())).code,
             )
         return SendResult(provider=self.name, message_id=email.message_id)
+
+    async def probe(self) -> str:
+        connection = await self._connect()
+        try:
+            await connection.smtp.noop()
+            # QUIT is a courtesy: the login and NOOP already answered the question.
+            with contextlib.suppress(SMTPException, OSError):
+                await connection.smtp.quit()
+        finally:
+            connection.hang_up()
+        done = "login accepted by" if self._password is not None else "connected to"
+        return f"{done} {self.host}:{self.port} ({_PROTECTION[self.security]})"
 
     def translate(self, error: Exception) -> SendError:
         if isinstance(error, OpenFailed) and isinstance(error.__cause__, Exception):

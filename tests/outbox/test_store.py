@@ -328,6 +328,24 @@ async def test_listing_filters_and_pages(store: Store, submit: Submit, clock: Fa
     pending = await store.list_emails(state=EmailState.PENDING, limit=10)
     assert len(pending) == 5
     assert pending[0].submission_id == ids[2]
+
+
+async def test_emails_of_submissions_come_grouped_in_sending_order(
+    store: Store, submit: Submit
+) -> None:
+    first, second, other = await submit(), await submit(), await submit()
+
+    emails = await store.emails_of([second, first])
+
+    assert sorted({email.submission_id for email in emails}) == sorted([first, second])
+    assert other not in {email.submission_id for email in emails}
+    for submission_id in (first, second):
+        kinds = [email.kind for email in emails if email.submission_id == submission_id]
+        assert kinds == ["notification", "confirmation"]
+    groups = [email.submission_id for email in emails]
+    assert groups == sorted(groups)
+    assert await store.emails_of([]) == []
+    assert await store.emails_of(["no-such-submission"]) == []
     assert len(await store.list_emails(limit=4, offset=4)) == 2
     assert await store.get_email("missing") is None
     assert await store.get_submission("missing") is None

@@ -1,0 +1,383 @@
+"""``/api/admin``: the outbox and the submissions, for the site's operator.
+
+Registered only when ``ADMIN_TOKEN`` is set (otherwise every ``/api/admin``
+path is a 404). Each request must carry ``Authorization: Bearer <token>``,
+compared in constant time: 401 without it, 403 when it is wrong.
+
+* ``GET /api/admin/outbox``: counts by state and a page of emails, newest
+  first: delivery metadata only, never a body or an address (addresses quoted
+  in provider errors are masked).
+* ``POST /api/admin/outbox/{id}/retry``: a ``dead`` or ``rejected`` email
+  back to ``pending``, due now; the worker is woken.
+* ``GET /api/admin/submissions``: the leads themselves, newest first, with
+  their emails' states, so none is lost even when every email bounced.
+
+Pages are ``?limit=`` (1-200, default 50) and ``?offset=``; ``next_offset`` is
+the offset of the next page, ``null`` on the last one. A bad value or an
+unknown parameter is a 400 naming it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sanic import Blueprint, HTTPResponse, Request, json
+from sanic.exceptions import NotFound
+from sanic_ext import openapi
+
+from service.api.auth import check_bearer
+from service.api.errors import error_response
+from service.api.schemas import ErrorResponse, field_errors
+from service.logs import mask_addresses
+from service.outbox import EmailRecord, EmailState, SubmissionRecord
+
+__all__ = ["SECURITY_SCHEME", "bp", "describe_security"]
+
+SECURITY_SCHEME = "adminToken"
+
+MAX_LIMIT = 200
+# Beyond any real outbox, and within a 64-bit integer for every database.
+MAX_OFFSET = 1_000_000_000
+
+bp = Blueprint("admin", url_prefix="/api/admin")
+
+
+class PageQuery(BaseModel):
+    """``?limit=&offset=``: which page of a newest-first listing."""
+
+    # A mistyped parameter (``?stat=dead``) must not silently list everything.
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+class OutboxQuery(PageQuery):
+    """``?state=&limit=&offset=``: a page of emails, optionally in one state only."""
+
+    state: EmailState | None = None
+
+
+class EmailSummary(BaseModel):
+    """One email's delivery metadata: no body, no address."""
+
+    id: str
+    submission_id: str
+    kind: str
+    message_id: str
+    state: EmailState
+    provider: str | None
+    provider_message_id: str | None
+    attempts: int
+    last_error: str | None = Field(description="The last provider error, addresses masked.")
+    created_at: datetime
+    queued_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    purged: bool = Field(description="The body was deleted after the retention period.")
+
+
+class OutboxPage(BaseModel):
+    """The outbox: counts by state, and a page of its emails."""
+
+    counts: dict[str, int]
+    depth: int = Field(description="Emails still to deliver: pending, retrying or sending.")
+    oldest_unsent_seconds: float | None
+    total: int = Field(description="Emails matching the filter, for paging.")
+    limit: int
+    offset: int
+    next_offset: int | None
+    emails: list[EmailSummary]
+
+
+class SubmissionEmail(BaseModel):
+    """How one email of a submission fared."""
+
+    id: str
+    kind: str
+    state: EmailState
+    provider: str | None
+    attempts: int
+    sent_at: datetime | None
+
+
+class SubmissionSummary(BaseModel):
+    """One lead as the visitor submitted it; the fields are ``null`` once purged."""
+
+    id: str
+    created_at: datetime
+    name: str | None
+    email: str | None
+    company: str | None
+    message: str | None
+    purged: bool
+    emails: list[SubmissionEmail]
+
+
+class SubmissionsPage(BaseModel):
+    """A page of submissions, newest first."""
+
+    limit: int
+    offset: int
+    next_offset: int | None
+    submissions: list[SubmissionSummary]
+
+
+class RetryResponse(BaseModel):
+    """The email is queued again."""
+
+    success: Literal[True] = True
+    id: str
+    state: EmailState = EmailState.PENDING
+
+
+Query = TypeVar("Query", bound=PageQuery)
+
+
+def describe_security(app: Any) -> None:
+    """Declare the bearer scheme the admin operations name in the OpenAPI document."""
+    app.ext.openapi.add_security_scheme(
+        SECURITY_SCHEME,
+        "http",
+        scheme="bearer",
+        description="`ADMIN_TOKEN`, sent as `Authorization: Bearer <token>`.",
+    )
+
+
+@bp.on_request
+async def require_admin_token(request: Request) -> HTTPResponse | None:
+    """Every admin route: 401 without the bearer token, 403 with a wrong one."""
+    token = request.app.ctx.settings.admin_token
+    if token is None:
+        # Fail closed should the blueprint ever be registered without a token.
+        raise NotFound("Not found.")
+    return check_bearer(request, token)
+
+
+def _json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON Schema with nested models inlined.
+
+    Pydantic puts them under ``$defs`` with ``#/$defs/...`` references, which
+    an OpenAPI document resolves from its own root, where they are not.
+    """
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            reference = node.get("$ref", "")
+            if reference.startswith("#/$defs/"):
+                return inline(definitions[reference.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return {"application/json": inline(schema)}
+
+
+def _error(status: int, description: str) -> openapi.definitions.Response:
+    return openapi.definitions.Response(
+        _json_schema(ErrorResponse), status=status, description=description
+    )
+
+
+_AUTH_ERRORS = (
+    _error(401, "No bearer token"),
+    _error(403, "Wrong bearer token"),
+)
+_PAGE_PARAMETERS = (
+    openapi.definitions.Parameter(
+        "limit",
+        openapi.Integer(minimum=1, maximum=MAX_LIMIT, default=50),
+        description="Page size.",
+    ),
+    openapi.definitions.Parameter(
+        "offset",
+        openapi.Integer(minimum=0, maximum=MAX_OFFSET, default=0),
+        description="How many to skip; use the previous page's `next_offset`.",
+    ),
+)
+
+
+def _query(request: Request, model: type[Query]) -> Query | HTTPResponse:
+    """The query string as ``model``, or the 400 answer naming each bad parameter."""
+    # Blank values (``?state=``) are kept, and refused like any other bad value; a
+    # repeated parameter stays a list, which no field accepts.
+    args = request.get_args(keep_blank_values=True)
+    fields = {key: values[0] if len(values) == 1 else values for key, values in args.items()}
+    try:
+        return model.model_validate(fields)
+    except ValidationError as err:
+        return error_response(request, 400, "Invalid query parameters.", field_errors(err))
+
+
+def _next_offset(query: PageQuery, fetched: int) -> int | None:
+    # One row more than a page was asked for: its presence says there is a next page.
+    return query.offset + query.limit if fetched > query.limit else None
+
+
+def _email_summary(record: EmailRecord) -> EmailSummary:
+    return EmailSummary(
+        id=record.id,
+        submission_id=record.submission_id,
+        kind=record.kind,
+        message_id=record.message_id,
+        state=record.state,
+        provider=record.provider,
+        provider_message_id=record.provider_message_id,
+        attempts=record.attempts,
+        # Providers quote refused recipients in their answers.
+        last_error=mask_addresses(record.last_error) if record.last_error else None,
+        created_at=record.created_at,
+        queued_at=record.queued_at,
+        updated_at=record.updated_at,
+        next_attempt_at=record.next_attempt_at,
+        sent_at=record.sent_at,
+        purged=record.purged,
+    )
+
+
+def _submission_summary(record: SubmissionRecord, emails: list[EmailRecord]) -> SubmissionSummary:
+    return SubmissionSummary(
+        id=record.id,
+        created_at=record.created_at,
+        name=record.name,
+        email=record.email,
+        company=record.company or None,
+        message=record.message,
+        purged=record.purged_at is not None,
+        emails=[
+            SubmissionEmail(
+                id=email.id,
+                kind=email.kind,
+                state=email.state,
+                provider=email.provider,
+                attempts=email.attempts,
+                sent_at=email.sent_at,
+            )
+            for email in emails
+        ],
+    )
+
+
+@bp.get("/outbox")
+@openapi.definition(
+    summary="Outbox counts and recent emails",
+    description=(
+        "Counts of emails by state and a page of emails, newest first. Delivery metadata "
+        "only: no body, no address."
+    ),
+    tag="admin",
+    secured=SECURITY_SCHEME,
+    parameter=[
+        openapi.definitions.Parameter(
+            "state",
+            openapi.String(enum=[str(state) for state in EmailState]),
+            description="Only emails in this state.",
+        ),
+        *_PAGE_PARAMETERS,
+    ],
+    response=[
+        openapi.definitions.Response(_json_schema(OutboxPage), status=200),
+        _error(400, "A query parameter is invalid"),
+        *_AUTH_ERRORS,
+    ],
+)
+async def outbox(request: Request) -> HTTPResponse:
+    """Counts by state and a page of the outbox's emails."""
+    query = _query(request, OutboxQuery)
+    if isinstance(query, HTTPResponse):
+        return query
+    store = request.app.ctx.store
+    stats = await store.stats()
+    records = await store.list_emails(state=query.state, limit=query.limit + 1, offset=query.offset)
+    total = stats.counts.get(query.state, 0) if query.state else sum(stats.counts.values())
+    oldest = stats.oldest_unsent_age
+    page = OutboxPage(
+        counts={str(state): count for state, count in stats.counts.items()},
+        depth=stats.depth,
+        oldest_unsent_seconds=round(oldest, 1) if oldest is not None else None,
+        total=total,
+        limit=query.limit,
+        offset=query.offset,
+        next_offset=_next_offset(query, len(records)),
+        emails=[_email_summary(record) for record in records[: query.limit]],
+    )
+    return json(page.model_dump(mode="json"))
+
+
+@bp.post("/outbox/<email_id:str>/retry")
+@openapi.definition(
+    summary="Re-queue a dead or rejected email",
+    description=(
+        "Moves the email back to `pending`, due now, and wakes the delivery worker. "
+        "Its age for the give-up rule restarts."
+    ),
+    tag="admin",
+    secured=SECURITY_SCHEME,
+    parameter=openapi.definitions.Parameter(
+        "email_id",
+        openapi.String(format="uuid"),
+        location="path",
+        required=True,
+        description="The email's `id`, as `GET /api/admin/outbox` lists it.",
+    ),
+    response=[
+        openapi.definitions.Response(_json_schema(RetryResponse), status=200),
+        *_AUTH_ERRORS,
+        _error(404, "No dead or rejected email with this id, or its body was purged"),
+    ],
+)
+async def retry(request: Request, email_id: str) -> HTTPResponse:
+    """Put one dead or rejected email back in the queue and wake the worker."""
+    ctx = request.app.ctx
+    if not await ctx.store.requeue(email_id):
+        return error_response(
+            request,
+            404,
+            "No dead or rejected email has this id (purged emails cannot be re-queued).",
+        )
+    ctx.worker.notify()
+    return json(RetryResponse(id=email_id).model_dump(mode="json"))
+
+
+@bp.get("/submissions")
+@openapi.definition(
+    summary="Recent submissions (the leads)",
+    description=(
+        "Submissions newest first, as the visitors sent them, with each email's state: "
+        "no lead is lost even when every email bounced. Personal fields are `null` once "
+        "the retention period purged them."
+    ),
+    tag="admin",
+    secured=SECURITY_SCHEME,
+    parameter=list(_PAGE_PARAMETERS),
+    response=[
+        openapi.definitions.Response(_json_schema(SubmissionsPage), status=200),
+        _error(400, "A query parameter is invalid"),
+        *_AUTH_ERRORS,
+    ],
+)
+async def submissions(request: Request) -> HTTPResponse:
+    """A page of submissions with their emails' states."""
+    query = _query(request, PageQuery)
+    if isinstance(query, HTTPResponse):
+        return query
+    store = request.app.ctx.store
+    records = await store.list_submissions(limit=query.limit + 1, offset=query.offset)
+    shown = records[: query.limit]
+    emails = await store.emails_of([record.id for record in shown])
+    by_submission: dict[str, list[EmailRecord]] = {record.id: [] for record in shown}
+    for email in emails:
+        by_submission[email.submission_id].append(email)
+    page = SubmissionsPage(
+        limit=query.limit,
+        offset=query.offset,
+        next_offset=_next_offset(query, len(records)),
+        submissions=[_submission_summary(record, by_submission[record.id]) for record in shown],
+    )
+    return json(page.model_dump(mode="json"))
