@@ -7,8 +7,9 @@ Starts, on this machine and in one run:
 * the ceiling: a bare Sanic route, served like the service (same workers, same
   access log), that only validates the same JSON with the same
   :class:`~service.api.schemas.ContactForm` and answers;
-* the service, ``python -m service`` with ``EMAIL_PROVIDERS=smtp`` and a fresh
-  working directory (so a fresh ``sqlite:///var/outbox.db``).
+* the service, ``python -m service`` with ``EMAIL_PROVIDERS=smtp`` and
+  ``APP_ENV=production`` in a fresh working directory (so a fresh
+  ``sqlite:///var/outbox.db``).
 
 ``wrk`` loads each with the same settings (a POST of a contact form with a
 unique address per request) and the script prints requests/s and p50/p99
@@ -267,6 +268,9 @@ def service_env(smtp_port: int, ca_file: Path, args: argparse.Namespace) -> dict
         "WORKERS": str(args.workers),
         # The load comes from one client address; the per-IP limit would answer 429.
         "CONTACT_RATE_LIMIT": "off",
+        # As deployed: templates compiled once (development re-scans the template
+        # folders before every render to reload edits), JSON logs, no preview studio.
+        "APP_ENV": "production",
     }
 
 

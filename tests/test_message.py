@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
+from email.header import decode_header, make_header
 from email.headerregistry import Address
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.message import OutgoingEmail, make_message_id
 
@@ -50,3 +54,163 @@ def test_message_ids_are_unique() -> None:
 def test_addresses_refuse_line_breaks() -> None:
     with pytest.raises(ValueError, match="CR or LF"):
         sample(reply_to=Address(addr_spec="a@example.org\r\nBcc: victim@example.net")).to_bytes()
+
+
+# Header text: any character but the three that could end a header line.
+header_text = st.text(st.characters(exclude_characters="\r\n\0", exclude_categories=["Cs"]))
+body_text = st.text(st.characters(exclude_categories=["Cs"]))
+local_parts = st.from_regex(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}(\.[A-Za-z0-9_-]{1,10}){0,2}", fullmatch=True
+)
+domains = st.from_regex(r"[a-z0-9]{1,12}(\.[a-z0-9-]{1,12}){0,2}\.(org|com|de)", fullmatch=True)
+# Display names: printable text and spaces, up to 39 UTF-8 octets (one encoded word;
+# see test_a_long_display_name_is_split_by_the_rfc). The email package's address
+# parser drops control and separator characters that follow a blank, which have
+# no business in a name; subjects and other headers take every character.
+display_names = st.text(
+    st.characters(exclude_categories=["Cc", "Cs", "Zl", "Zp", "Zs"], include_characters=" ")
+).filter(lambda name: len(name.encode()) <= 39)
+
+
+@st.composite
+def addresses(draw: st.DrawFn) -> Address:
+    return Address(
+        display_name=draw(display_names), username=draw(local_parts), domain=draw(domains)
+    )
+
+
+def normalised(text: str) -> str:
+    """A body as sent: CRLF, CR and LF all end a line, and it ends with one."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text if text.endswith("\n") else text + "\n"
+
+
+def as_python_reads(address: Address) -> Address:
+    """The address as the email package reads any display name: blank runs become one space."""
+    name = re.sub(r"[ \t]+", " ", address.display_name)
+    return Address(display_name=name, addr_spec=address.addr_spec)
+
+
+@given(
+    sender=addresses(),
+    to=st.lists(addresses(), min_size=1, max_size=4),
+    reply_to=st.none() | addresses(),
+    subject=header_text,
+    text=body_text,
+    html=body_text,
+    extra=header_text,
+)
+@settings(max_examples=200, deadline=None)
+def test_any_text_survives_the_wire(
+    sender: Address,
+    to: list[Address],
+    reply_to: Address | None,
+    subject: str,
+    text: str,
+    html: str,
+    extra: str,
+) -> None:
+    sent = sample(
+        sender=sender,
+        to=tuple(to),
+        reply_to=reply_to,
+        subject=subject,
+        text=text,
+        html=html,
+        headers={"Auto-Submitted": "auto-replied", "X-Extra": extra},
+    )
+    raw = sent.to_bytes()
+
+    raw.decode("ascii")
+    lines = raw.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 998
+    assert not any(b"\r" in line or b"\n" in line for line in lines)
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed.defects == []
+    assert list(parsed.keys()) == [
+        "From",
+        "To",
+        *(["Reply-To"] if reply_to else []),
+        "Subject",
+        "Date",
+        "Message-ID",
+        "Auto-Submitted",
+        "X-Extra",
+        "MIME-Version",
+        "Content-Type",
+    ]
+    assert parsed["From"].addresses == (as_python_reads(sender),)
+    assert parsed["To"].addresses == tuple(as_python_reads(address) for address in to)
+    if reply_to is not None:
+        assert parsed["Reply-To"].addresses == (as_python_reads(reply_to),)
+    assert parsed["Subject"] == subject
+    assert parsed["X-Extra"] == extra
+    assert parsed["Message-ID"] == sent.message_id
+    assert parsed["Date"].datetime == sent.date.replace(microsecond=0)
+    assert parsed.get_content_type() == "multipart/alternative"
+    plain, rich = parsed.iter_parts()
+    assert (plain.get_content_type(), rich.get_content_type()) == ("text/plain", "text/html")
+    assert plain.get_content().replace("\r\n", "\n") == normalised(text)
+    assert rich.get_content().replace("\r\n", "\n") == normalised(html)
+
+
+def test_a_long_display_name_is_split_by_the_rfc() -> None:
+    # RFC 2047: encoded words of at most 75 characters, each of whole characters;
+    # a reader ignores the folding between them (the email package's address
+    # parser does not, so this reads the header as RFC 2047 says).
+    name = "Ünïcödé Ëxämplé Lïmïtéd, Dëpärtmënt öf Cöntäct Förms ✉ 📬"
+    raw = sample(sender=Address(name, addr_spec="zoe@example.com")).to_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    field = re.search(r"^From: (.*?)\r\n(?=\S)", head, re.MULTILINE | re.DOTALL)
+    assert field is not None
+    words = re.findall(r"=\?utf-8\?b\?[^?]*\?=", field.group(1))
+    assert len(words) > 1
+    assert all(len(word) <= 75 for word in words)
+    assert str(make_header(decode_header(field.group(1)))) == f"{name} <zoe@example.com>"
+
+
+@pytest.mark.parametrize("bad", ["a\rb", "a\nb", "a\r\nBcc: victim@example.net", "a\0b"])
+@pytest.mark.parametrize("where", ["subject", "header", "message id"])
+def test_no_header_value_may_hold_a_line_break_or_nul(bad: str, where: str) -> None:
+    changes = {
+        "subject": {"subject": bad},
+        "header": {"headers": {"X-Extra": bad}},
+        "message id": {"message_id": f"<{bad}@example.com>"},
+    }[where]
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        sample(**changes).to_bytes()
+
+
+def test_no_display_name_may_hold_nul() -> None:
+    # Address itself refuses CR and LF (test_addresses_refuse_line_breaks).
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        sample(sender=Address("Zoë\0", addr_spec="zoe@example.com")).to_bytes()
+
+
+@pytest.mark.parametrize(
+    "name", ["From", "to", "Content-Type", "MIME-Version", "Bad Name", "Bad:Name", ""]
+)
+def test_extra_headers_cannot_repeat_ours_or_be_malformed(name: str) -> None:
+    with pytest.raises(ValueError, match="extra header"):
+        sample(headers={name: "x"}).to_bytes()
+
+
+def test_an_internationalised_domain_is_written_in_idna_and_a_local_part_must_be_ascii() -> None:
+    raw = sample(to=(Address("Li", addr_spec="li@exämple.org"),)).to_bytes()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["To"].addresses[0].addr_spec == "li@xn--exmple-cua.org"
+    with pytest.raises(ValueError, match="local part"):
+        sample(to=(Address("Li", username="lï", domain="example.org"),)).to_bytes()
+
+
+def test_the_boundary_is_fresh_for_every_message_and_never_in_a_body() -> None:
+    email_ = sample(text="--=_ looks like a boundary\n=_", html="=_" * 100)
+    first, second = email_.to_bytes(), email_.to_bytes()
+    boundaries = [
+        email.message_from_bytes(raw, policy=email.policy.default).get_boundary()
+        for raw in (first, second)
+    ]
+    assert boundaries[0] != boundaries[1]
+    for raw, boundary in zip((first, second), boundaries, strict=True):
+        assert boundary.startswith("=_")
+        assert raw.count(boundary.encode()) == 4  # Content-Type, two parts, the end

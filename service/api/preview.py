@@ -15,7 +15,9 @@ Content-Security-Policy allows scripts from this origin only.
 from __future__ import annotations
 
 import dataclasses
+from email import message_from_bytes
 from email.headerregistry import Address
+from email.policy import default as default_policy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -196,7 +198,8 @@ async def studio(request: Request, name: str) -> HTTPResponse:
         "preview/email",
         current=name,
         email=email,
-        headers=list(email.to_mime().items()),
+        # As a mail client will read them: parsed back from the bytes that are sent.
+        headers=list(message_from_bytes(email.to_bytes(), policy=default_policy).items()),
         template_error=None,
         **context,
     )

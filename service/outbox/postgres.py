@@ -11,9 +11,8 @@ server settings, e.g. ``?search_path=outbox`` to keep the tables in a schema.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -21,6 +20,8 @@ from service.outbox.models import Clock, StoreError
 from service.outbox.sql import Row, SqlStore, Transaction
 
 __all__ = ["PostgresStore"]
+
+T = TypeVar("T")
 
 
 class _PostgresTransaction:
@@ -71,17 +72,16 @@ class PostgresStore(SqlStore):
             # The error text never includes the password, the DSN might.
             raise StoreError(f"DATABASE_URL: cannot connect to PostgreSQL: {err}") from err
 
-    async def close(self) -> None:
+    async def _disconnect(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
 
-    @asynccontextmanager
-    async def _transaction(self, *, write: bool) -> AsyncIterator[Transaction]:
+    async def _run(self, body: Callable[[Transaction], Awaitable[T]], *, write: bool) -> T:
         if self._pool is None:
             raise StoreError("the outbox store is not open")
         async with self._pool.acquire() as conn, conn.transaction(readonly=not write):
-            yield _PostgresTransaction(conn)
+            return await body(_PostgresTransaction(conn))
 
     async def _lock(self, tx: Transaction, name: str) -> None:
         await tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", name)

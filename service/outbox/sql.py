@@ -1,9 +1,12 @@
 """The outbox behaviour, written once in SQL that SQLite and PostgreSQL both run.
 
 A dialect subclass supplies connections and transactions
-(:meth:`SqlStore._transaction`), its column types, the row-lock clause and
+(:meth:`SqlStore._run`), its column types, the row-lock clause and
 index hint of the claim query and a named lock (:meth:`SqlStore._lock`). Statements use ``$1``
-placeholders; the SQLite dialect rewrites them to ``?1``.
+placeholders; the SQLite dialect rewrites them to ``?1``. Each operation is
+written as a *body*, an async function of an open transaction, so that a
+dialect can run a whole transaction in one go and the hot writes can share a
+commit (:mod:`service.outbox.group`).
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from __future__ import annotations
 import json
 import uuid
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
+from service.outbox.group import Body, GroupCommit, Outcome, run_in_savepoints
 from service.outbox.migrations import MIGRATIONS, SCHEMA_VERSION_TABLE
 from service.outbox.models import (
     UNSENT_STATES,
@@ -40,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["Row", "SqlStore", "Transaction"]
 
 Row = Mapping[str, Any]
+
+T = TypeVar("T")
 
 MIGRATION_LOCK = "service.outbox.migrations"
 
@@ -169,7 +175,12 @@ def _claimed(row: Row) -> ClaimedEmail:
 
 
 class SqlStore(Store):
-    """:class:`Store` implemented over a dialect's transactions."""
+    """:class:`Store` implemented over a dialect's transactions.
+
+    The writes of the hot path (submissions, claims, outcomes) go through a
+    :class:`~service.outbox.group.GroupCommit` (``group``): concurrent ones
+    share a commit, each in its own savepoint.
+    """
 
     ts_type: ClassVar[str]
     json_type: ClassVar[str]
@@ -178,6 +189,7 @@ class SqlStore(Store):
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         self.clock = clock or utcnow
+        self.group = GroupCommit(self._run_batch)
 
     async def open(self) -> None:
         await self._connect()
@@ -187,13 +199,26 @@ class SqlStore(Store):
             await self.close()
             raise
 
+    async def close(self) -> None:
+        # Writes already queued are committed (or fail) before the connections go.
+        await self.group.drain()
+        await self._disconnect()
+
     @abstractmethod
     async def _connect(self) -> None:
         """Open the connection(s) and set per-connection options."""
 
     @abstractmethod
-    def _transaction(self, *, write: bool) -> AbstractAsyncContextManager[Transaction]:
-        """A transaction that commits on success and rolls back on any exception."""
+    async def _disconnect(self) -> None:
+        """Close the connection(s). Idempotent."""
+
+    @abstractmethod
+    async def _run(self, body: Callable[[Transaction], Awaitable[T]], *, write: bool) -> T:
+        """Run ``body`` in one transaction: committed if it returns, rolled back if it raises.
+
+        ``body`` must await nothing but the transaction's own methods (and
+        :meth:`_lock`): a dialect may run it to its end without an event loop.
+        """
 
     async def _lock(self, tx: Transaction, name: str) -> None:
         """Serialise transactions that take the lock ``name`` until they end.
@@ -202,11 +227,14 @@ class SqlStore(Store):
         each other (SQLite's BEGIN IMMEDIATE).
         """
 
+    async def _run_batch(self, bodies: Sequence[Body]) -> list[Outcome]:
+        return await self._run(partial(run_in_savepoints, bodies=bodies), write=True)
+
     def _now(self, now: datetime | None) -> datetime:
         return now if now is not None else self.clock()
 
     async def _migrate(self) -> None:
-        async with self._transaction(write=True) as tx:
+        async def migrate(tx: Transaction) -> None:
             # Several processes may start at once: only one applies each step.
             await self._lock(tx, MIGRATION_LOCK)
             await tx.execute(SCHEMA_VERSION_TABLE.format(ts=self.ts_type))
@@ -224,10 +252,19 @@ class SqlStore(Store):
                     self.clock(),
                 )
 
+        await self._run(migrate, write=True)
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Row]:
+        """The rows of one query, in a read transaction of its own."""
+
+        async def fetch(tx: Transaction) -> list[Row]:
+            return await tx.fetch(sql, *args)
+
+        return await self._run(fetch, write=False)
+
     async def schema_version(self) -> int:
         """The highest migration applied to the database."""
-        async with self._transaction(write=False) as tx:
-            rows = await tx.fetch("SELECT max(version) AS version FROM schema_version")
+        rows = await self._fetch("SELECT max(version) AS version FROM schema_version")
         return rows[0]["version"] or 0
 
     async def add_submission(
@@ -243,7 +280,8 @@ class SqlStore(Store):
         if idempotency_key is not None and request_hash is None:
             raise ValueError("request_hash is required with idempotency_key")
         now = self._now(now)
-        async with self._transaction(write=True) as tx:
+
+        async def add(tx: Transaction) -> AddResult:
             if idempotency_key is not None:
                 await self._lock(tx, f"idempotency:{idempotency_key}")
                 earlier = await self._remembered(tx, idempotency_key, now)
@@ -292,7 +330,9 @@ class SqlStore(Store):
                     None if response is None else dump_json(response),
                     now,
                 )
-        return AddResult(submission_id=submission.id, replayed=False, response=response)
+            return AddResult(submission_id=submission.id, replayed=False, response=response)
+
+        return await self.group.run(add)
 
     async def _remembered(self, tx: Transaction, key: str, now: datetime) -> Row | None:
         rows = await tx.fetch(
@@ -320,14 +360,12 @@ class SqlStore(Store):
             return []
         now = self._now(now)
         lease_until = now + timedelta(seconds=lease_seconds)
-        async with self._transaction(write=True) as tx:
-            rows = await tx.fetch(
-                _CLAIM.format(lock=self.claim_lock, index=self.claim_index),
-                worker_id,
-                lease_until,
-                now,
-                limit,
-            )
+        claim = _CLAIM.format(lock=self.claim_lock, index=self.claim_index)
+
+        async def take(tx: Transaction) -> list[Row]:
+            return await tx.fetch(claim, worker_id, lease_until, now, limit)
+
+        rows: list[Row] = await self.group.run(take)
         # RETURNING has no defined order; hand emails out in due order.
         rows.sort(key=lambda row: (_as_datetime(row["next_attempt_at"]), row["seq"]))
         return [_claimed(row) for row in rows]
@@ -340,17 +378,13 @@ class SqlStore(Store):
         fields: str,
         *values: Any,
     ) -> bool:
-        async with self._transaction(write=True) as tx:
-            changed = await tx.execute(
-                _FINISH.format(fields=fields),
-                claim.id,
-                claim.claimed_by,
-                claim.attempts,
-                str(state),
-                self._now(now),
-                *values,
-            )
-        return changed == 1
+        statement = _FINISH.format(fields=fields)
+        args = (claim.id, claim.claimed_by, claim.attempts, str(state), self._now(now), *values)
+
+        async def finish(tx: Transaction) -> int:
+            return await tx.execute(statement, *args)
+
+        return await self.group.run(finish) == 1
 
     async def mark_sent(
         self,
@@ -403,15 +437,17 @@ class SqlStore(Store):
 
     async def requeue(self, email_id: str, *, now: datetime | None = None) -> bool:
         now = self._now(now)
-        async with self._transaction(write=True) as tx:
-            changed = await tx.execute(
+
+        async def requeue(tx: Transaction) -> int:
+            return await tx.execute(
                 "UPDATE emails SET state = 'pending', next_attempt_at = $2, queued_at = $2,"
                 " updated_at = $2, lease_until = NULL"
                 " WHERE id = $1 AND state IN ('dead', 'rejected') AND payload IS NOT NULL",
                 email_id,
                 now,
             )
-        return changed == 1
+
+        return await self._run(requeue, write=True) == 1
 
     async def requeue_dead(
         self,
@@ -424,7 +460,8 @@ class SqlStore(Store):
         if not wanted or any(state not in allowed for state in wanted):
             raise ValueError("only dead and rejected emails can be re-queued")
         now = self._now(now)
-        async with self._transaction(write=True) as tx:
+
+        async def requeue(tx: Transaction) -> int:
             return await tx.execute(
                 "UPDATE emails SET state = 'pending', next_attempt_at = $1, queued_at = $1,"
                 " updated_at = $1, lease_until = NULL"
@@ -434,12 +471,13 @@ class SqlStore(Store):
                 str(wanted[-1]),
             )
 
+        return await self._run(requeue, write=True)
+
     async def get_email(self, email_id: str) -> EmailRecord | None:
-        async with self._transaction(write=False) as tx:
-            rows = await tx.fetch(
-                f"SELECT {_EMAIL_COLUMNS} FROM emails WHERE id = $1",  # noqa: S608 - constant
-                email_id,
-            )
+        rows = await self._fetch(
+            f"SELECT {_EMAIL_COLUMNS} FROM emails WHERE id = $1",  # noqa: S608 - constant
+            email_id,
+        )
         return _email_record(rows[0]) if rows else None
 
     async def list_emails(
@@ -449,12 +487,11 @@ class SqlStore(Store):
         args: list[Any] = [limit, offset]
         if state is not None:
             args.append(str(EmailState(state)))
-        async with self._transaction(write=False) as tx:
-            rows = await tx.fetch(
-                f"SELECT {_EMAIL_COLUMNS} FROM emails {where}"  # noqa: S608 - constants
-                " ORDER BY created_at DESC, submission_id, seq LIMIT $1 OFFSET $2",
-                *args,
-            )
+        rows = await self._fetch(
+            f"SELECT {_EMAIL_COLUMNS} FROM emails {where}"  # noqa: S608 - constants
+            " ORDER BY created_at DESC, submission_id, seq LIMIT $1 OFFSET $2",
+            *args,
+        )
         return [_email_record(row) for row in rows]
 
     async def emails_of(self, submission_ids: Sequence[str]) -> list[EmailRecord]:
@@ -470,30 +507,32 @@ class SqlStore(Store):
         return [_email_record(row) for row in rows]
 
     async def get_submission(self, submission_id: str) -> SubmissionRecord | None:
-        async with self._transaction(write=False) as tx:
-            rows = await tx.fetch(
-                f"SELECT {_SUBMISSION_COLUMNS} FROM submissions WHERE id = $1",  # noqa: S608
-                submission_id,
-            )
+        rows = await self._fetch(
+            f"SELECT {_SUBMISSION_COLUMNS} FROM submissions WHERE id = $1",  # noqa: S608
+            submission_id,
+        )
         return _submission_record(rows[0]) if rows else None
 
     async def list_submissions(self, *, limit: int = 50, offset: int = 0) -> list[SubmissionRecord]:
-        async with self._transaction(write=False) as tx:
-            rows = await tx.fetch(
-                f"SELECT {_SUBMISSION_COLUMNS} FROM submissions"  # noqa: S608 - constant
-                " ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",
-                limit,
-                offset,
-            )
+        rows = await self._fetch(
+            f"SELECT {_SUBMISSION_COLUMNS} FROM submissions"  # noqa: S608 - constant
+            " ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",
+            limit,
+            offset,
+        )
         return [_submission_record(row) for row in rows]
 
     async def stats(self, *, now: datetime | None = None) -> OutboxStats:
         now = self._now(now)
-        async with self._transaction(write=False) as tx:
+
+        async def read(tx: Transaction) -> tuple[list[Row], list[Row]]:
             counted = await tx.fetch("SELECT state, count(*) AS n FROM emails GROUP BY state")
             oldest = await tx.fetch(
                 f"SELECT min(queued_at) AS oldest FROM emails WHERE state IN ({_UNSENT})"  # noqa: S608
             )
+            return counted, oldest
+
+        counted, oldest = await self._run(read, write=False)
         counts = {state: 0 for state in EmailState}
         for row in counted:
             counts[EmailState(row["state"])] = int(row["n"])
@@ -504,7 +543,8 @@ class SqlStore(Store):
     async def purge(self, *, retention: timedelta, now: datetime | None = None) -> PurgeResult:
         now = self._now(now)
         cutoff = now - retention
-        async with self._transaction(write=True) as tx:
+
+        async def purge(tx: Transaction) -> PurgeResult:
             emails = await tx.execute(
                 "UPDATE emails SET payload = NULL, last_error = NULL, purged_at = $1"
                 " WHERE payload IS NOT NULL"
@@ -525,4 +565,6 @@ class SqlStore(Store):
             keys = await tx.execute(
                 "DELETE FROM idempotency_keys WHERE created_at <= $1", now - IDEMPOTENCY_TTL
             )
-        return PurgeResult(emails=emails, submissions=submissions, idempotency_keys=keys)
+            return PurgeResult(emails=emails, submissions=submissions, idempotency_keys=keys)
+
+        return await self._run(purge, write=True)

@@ -5,6 +5,9 @@ One worker runs per server process. It wakes when told new work was stored
 of that submission may now be due) and otherwise every ``poll_interval``
 seconds, which is how it finds work stored by other processes and retries that
 have come due. Up to ``concurrency`` sends run at once, each under a lease.
+A claim is a write transaction (an fsync), so while sends are under way the
+worker claims again only once half its slots are free: one claim then leases
+several emails instead of one per finished send.
 
 Each send is bounded by ``send_timeout`` (by default 80 % of the lease) so a
 live worker never holds an email past its lease: another worker takes an email
@@ -144,6 +147,7 @@ class DeliveryWorker:
         self.purge_interval = purge_interval
         self._next_purge = 0.0
         self.concurrency = concurrency
+        self._refill = max(1, concurrency // 2)
         self.clock = clock or store.clock
         self.rng = rng
         self.on_delivery = on_delivery
@@ -220,7 +224,7 @@ class DeliveryWorker:
         while not self._stopping:
             await self._purge_when_due()
             free = self.concurrency - len(self._in_flight)
-            if free > 0:
+            if free >= self._refill or (free > 0 and not self._in_flight):
                 for claim in await self._claim(free):
                     send = asyncio.create_task(self._deliver(claim))
                     self._in_flight.add(send)

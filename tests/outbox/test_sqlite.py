@@ -1,14 +1,18 @@
-"""What only the SQLite store promises: the file, its location and its durability settings."""
+"""What only the SQLite store promises: the file, its location, durability and writer lock."""
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+from outbox_doubles import VISITOR, build_email
 
-from service.outbox import StoreError, open_store
+from service.outbox import NewSubmission, StoreError, open_store
 from service.outbox.sqlite import SqliteStore
 
 
@@ -86,3 +90,25 @@ async def test_claiming_walks_the_due_index_instead_of_sorting_every_due_email(
         )
     assert any("USING INDEX emails_due" in step for step in plan), plan
     assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+async def test_writers_queue_on_a_lock_file_that_wakes_them_at_once(tmp_path: Path) -> None:
+    # Another process's writer holding the flock, as during its group commit.
+    target = tmp_path / "outbox.db"
+    async with open_store(f"sqlite:///{target}") as store:
+        lock = os.open(f"{target}-lock", os.O_RDWR)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            writing = asyncio.create_task(
+                store.add_submission(
+                    NewSubmission(name="Vera", email=VISITOR, message="hi"),
+                    [build_email("notification")],
+                )
+            )
+            done, _ = await asyncio.wait({writing}, timeout=0.3)
+            assert not done, "the write did not wait for the lock holder"
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            os.close(lock)
+        result = await writing
+        assert [s.id for s in await store.list_submissions()] == [result.submission_id]

@@ -1,0 +1,134 @@
+"""Group commit: concurrent write transactions of one process share one commit.
+
+Every acknowledged submission must be on disk before the API answers, and a
+commit is an fsync (SQLite's ``synchronous=FULL``, PostgreSQL's WAL flush), a
+few milliseconds that no amount of CPU shortens. So writes that arrive while a
+commit is under way wait for the next one and then commit together: under load
+one fsync covers dozens of submissions, claims and outcomes; alone, a write
+commits at once, as before.
+
+Each write (a *body*: an async function of an open transaction) runs in its own
+savepoint, so one that fails (an :class:`~service.outbox.models.IdempotencyConflict`,
+a constraint) is rolled back alone and only its caller sees the error. Every
+caller is answered after the COMMIT; if the transaction itself fails, every
+write of the batch fails with that error and nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.outbox.sql import Transaction
+
+__all__ = ["Body", "GroupCommit", "Outcome", "RunBatch", "run_in_savepoints"]
+
+Body = Callable[["Transaction"], Awaitable[Any]]
+"""One write: runs its statements in the transaction it is given, returns its result."""
+
+RunBatch = Callable[[Sequence[Body]], Awaitable[list["Outcome"]]]
+"""Runs bodies in one write transaction (:func:`run_in_savepoints`) and commits it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one body of a batch returned, or the exception it raised."""
+
+    value: Any = None
+    error: Exception | None = None
+
+
+async def run_in_savepoints(tx: Transaction, bodies: Sequence[Body]) -> list[Outcome]:
+    """Run ``bodies`` one after another in ``tx``, each in a savepoint of its own.
+
+    A body's exception rolls back that body's statements only and becomes its
+    outcome. A failure to roll back (the transaction itself is broken) escapes:
+    then the whole transaction must be rolled back.
+    """
+    if len(bodies) == 1:
+        # Alone in its transaction, a body needs no savepoint: the rollback of
+        # the transaction undoes it, and the exception reaches its one caller.
+        return [Outcome(value=await bodies[0](tx))]
+    outcomes = []
+    for body in bodies:
+        await tx.execute("SAVEPOINT item")
+        try:
+            value = await body(tx)
+        except Exception as err:
+            await tx.execute("ROLLBACK TO SAVEPOINT item")
+            outcomes.append(Outcome(error=err))
+        else:
+            outcomes.append(Outcome(value=value))
+        await tx.execute("RELEASE SAVEPOINT item")
+    return outcomes
+
+
+class GroupCommit:
+    """Gathers the writes of one store into as few transactions as the disk allows.
+
+    :meth:`run` queues a body; one flusher task at a time takes everything
+    queued (up to ``max_batch`` bodies) and hands it to ``run_batch``, and
+    again while more is queued. Writes are not delayed to fill a batch: a
+    batch is whatever arrived during the previous commit. ``batches`` and
+    ``writes`` count what was committed (or tried), for tests and metrics.
+    """
+
+    def __init__(self, run_batch: RunBatch, *, max_batch: int = 128) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self._run_batch = run_batch
+        self.max_batch = max_batch
+        self.batches = 0
+        self.writes = 0
+        self._queue: list[tuple[Body, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def run(self, body: Body) -> Any:
+        """Run ``body`` in the next batch; its result once that batch is committed.
+
+        A caller cancelled while its body waits in the queue leaves nothing
+        behind; once its batch has started, the body may still be committed.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((body, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush(), name="outbox-group-commit")
+        return await future
+
+    async def drain(self) -> None:
+        """Wait until every queued write has been committed or failed."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.wait({self._flusher})
+
+    async def _flush(self) -> None:
+        while self._queue:
+            taken, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            batch = [(body, future) for body, future in taken if not future.done()]
+            if not batch:
+                continue
+            self.batches += 1
+            self.writes += len(batch)
+            try:
+                outcomes = await self._run_batch([body for body, _ in batch])
+            except Exception as err:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(err)
+                continue
+            except BaseException:
+                # Cancelled (the loop is going away): nobody may wait forever.
+                for _, future in [*batch, *self._queue]:
+                    future.cancel()
+                self._queue = []
+                raise
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if outcome.error is not None:
+                    future.set_exception(outcome.error)
+                else:
+                    future.set_result(outcome.value)

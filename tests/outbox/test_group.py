@@ -1,0 +1,183 @@
+"""Group commit: concurrent writes share a transaction, each keeps its own fate.
+
+Every test runs against SQLite and (when configured) PostgreSQL, and checks
+durability through a second store opened on the same database: what a caller
+was told is stored is there for another connection too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from outbox_doubles import VISITOR, FakeClock, build_email
+
+from service.outbox import (
+    AddResult,
+    EmailState,
+    IdempotencyConflict,
+    NewSubmission,
+    Store,
+    open_store,
+)
+from service.outbox.sql import SqlStore, Transaction
+
+
+def new_submission(name: str) -> NewSubmission:
+    return NewSubmission(name=name, email=VISITOR, message=f"message of {name}")
+
+
+def add(store: Store, name: str, **options: Any) -> asyncio.Task[AddResult]:
+    return asyncio.create_task(
+        store.add_submission(
+            new_submission(name),
+            [build_email("notification"), build_email("confirmation")],
+            **options,
+        )
+    )
+
+
+async def stored_names(database_url: str, clock: FakeClock) -> list[str]:
+    async with open_store(database_url, clock=clock) as other:
+        return sorted(str(each.name) for each in await other.list_submissions(limit=1000))
+
+
+async def test_concurrent_submissions_share_commits_and_are_all_durable(
+    store: Store, database_url: str, clock: FakeClock
+) -> None:
+    assert isinstance(store, SqlStore)
+    before = (store.group.batches, store.group.writes)
+    names = [f"visitor {number:02}" for number in range(40)]
+
+    results = await asyncio.gather(*(add(store, name) for name in names))
+
+    batches = store.group.batches - before[0]
+    assert store.group.writes - before[1] == len(names)
+    assert 1 <= batches < len(names)
+    assert [result.replayed for result in results] == [False] * len(names)
+    assert await stored_names(database_url, clock) == names
+    async with open_store(database_url, clock=clock) as other:
+        assert len(await other.list_emails(limit=1000)) == 2 * len(names)
+
+
+async def test_a_failing_write_is_rolled_back_alone_and_the_others_are_stored(
+    store: Store, database_url: str, clock: FakeClock
+) -> None:
+    assert isinstance(store, SqlStore)
+    first = await add(store, "first", idempotency_key="k-1", request_hash="h1", response={"n": 1})
+    before = store.group.batches
+    # Fails after its submission row is written: the second email cannot be stored.
+    broken = asyncio.create_task(
+        store.add_submission(
+            new_submission("broken"),
+            [build_email("notification"), build_email("confirmation", headers={"X": object()})],
+        )
+    )
+    tasks = [
+        add(store, "kept 1"),
+        broken,
+        add(store, "conflict", idempotency_key="k-1", request_hash="h2"),
+        add(store, "replay", idempotency_key="k-1", request_hash="h1"),
+        add(store, "kept 2", idempotency_key="k-2", request_hash="h3"),
+    ]
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+
+    # Queued in one turn of the event loop, the five writes shared one transaction.
+    assert store.group.batches - before == 1
+    kept_1, failed, conflict, replay, kept_2 = outcomes
+    assert isinstance(kept_1, AddResult)
+    assert not kept_1.replayed
+    assert isinstance(failed, TypeError)
+    assert isinstance(conflict, IdempotencyConflict)
+    assert conflict.submission_id == first.submission_id
+    assert isinstance(replay, AddResult)
+    assert (replay.replayed, replay.submission_id, replay.response) == (
+        True,
+        first.submission_id,
+        {"n": 1},
+    )
+    assert isinstance(kept_2, AddResult)
+    assert not kept_2.replayed
+    assert await stored_names(database_url, clock) == ["first", "kept 1", "kept 2"]
+    async with open_store(database_url, clock=clock) as other:
+        emails = await other.list_emails(limit=100)
+    assert sorted({email.submission_id for email in emails}) == sorted(
+        [first.submission_id, kept_1.submission_id, kept_2.submission_id]
+    )
+    assert len(emails) == 6
+
+
+async def test_when_the_commit_fails_every_write_of_the_batch_fails(
+    store: Store, database_url: str, clock: FakeClock
+) -> None:
+    assert isinstance(store, SqlStore)
+
+    async def make_breaker(tx: Transaction) -> None:
+        await tx.execute("CREATE TABLE commit_parent (id INTEGER PRIMARY KEY)")
+        await tx.execute(
+            "CREATE TABLE commit_breaker (parent INTEGER"
+            " REFERENCES commit_parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+
+    async def break_the_commit(tx: Transaction) -> None:
+        # A deferred foreign key is checked at COMMIT, after every savepoint was released.
+        await tx.execute("INSERT INTO commit_breaker (parent) VALUES (1)")
+
+    await store._run(make_breaker, write=True)
+    before = store.group.batches
+    outcomes = await asyncio.gather(
+        add(store, "lost 1"),
+        store.group.run(break_the_commit),
+        add(store, "lost 2"),
+        return_exceptions=True,
+    )
+
+    assert store.group.batches - before == 1
+    assert all(isinstance(outcome, Exception) for outcome in outcomes), outcomes
+    assert len({type(outcome) for outcome in outcomes}) == 1
+    assert await stored_names(database_url, clock) == []
+    # The connection is usable afterwards.
+    await add(store, "later")
+    assert await stored_names(database_url, clock) == ["later"]
+
+
+async def test_concurrent_claims_and_outcomes_share_commits(
+    store: Store, database_url: str, clock: FakeClock
+) -> None:
+    assert isinstance(store, SqlStore)
+    await asyncio.gather(*(add(store, f"visitor {number}") for number in range(10)))
+    claims = await store.claim_due("w1", 100, 60)
+    assert len(claims) == 10  # the notifications; each confirmation waits for its own
+    before = (store.group.batches, store.group.writes)
+
+    recorded = await asyncio.gather(
+        *(store.mark_sent(claim, provider="p", provider_message_id=claim.id) for claim in claims),
+        store.claim_due("w2", 100, 60),
+    )
+
+    assert store.group.writes - before[1] == len(claims) + 1
+    assert store.group.batches - before[0] < len(claims) + 1
+    assert recorded[:-1] == [True] * len(claims)
+    async with open_store(database_url, clock=clock) as other:
+        sent = await other.list_emails(state=EmailState.SENT, limit=100)
+    assert sorted(email.provider_message_id or "" for email in sent) == sorted(
+        claim.id for claim in claims
+    )
+
+
+async def test_a_caller_cancelled_while_queued_leaves_nothing_behind(
+    store: Store, database_url: str, clock: FakeClock
+) -> None:
+    assert isinstance(store, SqlStore)
+    first = add(store, "first")
+    await asyncio.sleep(0)  # "first" is queued and its batch is being written
+    second = add(store, "cancelled")
+    await asyncio.sleep(0)  # "cancelled" waits in the queue for the next batch
+    second.cancel()
+
+    await first
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    await store.group.drain()
+    assert await stored_names(database_url, clock) == ["first"]
