@@ -498,12 +498,11 @@ class SqlStore(Store):
         if not submission_ids:
             return []
         placeholders = ", ".join(f"${n}" for n in range(1, len(submission_ids) + 1))
-        async with self._transaction(write=False) as tx:
-            rows = await tx.fetch(
-                f"SELECT {_EMAIL_COLUMNS} FROM emails"  # noqa: S608 - placeholders only
-                f" WHERE submission_id IN ({placeholders}) ORDER BY submission_id, seq",
-                *submission_ids,
-            )
+        rows = await self._fetch(
+            f"SELECT {_EMAIL_COLUMNS} FROM emails"  # noqa: S608 - placeholders only
+            f" WHERE submission_id IN ({placeholders}) ORDER BY submission_id, seq",
+            *submission_ids,
+        )
         return [_email_record(row) for row in rows]
 
     async def get_submission(self, submission_id: str) -> SubmissionRecord | None:
