@@ -133,7 +133,7 @@ def test_a_failed_attempt_is_an_error_span_timed_as_measured(
     assert span.end_time - span.start_time == 1_500_000_000
 
 
-def test_without_exporters_no_telemetry_package_is_imported() -> None:
+def test_without_exporters_no_telemetry_package_is_imported(tmp_path: Path) -> None:
     """Checked in a fresh interpreter: this test process has imported them already."""
     script = (
         "import asyncio, sys, tempfile\n"
@@ -153,6 +153,7 @@ def test_without_exporters_no_telemetry_package_is_imported() -> None:
     result = subprocess.run(
         [sys.executable, "-c", script],
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,  # the default outbox, ./var/outbox.db, goes there, not into the checkout
         capture_output=True,
         text=True,
         timeout=60,
