@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from service.outbox.backoff import next_attempt_at
 from service.outbox.models import ClaimedEmail, Clock, EmailState
@@ -79,6 +79,19 @@ class Delivery:
     error: str | None = None
     next_attempt_at: datetime | None = None
     recorded: bool = True
+
+    @classmethod
+    def of(cls, claim: ClaimedEmail, state: EmailState, **outcome: Any) -> Delivery:
+        """The outcome ``state`` (with ``provider``, ``error``...) of the attempt ``claim`` made."""
+        return cls(
+            email_id=claim.id,
+            submission_id=claim.submission_id,
+            kind=claim.kind,
+            message_id=claim.message_id,
+            attempt=claim.attempts,
+            state=state,
+            **outcome,
+        )
 
 
 def default_worker_id() -> str:
@@ -295,13 +308,9 @@ class DeliveryWorker:
         return await self._record_sent(claim, result)
 
     async def _record_sent(self, claim: ClaimedEmail, result: SendResult) -> Delivery:
-        delivery = Delivery(
-            email_id=claim.id,
-            submission_id=claim.submission_id,
-            kind=claim.kind,
-            message_id=claim.message_id,
-            attempt=claim.attempts,
-            state=EmailState.SENT,
+        delivery = Delivery.of(
+            claim,
+            EmailState.SENT,
             provider=result.provider,
         )
         return await self._record(
@@ -316,13 +325,9 @@ class DeliveryWorker:
         )
 
     async def _record_rejected(self, claim: ClaimedEmail, error: SendError) -> Delivery:
-        delivery = Delivery(
-            email_id=claim.id,
-            submission_id=claim.submission_id,
-            kind=claim.kind,
-            message_id=claim.message_id,
-            attempt=claim.attempts,
-            state=EmailState.REJECTED,
+        delivery = Delivery.of(
+            claim,
+            EmailState.REJECTED,
             error=str(error),
         )
         return await self._record(
@@ -343,13 +348,9 @@ class DeliveryWorker:
             rng=self.rng,
             hint=hint,
         )
-        delivery = Delivery(
-            email_id=claim.id,
-            submission_id=claim.submission_id,
-            kind=claim.kind,
-            message_id=claim.message_id,
-            attempt=claim.attempts,
-            state=EmailState.DEAD if retry_at is None else EmailState.RETRYING,
+        delivery = Delivery.of(
+            claim,
+            EmailState.DEAD if retry_at is None else EmailState.RETRYING,
             error=error,
             next_attempt_at=retry_at,
         )
