@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from collections.abc import Callable
 from email.header import decode_header, make_header
 from email.headerregistry import Address
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.message import OutgoingEmail, make_message_id
+from service.message import OutgoingEmail, make_address, make_message_id
 
 
 def sample(**changes) -> OutgoingEmail:
@@ -214,3 +215,34 @@ def test_the_boundary_is_fresh_for_every_message_and_never_in_a_body() -> None:
     for raw, boundary in zip((first, second), boundaries, strict=True):
         assert boundary.startswith("=_")
         assert raw.count(boundary.encode()) == 4  # Content-Type, two parts, the end
+
+
+@pytest.mark.parametrize(
+    "addr_spec",
+    [
+        "zoe@example.com",
+        "first.last+tag@sub.example.co.uk",
+        "o'brien#1@example.org",
+        "x@localhost",
+        '"quoted local"@example.com',
+        "zoë@exämple.com",
+        "dots..twice@example.com",
+    ],
+)
+@pytest.mark.parametrize("display_name", ["", "Zoë Ångström"])
+def test_make_address_equals_the_standard_librarys(addr_spec: str, display_name: str) -> None:
+    def parts(make: Callable[[], Address]) -> tuple[str, ...]:
+        try:
+            address = make()
+        except ValueError as err:
+            return ("refused", str(err))
+        return (address.display_name, address.username, address.domain, address.addr_spec)
+
+    assert parts(lambda: make_address(addr_spec, display_name)) == parts(
+        lambda: Address(display_name=display_name, addr_spec=addr_spec)
+    )
+
+
+def test_make_address_refuses_line_breaks() -> None:
+    with pytest.raises(ValueError, match="CR or LF"):
+        make_address("a@example.com", "Evil\r\nBcc: x@example.org")

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from service.emails.colors import readable_on, text_safe
 from service.emails.renderer import TemplateError
-from service.message import OutgoingEmail, make_message_id
+from service.message import OutgoingEmail, make_address, make_message_id
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -87,20 +87,48 @@ def brand_context(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _sender(settings: Settings) -> Address:
-    return Address(display_name=settings.email_from_name, addr_spec=settings.sender_address)
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """What every email of one settings object shares, worked out once.
+
+    The brand colours' contrast checks and the parsing of the sender's and
+    owner's addresses would otherwise be repeated for every submission.
+    """
+
+    settings: Settings
+    brand: dict[str, Any]
+    sender: Address
+    recipients: tuple[Address, ...]
+    domain: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> _Fixed:
+        return cls(
+            settings=settings,
+            brand=brand_context(settings),
+            sender=make_address(settings.sender_address, settings.email_from_name),
+            recipients=tuple(make_address(addr) for addr in settings.recipients),
+            domain=settings.sender_address.rpartition("@")[2],
+        )
 
 
-def _message_id(settings: Settings) -> str:
-    return make_message_id(settings.sender_address.rpartition("@")[2])
+_fixed_cache: list[_Fixed] = []
+
+
+def _fixed(settings: Settings) -> _Fixed:
+    # One entry: a process has one settings object (tests make many, one at a time).
+    if not _fixed_cache or _fixed_cache[0].settings is not settings:
+        _fixed_cache[:] = [_Fixed.of(settings)]
+    return _fixed_cache[0]
 
 
 def compose_notification(
     submission: Submission, settings: Settings, renderer: EmailRenderer
 ) -> OutgoingEmail:
     """The site owner's copy: every field, Reply-To the visitor."""
+    fixed = _fixed(settings)
     context = {
-        **brand_context(settings),
+        **fixed.brand,
         "submission": {
             "id": submission.id,
             "name": submission.name,
@@ -114,13 +142,13 @@ def compose_notification(
     rendered = renderer.render("notification", context)
     return OutgoingEmail(
         kind="notification",
-        sender=_sender(settings),
-        to=tuple(Address(addr_spec=addr) for addr in settings.recipients),
-        reply_to=Address(addr_spec=submission.email),
+        sender=fixed.sender,
+        to=fixed.recipients,
+        reply_to=make_address(submission.email),
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
-        message_id=_message_id(settings),
+        message_id=make_message_id(fixed.domain),
         headers={},
         date=submission.created_at,
     )
@@ -130,16 +158,17 @@ def compose_confirmation(
     submission: Submission, settings: Settings, renderer: EmailRenderer
 ) -> OutgoingEmail:
     """The visitor's thank-you: a fixed text that echoes nothing but a plausible name."""
-    context = {**brand_context(settings), "name": greeting_name(submission.name)}
+    fixed = _fixed(settings)
+    context = {**fixed.brand, "name": greeting_name(submission.name)}
     rendered = renderer.render("confirmation", context)
     return OutgoingEmail(
         kind="confirmation",
-        sender=_sender(settings),
-        to=(Address(addr_spec=submission.email),),
+        sender=fixed.sender,
+        to=(make_address(submission.email),),
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
-        message_id=_message_id(settings),
+        message_id=make_message_id(fixed.domain),
         # RFC 3834: auto-responders must not answer this in a loop.
         headers={"Auto-Submitted": "auto-replied"},
         date=submission.created_at,

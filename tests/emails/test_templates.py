@@ -150,6 +150,21 @@ def test_branding_comes_from_the_settings(
     assert "Visit Zeta Widgets" in confirmation.html
 
 
+def test_each_settings_object_gets_its_own_branding_and_addresses(
+    make_settings: Callable[..., Settings], renderer: EmailRenderer
+) -> None:
+    first = make_settings(brand_name="First Co", contact_recipients="one@example.com")
+    second = make_settings(brand_name="Second Co", contact_recipients="two@example.com")
+    for settings, name, owner in (
+        (first, "First Co", "one@example.com"),
+        (second, "Second Co", "two@example.com"),
+        (first, "First Co", "one@example.com"),
+    ):
+        email = compose_notification(sample_submission(), settings, renderer)
+        assert name in email.subject
+        assert [address.addr_spec for address in email.to] == [owner]
+
+
 def test_without_logo_or_url_the_header_shows_the_name(
     settings: Settings, renderer: EmailRenderer
 ) -> None:
