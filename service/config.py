@@ -161,6 +161,7 @@ class Settings(BaseSettings):
     outbox_max_age_hours: float = Field(default=72.0, gt=0)
     outbox_retention_days: float = Field(default=30.0, gt=0)
     outbox_lease_seconds: float = Field(default=60.0, ge=5, le=3600)
+    outbox_concurrency: int = Field(default=16, ge=1, le=256)
 
     # Operations
     log_format: Literal["text", "json"] | None = None

@@ -173,11 +173,12 @@ class DeliveryWorker:
     def from_settings(
         cls, store: Store, chain: Sender, settings: Settings, **options: object
     ) -> Self:
-        """A worker with the lease and give-up age from settings; ``options`` override."""
+        """A worker with lease, give-up age and concurrency from settings; ``options`` override."""
         knobs: dict[str, object] = {
             "lease_seconds": settings.outbox_lease_seconds,
             "max_age": timedelta(hours=settings.outbox_max_age_hours),
             "retention": timedelta(days=settings.outbox_retention_days),
+            "concurrency": settings.outbox_concurrency,
         }
         knobs.update(options)
         return cls(store, chain, **knobs)  # type: ignore[arg-type]

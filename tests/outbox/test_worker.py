@@ -176,19 +176,23 @@ async def test_gives_up_after_max_age(
     assert (record.state, record.attempts) == (EmailState.DEAD, 3)
 
 
-async def test_from_settings_takes_lease_max_age_and_retention(
+async def test_from_settings_takes_lease_max_age_retention_and_concurrency(
     store: Store, file_chain: ProviderChain
 ) -> None:
     settings = load_settings(
-        outbox_lease_seconds=30, outbox_max_age_hours=2, outbox_retention_days=7
+        outbox_lease_seconds=30,
+        outbox_max_age_hours=2,
+        outbox_retention_days=7,
+        outbox_concurrency=5,
     )
     worker = DeliveryWorker.from_settings(store, file_chain, settings, poll_interval=0.5)
-    assert (worker.lease_seconds, worker.max_age, worker.retention, worker.poll_interval) == (
-        30,
-        timedelta(hours=2),
-        timedelta(days=7),
-        0.5,
-    )
+    assert (
+        worker.lease_seconds,
+        worker.max_age,
+        worker.retention,
+        worker.concurrency,
+        worker.poll_interval,
+    ) == (30, timedelta(hours=2), timedelta(days=7), 5, 0.5)
     assert worker.send_timeout < worker.lease_seconds
 
 
