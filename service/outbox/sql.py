@@ -11,7 +11,6 @@ commit (:mod:`service.outbox.group`).
 
 from __future__ import annotations
 
-import json
 import uuid
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -34,6 +33,7 @@ from service.outbox.models import (
     PurgeResult,
     SubmissionRecord,
     dump_json,
+    load_json,
     utcnow,
 )
 from service.outbox.store import IDEMPOTENCY_TTL, Store
@@ -119,7 +119,7 @@ def _maybe_datetime(value: Any) -> datetime | None:
 
 
 def _maybe_json(value: Any) -> dict[str, Any] | None:
-    return None if value is None else json.loads(value)
+    return None if value is None else load_json(value)
 
 
 def _email_record(row: Row) -> EmailRecord:
@@ -165,7 +165,7 @@ def _claimed(row: Row) -> ClaimedEmail:
         kind=row["kind"],
         seq=row["seq"],
         message_id=row["message_id"],
-        payload=json.loads(row["payload"]),
+        payload=load_json(row["payload"]),
         attempts=row["attempts"],
         claimed_by=row["claimed_by"],
         lease_until=_as_datetime(row["lease_until"]),
