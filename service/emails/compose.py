@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.headerregistry import Address
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -93,10 +94,13 @@ class _Fixed:
 
     The brand colours' contrast checks and the parsing of the sender's and
     owner's addresses would otherwise be repeated for every submission.
+    Template variables are namespaces rather than dicts: Jinja looks
+    ``brand.name`` up as an attribute first, and a dict answers that with an
+    exception every time (both ``brand.name`` and ``brand["name"]`` work).
     """
 
     settings: Settings
-    brand: dict[str, Any]
+    brand: dict[str, SimpleNamespace]
     sender: Address
     recipients: tuple[Address, ...]
     domain: str
@@ -105,7 +109,7 @@ class _Fixed:
     def of(cls, settings: Settings) -> _Fixed:
         return cls(
             settings=settings,
-            brand=brand_context(settings),
+            brand={key: SimpleNamespace(**value) for key, value in brand_context(settings).items()},
             sender=make_address(settings.sender_address, settings.email_from_name),
             recipients=tuple(make_address(addr) for addr in settings.recipients),
             domain=settings.sender_address.rpartition("@")[2],
@@ -129,15 +133,15 @@ def compose_notification(
     fixed = _fixed(settings)
     context = {
         **fixed.brand,
-        "submission": {
-            "id": submission.id,
-            "name": submission.name,
-            "email": submission.email,
-            "company": submission.company,
-            "message": submission.message,
-            "received_at": submission.created_at,
-            "received": f"{submission.created_at.astimezone(UTC):%d %B %Y, %H:%M} UTC",
-        },
+        "submission": SimpleNamespace(
+            id=submission.id,
+            name=submission.name,
+            email=submission.email,
+            company=submission.company,
+            message=submission.message,
+            received_at=submission.created_at,
+            received=f"{submission.created_at.astimezone(UTC):%d %B %Y, %H:%M} UTC",
+        ),
     }
     rendered = renderer.render("notification", context)
     return OutgoingEmail(
