@@ -31,13 +31,14 @@ import json
 import logging
 import multiprocessing
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Self
@@ -153,6 +154,14 @@ class SmtpChild:
         self.port = self._conn.recv()
         return self
 
+    @property
+    def pid(self) -> int:
+        """The server process, for its CPU time."""
+        pid = self._process.pid
+        if pid is None:
+            raise RuntimeError("the SMTP server is not running")
+        return pid
+
     def count(self) -> int:
         """Messages the server has accepted so far."""
         self._conn.send("count")
@@ -177,11 +186,17 @@ class Load:
     socket_errors: int
     p50_ms: float
     p99_ms: float
+    wrk_cpu: float = 0.0
+
+    @property
+    def accepted(self) -> int:
+        """Answers with a 2xx status."""
+        return self.requests - self.refused
 
     @property
     def accepted_per_second(self) -> float:
         """Answers with a 2xx status per second."""
-        return (self.requests - self.refused) / self.seconds
+        return self.accepted / self.seconds
 
     @classmethod
     def parse(cls, output: str) -> Self:
@@ -200,17 +215,45 @@ class Load:
 
 @dataclass(frozen=True)
 class ServiceRun:
-    """One loaded service: its load, delivery and memory."""
+    """One loaded service: its load, delivery, memory and CPU time.
+
+    ``service_cpu`` and ``smtp_cpu`` are the seconds of CPU the service's
+    processes and the SMTP server used from the start of the load until every
+    email was delivered (fast server), or until the last answer (slow server,
+    which delivers almost nothing meanwhile: the request path alone).
+    ``emails`` is how many emails the server received in that time.
+    """
 
     load: Load
     stored: int
     delivered_by_end: int
     lag: float | None
     rss_mb: list[float]
+    service_cpu: float
+    smtp_cpu: float
+    emails: int
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (``/proc/PID/stat``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        # After the command name in parentheses: state is field 3, utime 14, stime 15.
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of this script's finished children (``wrk``)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def wrk(base_url: str, script: Path, args: argparse.Namespace, run: str) -> Load:
     """Load ``base_url`` for ``args.duration`` seconds with the shared client settings."""
+    before = children_cpu_seconds()
     output = subprocess.run(
         [
             args.wrk,
@@ -229,7 +272,7 @@ def wrk(base_url: str, script: Path, args: argparse.Namespace, run: str) -> Load
         text=True,
         check=True,
     ).stdout
-    return Load.parse(output)
+    return replace(Load.parse(output), wrk_cpu=children_cpu_seconds() - before)
 
 
 def warm_up(base_url: str, count: int = 20) -> None:
@@ -277,7 +320,7 @@ def service_env(smtp_port: int, ca_file: Path, args: argparse.Namespace) -> dict
 def run_service(
     work: Path, ca_file: Path, smtp: SmtpChild, script: Path, args: argparse.Namespace, run: str
 ) -> ServiceRun:
-    """Start a fresh service, load it, measure delivery lag (fast SMTP only) and memory."""
+    """Start a fresh service, load it, measure delivery lag (fast SMTP only), memory and CPU."""
     cwd = work / run
     cwd.mkdir()
     service = ServiceProcess(cwd, service_env(smtp.port, ca_file, args))
@@ -288,10 +331,12 @@ def run_service(
         deadline = time.monotonic() + DRAIN_LIMIT
         while smtp.count() < stored_emails(service.base_url) and time.monotonic() < deadline:
             time.sleep(0.05)
+        pids = [service.pid, *service.worker_pids()]
+        before = (cpu_seconds(pids), cpu_seconds([smtp.pid]), smtp.count())
         load = wrk(service.base_url, script, args, run)
         answered = time.monotonic()
         stored = stored_emails(service.base_url)
-        delivered = smtp.count()
+        delivered = smtp.count() - before[2]
         lag: float | None = None
         if run == "service":
             deadline = answered + DRAIN_LIMIT
@@ -300,14 +345,19 @@ def run_service(
                     lag = time.monotonic() - answered
                     break
                 time.sleep(0.02)
+        service_cpu = cpu_seconds(pids) - before[0]
+        smtp_cpu = cpu_seconds([smtp.pid]) - before[1]
+        emails = smtp.count() - before[2]
         rss = [peak_rss_mb(pid) for pid in service.worker_pids()]
     finally:
         service.stop()
-    return ServiceRun(load, stored, delivered, lag, rss)
+    return ServiceRun(load, stored, delivered, lag, rss, service_cpu, smtp_cpu, emails)
 
 
-def run_ceiling(work: Path, script: Path, args: argparse.Namespace) -> tuple[Load, list[float]]:
-    """Start the bare Sanic route, load it, read its workers' memory."""
+def run_ceiling(
+    work: Path, script: Path, args: argparse.Namespace
+) -> tuple[Load, list[float], float]:
+    """Start the bare Sanic route, load it, read its workers' memory and CPU time."""
     cwd = work / "ceiling"
     cwd.mkdir()
     ceiling = ServiceProcess(
@@ -318,11 +368,14 @@ def run_ceiling(work: Path, script: Path, args: argparse.Namespace) -> tuple[Loa
     try:
         ceiling.start()
         warm_up(ceiling.base_url)
+        pids = [ceiling.pid, *ceiling.worker_pids()]
+        before = cpu_seconds(pids)
         load = wrk(ceiling.base_url, script, args, "ceiling")
+        cpu = cpu_seconds(pids) - before
         rss = [peak_rss_mb(pid) for pid in ceiling.worker_pids()]
     finally:
         ceiling.stop()
-    return load, rss
+    return load, rss, cpu
 
 
 def show_load(label: str, load: Load) -> None:
@@ -331,6 +384,40 @@ def show_load(label: str, load: Load) -> None:
         f"  {label:<26} {load.accepted_per_second:8.0f} req/s  p50 {load.p50_ms:7.1f} ms"
         f"  p99 {load.p99_ms:7.1f} ms  ({load.requests} answers, {load.refused} non-2xx,"
         f" {load.socket_errors} socket errors)"
+    )
+
+
+def show_budget(
+    args: argparse.Namespace, ceiling: Load, ceiling_cpu: float, fast: ServiceRun, slow: ServiceRun
+) -> None:
+    """CPU per submission by process, and what the throughput and lag targets need together.
+
+    Both targets hold only if the work of 40 % of the ceiling's requests (the
+    service's, the SMTP server's and the load generator's) fits in this
+    machine's cores over the burst and the allowed lag, and the request path
+    alone fits in the service's workers during the burst.
+    """
+    service_ms = 1000 * fast.service_cpu / max(fast.load.accepted, 1)
+    request_ms = 1000 * slow.service_cpu / max(slow.load.accepted, 1)
+    smtp_ms = 1000 * fast.smtp_cpu / max(fast.emails, 1)
+    wrk_ms = 1000 * fast.load.wrk_cpu / max(fast.load.requests, 1)
+    ceiling_ms = 1000 * ceiling_cpu / max(ceiling.requests, 1)
+    print(
+        f"  CPU per submission: service {service_ms:.2f} ms (answering alone, slow SMTP run:"
+        f" {request_ms:.2f} ms), SMTP server {smtp_ms:.2f} ms per email, wrk {wrk_ms:.2f} ms;"
+        f" ceiling {ceiling_ms:.2f} ms per request"
+    )
+    wanted = THROUGHPUT_SHARE * ceiling.accepted_per_second * args.duration
+    window = args.duration + MAX_LAG
+    cores = os.cpu_count() or 1
+    needed = wanted * (service_ms + 2 * smtp_ms + wrk_ms) / 1000
+    answering = wanted * request_ms / 1000
+    worker_seconds = args.workers * args.duration
+    print(
+        f"  throughput and lag targets together: {wanted:.0f} submissions in {args.duration} s,"
+        f" their emails delivered within {window:g} s: {needed:.0f} CPU-seconds at these costs,"
+        f" this machine has {cores} x {window:g} = {cores * window:.0f}; answering them alone"
+        f" takes {answering:.0f} s of the {args.workers} worker(s)' {worker_seconds} s"
     )
 
 
@@ -366,7 +453,7 @@ def main() -> int:
         script = work / "post.lua"
         script.write_text(WRK_SCRIPT)
 
-        ceiling, ceiling_rss = run_ceiling(work, script, args)
+        ceiling, ceiling_rss, ceiling_cpu = run_ceiling(work, script, args)
         with SmtpChild(certificate, delay=0.0) as smtp:
             fast = run_service(work, ca_file, smtp, script, args, "service")
         with SmtpChild(certificate, delay=SLOW_SMTP_DELAY) as smtp:
@@ -397,6 +484,8 @@ def main() -> int:
         ("service, slow SMTP", slow.rss_mb),
     ):
         print(f"  peak RSS per worker, {label}: " + ", ".join(f"{mb:.0f} MB" for mb in rss))
+
+    show_budget(args, ceiling, ceiling_cpu, fast, slow)
 
     print("targets:")
     peak = max(fast.rss_mb + slow.rss_mb)
