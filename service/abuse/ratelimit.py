@@ -1,9 +1,14 @@
-"""Moving-window rate limits with the ``limits`` library, in memory or in Redis.
+"""Moving-window rate limits, in this worker's memory or in Redis.
 
 Two limits are kept: submissions per client (``CONTACT_RATE_LIMIT``) and
 confirmations per recipient address (``CONFIRMATION_RATE_LIMIT``). Counters
-live in ``RATE_LIMIT_STORAGE_URL``: this worker's memory by default, or a Redis
-that every worker and replica shares.
+live in ``RATE_LIMIT_STORAGE_URL``: this worker's memory by default
+(:class:`~service.abuse.moving_window.MovingWindows`), or a Redis that every
+worker and replica shares (the ``limits`` library's moving window).
+
+The memory counters are not the ``limits`` library's: after hits, its memory
+storage walks every key it holds with a thread hop per key, and there is a key
+per visitor address for a day.
 
 When the storage fails (Redis down), the two limits fail in opposite
 directions on purpose: submissions are let through, since the owner would
@@ -17,6 +22,7 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
@@ -26,6 +32,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 from sanic.exceptions import SanicException
+
+from service.abuse.moving_window import MovingWindows
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -65,7 +73,10 @@ class _Refusal:
 
 
 class RateLimits:
-    """Both limits over one storage. Built from settings without I/O; :meth:`open` connects."""
+    """Both limits over one storage. Built from settings without I/O; :meth:`open` connects.
+
+    ``clock`` times the counters kept in memory; Redis counters use the system time.
+    """
 
     def __init__(
         self,
@@ -76,6 +87,7 @@ class RateLimits:
         key_prefix: str,
         workers: int = 1,
         timeout: float = REDIS_TIMEOUT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.storage_url = storage_url
         self.contact = contact
@@ -83,6 +95,8 @@ class RateLimits:
         self.key_prefix = key_prefix
         self.workers = workers
         self.timeout = timeout
+        self.clock = clock
+        self._windows: MovingWindows | None = None
         self._storage: Storage | None = None
         self._limiter: MovingWindowRateLimiter | None = None
 
@@ -104,15 +118,16 @@ class RateLimits:
 
     async def open(self) -> None:
         """Create the storage in this worker (and event loop); warn when Redis does not answer."""
-        if self._storage is None:
-            options: dict[str, str | bool | float] = {"wrap_exceptions": True}
-            if self.shared:
-                options |= {
-                    "key_prefix": self.key_prefix,
-                    "connect_timeout": self.timeout,
-                    "stream_timeout": self.timeout,
-                }
-            self._storage = storage_from_string(f"async+{self.storage_url}", **options)
+        if not self.shared and self._windows is None:
+            self._windows = MovingWindows(clock=self.clock)
+        if self.shared and self._storage is None:
+            self._storage = storage_from_string(
+                f"async+{self.storage_url}",
+                wrap_exceptions=True,
+                key_prefix=self.key_prefix,
+                connect_timeout=self.timeout,
+                stream_timeout=self.timeout,
+            )
             self._limiter = MovingWindowRateLimiter(self._storage)
         if not self.shared and self.workers > 1:
             logger.warning(
@@ -161,14 +176,19 @@ class RateLimits:
         return refusal is None
 
     async def _hit(self, items: list[RateLimitItem], *identifiers: str) -> _Refusal | None:
-        limiter = self._require_open()
         for item in items:
-            if not await limiter.hit(item, *identifiers):
-                stats = await limiter.get_window_stats(item, *identifiers)
-                return _Refusal(retry_after=max(1, math.ceil(stats.reset_time - time.time())))
+            wait = await self._hit_item(item, identifiers)
+            if wait is not None:
+                return _Refusal(retry_after=max(1, math.ceil(wait)))
         return None
 
-    def _require_open(self) -> MovingWindowRateLimiter:
+    async def _hit_item(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> float | None:
+        """None when the hit is counted, else the seconds until it could be."""
+        if self._windows is not None:
+            return self._windows.hit(item.key_for(*identifiers), item.amount, item.get_expiry())
         if self._limiter is None:
             raise RuntimeError("RateLimits.open() was not awaited")
-        return self._limiter
+        if await self._limiter.hit(item, *identifiers):
+            return None
+        stats = await self._limiter.get_window_stats(item, *identifiers)
+        return stats.reset_time - time.time()

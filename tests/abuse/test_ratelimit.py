@@ -176,3 +176,52 @@ async def test_a_redis_that_never_answers_costs_a_request_the_timeout_only(
     assert elapsed < 2
     assert "rate-limit storage does not answer" in caplog.text
     assert "submission allowed" in caplog.text
+
+
+async def test_memory_limits_count_item_after_item_by_their_clock() -> None:
+    now = [0.0]
+    limits = RateLimits(
+        "memory://",
+        contact=parse_rate_limit("1/minute;2/hour"),
+        confirmation=parse_rate_limit("1/day"),
+        key_prefix="unused",
+        clock=lambda: now[0],
+    )
+    await limits.open()
+    retry_after = []
+    for second in (0, 30.5, 61, 122, 150, 3599.75):
+        now[0] = second
+        try:
+            await limits.check_contact("192.0.2.1")
+            retry_after.append(0)
+        except RateLimited as refused:
+            retry_after.append(refused.retry_after)
+    # 30.5 s: the minute refuses for 29.5 s. 122 s: the hour refuses, but the
+    # minute counted that hit first, so it refuses at 150 s. 3599.75 s: 0.25 s left.
+    assert retry_after == [0, 30, 0, 3600 - 122, 32, 1]
+
+
+async def test_memory_limits_run_nothing_besides_the_request_however_many_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The limits library's memory storage walks every key in a task of its own,
+    # with a thread hop per key: that is the cost these counters are here to avoid.
+    hops: list[object] = []
+    to_thread = asyncio.to_thread
+
+    async def counting_to_thread(
+        func: Callable[..., object], /, *args: object, **kwargs: object
+    ) -> object:
+        hops.append(func)
+        return await to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counting_to_thread)
+    limits = RateLimits.from_settings(load_settings(confirmation_rate_limit="1/day"))
+    before = asyncio.all_tasks()
+    await limits.open()
+    addresses = [f"visitor{n}@example.org" for n in range(2000)]
+    assert [await limits.allow_confirmation(a) for a in addresses] == [True] * 2000
+    assert [await limits.allow_confirmation(a) for a in addresses] == [False] * 2000
+    started = asyncio.all_tasks() - before
+    await asyncio.gather(*started)
+    assert (started, hops) == (set(), [])
