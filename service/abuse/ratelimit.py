@@ -114,7 +114,8 @@ class RateLimits:
     @property
     def shared(self) -> bool:
         """True when the counters live in Redis, shared across workers and replicas."""
-        return not self.storage_url.startswith("memory://")
+        # Schemes are case-insensitive, as the settings' check treats them.
+        return self.storage_url.partition("://")[0].lower() != "memory"
 
     async def open(self) -> None:
         """Create the storage in this worker (and event loop); warn when Redis does not answer."""

@@ -225,3 +225,14 @@ async def test_memory_limits_run_nothing_besides_the_request_however_many_keys(
     started = asyncio.all_tasks() - before
     await asyncio.gather(*started)
     assert (started, hops) == (set(), [])
+
+
+@pytest.mark.parametrize(
+    ("url", "shared"),
+    [("memory://", False), ("Memory://", False), ("redis://127.0.0.1:6379/0", True)],
+)
+def test_memory_in_any_case_is_this_workers_memory(url: str, shared: bool) -> None:
+    limits = RateLimits(
+        url, contact=parse_rate_limit("1/minute"), confirmation=[], key_prefix="unused"
+    )
+    assert limits.shared is shared
