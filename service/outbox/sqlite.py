@@ -15,9 +15,14 @@ Before that, a write transaction takes an exclusive ``flock`` on ``<file>-lock``
 SQLite makes a process that finds the write lock taken poll it, sleeping up to
 100 ms between tries, and with group commit another process holds it most of
 the time under load: with ``WORKERS=2`` a submission could wait over a second.
-The kernel hands the ``flock`` to a waiting process the moment it is released.
-SQLite's own lock still guarantees correctness (a process that does not take
-the ``flock``, such as the ``sqlite3`` shell, is merely waited for the slow way).
+A waiting writer polls the ``flock`` every millisecond at most, so it takes over
+almost at once. The wait is bounded by the busy timeout, as SQLite's own is: a
+holder that is alive but stopped (SIGSTOP, a frozen container) must not hang
+every store call of the other processes; their writes fail with
+:class:`~service.outbox.models.StoreError` instead (a visitor gets a 503 and
+retries, the worker claims again later). SQLite's own lock still guarantees
+correctness (a process that does not take the ``flock``, such as the
+``sqlite3`` shell, is merely waited for the slow way).
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ __all__ = ["SqliteStore"]
 T = TypeVar("T")
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+# How long a writer sleeps between looks at a busy writers' lock.
+_FIRST_PAUSE = 0.0001
+_LONGEST_PAUSE = 0.001
 
 
 def _param(value: Any) -> Any:
@@ -104,11 +112,35 @@ def _in_transaction(
     return result
 
 
+def _lock_writers(lock: int, timeout: float) -> None:
+    """Take the writers' ``flock``, waiting at most ``timeout`` seconds for it.
+
+    ``flock`` itself cannot time out, so a busy lock is polled, first every
+    0.1 ms and then every 1 ms: a commit holds it for a few milliseconds.
+    """
+    deadline = time.monotonic() + timeout
+    pause = _FIRST_PAUSE
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"another process has held the outbox's write lock for {timeout:g} s"
+                ) from None
+        time.sleep(pause)
+        pause = min(pause * 2, _LONGEST_PAUSE)
+
+
 def _write_transaction(
-    body: Callable[[Transaction], Awaitable[T]], lock: int, conn: sqlite3.Connection
+    body: Callable[[Transaction], Awaitable[T]],
+    lock: int,
+    timeout: float,
+    conn: sqlite3.Connection,
 ) -> T:
     """:func:`_in_transaction` with BEGIN IMMEDIATE, holding the writers' ``flock``."""
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    _lock_writers(lock, timeout)
     try:
         return _in_transaction(body, "BEGIN IMMEDIATE", conn)
     finally:
@@ -208,4 +240,4 @@ class SqliteStore(SqlStore):
         lock = self._lock_fd
         if lock is None:
             raise StoreError("the outbox store is not open")
-        return await self._call(partial(_write_transaction, body, lock))
+        return await self._call(partial(_write_transaction, body, lock, self.busy_timeout))

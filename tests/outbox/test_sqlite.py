@@ -112,3 +112,23 @@ async def test_writers_queue_on_a_lock_file_that_wakes_them_at_once(tmp_path: Pa
             os.close(lock)
         result = await writing
         assert [s.id for s in await store.list_submissions()] == [result.submission_id]
+
+
+async def test_a_writer_gives_up_on_a_lock_holder_that_never_lets_go(tmp_path: Path) -> None:
+    # A holder that is alive but stopped (SIGSTOP, a frozen container) keeps its
+    # flock: writers fail after the busy timeout instead of hanging, and reads go on.
+    target = tmp_path / "outbox.db"
+    async with SqliteStore(target, busy_timeout=0.2) as store:
+        lock = os.open(f"{target}-lock", os.O_RDWR)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            submission = NewSubmission(name="Vera", email=VISITOR, message="hi")
+            async with asyncio.timeout(5):
+                with pytest.raises(StoreError, match=r"write lock for 0\.2 s"):
+                    await store.add_submission(submission, [build_email("notification")])
+                assert (await store.stats()).depth == 0
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            os.close(lock)
+        await store.add_submission(submission, [build_email("notification")])
+        assert [s.id for s in await store.list_submissions()] == [submission.id]
