@@ -195,6 +195,9 @@ class OutgoingEmail:
     and providers, so a duplicate delivery is recognisable as one.
     ``headers`` holds extra headers only (for example ``Auto-Submitted``);
     From, To, Reply-To, Subject, Date and Message-ID have their own fields.
+    ``trace`` is the W3C trace context (``traceparent``, ``tracestate``) of the
+    request that stored the email, so its send attempts join that trace; it is
+    never written into the message.
     """
 
     kind: str
@@ -207,6 +210,7 @@ class OutgoingEmail:
     reply_to: Address | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     date: datetime = field(default_factory=lambda: datetime.now(UTC))
+    trace: Mapping[str, str] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         """The ``multipart/alternative`` message as it goes on the wire (text, then HTML).
@@ -269,6 +273,7 @@ class OutgoingEmail:
             "message_id": self.message_id,
             "headers": dict(self.headers),
             "date": self.date.isoformat(),
+            "trace": dict(self.trace),
         }
 
     @classmethod
@@ -286,4 +291,5 @@ class OutgoingEmail:
             message_id=data["message_id"],
             headers=dict(data.get("headers") or {}),
             date=datetime.fromisoformat(data["date"]),
+            trace=dict(data.get("trace") or {}),
         )

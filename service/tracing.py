@@ -6,10 +6,14 @@ extra); otherwise no OpenTelemetry code is loaded at all.
 
 - A ``SERVER`` span per request, named after its route (``POST /api/contact``),
   continuing the caller's trace when it sends a W3C ``traceparent`` header.
-- A ``CLIENT`` span per send attempt, a child of the request's span, with the
-  provider, the attempt number, the outcome and the error kind. The chain
-  reports an attempt when it has ended (:class:`~service.providers.chain.AttemptObserver`),
-  so the span is recorded with the attempt's measured start and end.
+- A ``CLIENT`` span per send attempt, with the provider, the attempt number,
+  the outcome and the error kind. The outbox worker sends later, in another
+  task or process, so the request's trace context is stored with each email
+  (:attr:`~service.message.OutgoingEmail.trace`) and every attempt, retries
+  hours later included, is a child of the span of the request that stored it.
+  The chain reports an attempt when it has ended
+  (:class:`~service.providers.chain.AttemptObserver`), so the span is recorded
+  with the attempt's measured start and end.
 
 Spans go over OTLP (``OTEL_EXPORTER_OTLP_PROTOCOL``: ``http/protobuf`` by
 default, or ``grpc``) and/or to Azure Application Insights through
@@ -130,8 +134,13 @@ class Tracing:
                 "request.id": getattr(request.ctx, "request_id", ""),
             },
         )
+        current = trace.set_span_in_context(span, parent)
         request.ctx.span = span
-        request.ctx.span_token = otel_context.attach(trace.set_span_in_context(span, parent))
+        request.ctx.span_token = otel_context.attach(current)
+        # Stored with the emails, so that their send attempts join this trace.
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=current)
+        request.ctx.trace_context = carrier
 
     async def _end_request(self, request: Request, response: HTTPResponse) -> None:
         span: Any = getattr(request.ctx, "span", None)
@@ -158,8 +167,12 @@ class Tracing:
         }
         if event.error_kind is not None:
             attributes["email.error_kind"] = event.error_kind
+        # An email stored without a trace context starts its own trace rather
+        # than joining whatever happens to be current in the worker.
+        parent = propagate.extract(event.trace) if event.trace else otel_context.Context()
         span = self._tracer.start_span(
             f"send {event.provider}",
+            context=parent,
             kind=SpanKind.CLIENT,
             start_time=end - int(event.seconds * 1_000_000_000),
             attributes=attributes,

@@ -32,8 +32,21 @@ def sample(**changes) -> OutgoingEmail:
 
 
 def test_dict_round_trip_is_lossless() -> None:
-    original = sample()
+    original = sample(
+        trace={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+    )
     assert OutgoingEmail.from_dict(original.to_dict()) == original
+
+
+def test_an_email_stored_before_trace_contexts_reads_back_without_one() -> None:
+    stored = sample().to_dict()
+    del stored["trace"]
+    assert OutgoingEmail.from_dict(stored).trace == {}
+
+
+def test_the_trace_context_never_reaches_the_message() -> None:
+    raw = sample(trace={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+    assert b"4bf92f3577b34da6a3ce929d0e0e4736" not in raw.to_bytes()
 
 
 def test_mime_is_seven_bit_with_short_lines_and_survives_utf8() -> None:

@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -89,9 +90,12 @@ async def test_a_request_and_the_outbox_send_attempts_are_spans(
     assert request_span.attributes["request.id"] == "trace-me"
     assert [span.attributes["email.kind"] for span in attempts] == ["notification", "confirmation"]
     for span in attempts:
-        # Sent later by the outbox worker: their own traces, not the request's.
+        # Sent later by the outbox worker, yet in the request's trace: the
+        # request's context was stored with each email.
         assert span.kind is SpanKind.CLIENT
-        assert span.context.trace_id != request_span.context.trace_id
+        assert span.context.trace_id == request_span.context.trace_id
+        assert span.parent is not None
+        assert span.parent.span_id == request_span.context.span_id
         assert span.attributes["email.provider"] == "file"
         assert span.attributes["email.attempt"] == 1
         assert span.attributes["email.outcome"] == "sent"
@@ -131,6 +135,32 @@ def test_a_failed_attempt_is_an_error_span_timed_as_measured(
     assert span.attributes["email.error_kind"] == "unavailable"
     assert span.status.status_code is StatusCode.ERROR
     assert span.end_time - span.start_time == 1_500_000_000
+    assert span.parent is None
+
+
+def test_an_attempt_joins_the_stored_trace_and_only_that_one(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    tracing = Tracing(provider)
+    event = AttemptEvent(
+        provider="smtp",
+        attempt=1,
+        outcome="sent",
+        error_kind=None,
+        seconds=0.1,
+        email_kind="notification",
+        message_id="<m@example.com>",
+    )
+    # Whatever is current in the worker must not adopt the attempt.
+    with provider.get_tracer("test").start_as_current_span("unrelated"):
+        tracing.attempt(replace(event, trace={"traceparent": TRACEPARENT}))
+        tracing.attempt(event)
+    joined, alone, _ = exporter.get_finished_spans()
+    assert format(joined.context.trace_id, "032x") == TRACE_ID
+    assert joined.parent is not None
+    assert format(joined.parent.span_id, "016x") == "00f067aa0ba902b7"
+    assert alone.parent is None
+    assert format(alone.context.trace_id, "032x") != TRACE_ID
 
 
 def test_without_exporters_no_telemetry_package_is_imported(tmp_path: Path) -> None:

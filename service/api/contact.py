@@ -11,6 +11,7 @@ import json as json_module
 import logging
 import re
 import uuid
+from dataclasses import replace
 
 from pydantic import ValidationError
 from sanic import Blueprint, HTTPResponse, Request, json, redirect
@@ -130,6 +131,10 @@ async def contact(request: Request) -> HTTPResponse:
     emails = [compose_notification(submission, ctx.settings, ctx.renderer)]
     if verdict.confirm:
         emails.append(compose_confirmation(submission, ctx.settings, ctx.renderer))
+    trace = getattr(request.ctx, "trace_context", None)
+    if trace:
+        # Set by tracing when it is on: the send attempts become children of this request.
+        emails = [replace(email, trace=trace) for email in emails]
     answer = ContactResponse(id=new.id).model_dump()
     try:
         result = await ctx.store.add_submission(

@@ -42,8 +42,8 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol, Self
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
@@ -118,7 +118,8 @@ class AttemptEvent:
 
     ``outcome`` is ``sent``, ``retried``, ``failed_over`` or ``rejected``;
     ``error_kind`` is the :class:`SendError` kind of a failed attempt;
-    ``seconds`` is how long the attempt took.
+    ``seconds`` is how long the attempt took; ``trace`` is the email's stored
+    trace context (:attr:`~service.message.OutgoingEmail.trace`).
     """
 
     provider: str
@@ -128,6 +129,7 @@ class AttemptEvent:
     seconds: float
     email_kind: str
     message_id: str
+    trace: Mapping[str, str] = field(default_factory=dict)
 
 
 class AttemptObserver(Protocol):
@@ -406,6 +408,7 @@ class ProviderChain:
                 seconds=duration,
                 email_kind=email.kind,
                 message_id=email.message_id,
+                trace=email.trace,
             )
         )
         head = f"{provider.name} attempt {attempt} for {email.kind} {email.message_id}"
