@@ -70,6 +70,19 @@ def by_name(spans: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:
     return [span for span in spans if span.name == name]
 
 
+def sent_attempt(provider: str) -> AttemptEvent:
+    """A first attempt that sent a notification, as the chain reports it."""
+    return AttemptEvent(
+        provider=provider,
+        attempt=1,
+        outcome="sent",
+        error_kind=None,
+        seconds=0.1,
+        email_kind="notification",
+        message_id="<m@example.com>",
+    )
+
+
 async def test_a_request_and_the_outbox_send_attempts_are_spans(
     traced_app: Sanic, exporter: InMemorySpanExporter
 ) -> None:
@@ -142,15 +155,7 @@ def test_an_attempt_joins_the_stored_trace_and_only_that_one(
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
     tracing = Tracing(provider)
-    event = AttemptEvent(
-        provider="smtp",
-        attempt=1,
-        outcome="sent",
-        error_kind=None,
-        seconds=0.1,
-        email_kind="notification",
-        message_id="<m@example.com>",
-    )
+    event = sent_attempt("smtp")
     # Whatever is current in the worker must not adopt the attempt.
     with provider.get_tracer("test").start_as_current_span("unrelated"):
         tracing.attempt(replace(event, trace={"traceparent": TRACEPARENT}))
@@ -325,17 +330,7 @@ def test_spans_are_exported_over_otlp_grpc(make_settings: Callable[..., Settings
             otel_exporter_otlp_protocol="grpc",
         )
         provider = build_tracer_provider(settings)
-        Tracing(provider).attempt(
-            AttemptEvent(
-                provider="resend",
-                attempt=1,
-                outcome="sent",
-                error_kind=None,
-                seconds=0.1,
-                email_kind="notification",
-                message_id="<m@example.com>",
-            )
-        )
+        Tracing(provider).attempt(sent_attempt("resend"))
         assert provider.force_flush(timeout_millis=10_000)
         provider.shutdown()
     finally:
