@@ -122,6 +122,7 @@ class Settings(BaseSettings):
     contact_redirect_url: AnyHttpUrl | None = None
     cors_origins: CommaList | None = None
     request_max_size: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    forms_file: Path | None = None
 
     # Branding and templates
     brand_name: str = Field(default="Contact", max_length=100)
@@ -232,6 +233,7 @@ class Settings(BaseSettings):
         "captcha_secret",
         "captcha_hostname",
         "admin_token",
+        "forms_file",
         mode="before",
     )
     @classmethod

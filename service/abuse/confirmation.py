@@ -9,6 +9,7 @@ never for a submission that tripped a spam check (the caller's job).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Self
 
 from service.abuse.events import count
@@ -20,9 +21,9 @@ if TYPE_CHECKING:
 __all__ = ["ConfirmationPolicy", "own_addresses"]
 
 
-def own_addresses(settings: Settings) -> frozenset[str]:
-    """Every address the service sends from or to, lower case."""
-    addresses = {*settings.recipients, settings.sender_address}
+def own_addresses(settings: Settings, recipients: Iterable[str] = ()) -> frozenset[str]:
+    """Every address the service sends from or to (``recipients``: the forms'), lower case."""
+    addresses = {*settings.recipients, *recipients, settings.sender_address}
     if settings.email_address:
         addresses.add(str(settings.email_address))
     return frozenset(address.lower() for address in addresses)
@@ -36,9 +37,11 @@ class ConfirmationPolicy:
         self.limits = limits
 
     @classmethod
-    def from_settings(cls, settings: Settings, limits: RateLimits) -> Self:
-        """The policy for ``settings``, counting through ``limits``."""
-        return cls(own_addresses(settings), limits)
+    def from_settings(
+        cls, settings: Settings, limits: RateLimits, recipients: Iterable[str] = ()
+    ) -> Self:
+        """The policy for ``settings`` and the forms' ``recipients``, counting in ``limits``."""
+        return cls(own_addresses(settings, recipients), limits)
 
     async def allows(self, address: str) -> bool:
         """True when ``address`` may get a confirmation now (and counts it)."""

@@ -28,8 +28,8 @@ from sanic_ext import openapi
 
 from service.api.body import read_fields
 from service.api.pages import render_page
-from service.api.schemas import ContactForm, FieldError, field_errors
-from service.emails import Submission, TemplateError
+from service.api.schemas import FieldError, field_errors
+from service.emails import TemplateError
 from service.emails.compose import COMPOSERS, EMAILS
 from service.emails.samples import PRESETS
 from service.emails.spamcheck import SpamCheckError, SpamCheckUnavailable, check_spam
@@ -37,7 +37,9 @@ from service.providers import ChainExhausted
 
 if TYPE_CHECKING:
     from service.emails import EmailRenderer
+    from service.forms import Form
     from service.message import OutgoingEmail
+    from service.submission import Submission
 
 __all__ = ["PREVIEW_CSP", "bp"]
 
@@ -97,7 +99,7 @@ def _same_origin(request: Request) -> bool:
     return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
 
 
-def _sample(fields: dict[str, Any]) -> tuple[Submission, list[FieldError], str | None]:
+def _sample(fields: dict[str, Any], form: Form) -> tuple[Submission, list[FieldError], str | None]:
     """The submission to preview: a preset, the author's fields, or the default sample."""
     preset = fields.get("preset")
     if isinstance(preset, str) and preset in PRESETS:
@@ -105,17 +107,10 @@ def _sample(fields: dict[str, Any]) -> tuple[Submission, list[FieldError], str |
     if not any(fields.get(field) for field in SAMPLE_FIELDS):
         return PRESETS["sample"].submission, [], "sample"
     try:
-        form = ContactForm.model_validate(fields)
+        submission = form.validate(fields)
     except ValidationError as err:
         return PRESETS["sample"].submission, field_errors(err), None
-    submission = Submission(
-        id="preview",
-        name=form.name,
-        email=str(form.email),
-        message=form.message,
-        company=form.company or None,
-    )
-    return submission, [], None
+    return dataclasses.replace(submission, id="preview"), [], None
 
 
 def _compose(request: Request, name: str, submission: Submission) -> OutgoingEmail:
@@ -167,7 +162,7 @@ async def studio(request: Request, name: str) -> HTTPResponse:
     """One email: rendered, with its text, headers, sources, spam score and a test send."""
     name = _email_name(name)
     fields = _fields(request)
-    submission, errors, preset = _sample(fields)
+    submission, errors, preset = _sample(fields, request.app.ctx.forms.contact)
     tab = fields.get("tab") if fields.get("tab") in TABS else "html"
     view = fields.get("view") if fields.get("view") in VIEWS else "desktop"
     renderer = _renderer(request)
@@ -230,7 +225,7 @@ async def spam(request: Request, name: str) -> HTTPResponse:
     name = _email_name(name)
     if not _same_origin(request):
         return json({"available": False, "message": "Cross-site request refused."}, status=403)
-    submission, _, _ = _sample(read_fields(request))
+    submission, _, _ = _sample(read_fields(request), request.app.ctx.forms.contact)
     try:
         email = _compose(request, name, submission)
         report = await check_spam(email.to_bytes())
@@ -263,7 +258,7 @@ async def send_test(request: Request, name: str) -> HTTPResponse:
             {"success": False, "message": "Type a valid email address to send the test to."},
             status=422,
         )
-    submission, errors, _ = _sample(fields)
+    submission, errors, _ = _sample(fields, request.app.ctx.forms.contact)
     if errors:
         return json(
             {

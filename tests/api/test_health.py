@@ -10,7 +10,8 @@ from sanic_testing.testing import SanicASGITestClient
 from service import __version__
 from service.config import Settings
 from service.emails import EmailRenderer, compose_notification, sample_submission
-from service.outbox import NewSubmission, open_store
+from service.outbox import open_store
+from service.submission import Submission
 
 
 async def test_health_reports_version_chain_and_an_empty_outbox(
@@ -34,7 +35,7 @@ async def test_health_is_degraded_but_200_when_mail_piles_up(
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     async with open_store(settings.database_url) as store:
         await store.add_submission(
-            NewSubmission(name="A", email="a@example.org", message="m"), [email], now=an_hour_ago
+            Submission(name="A", email="a@example.org", message="m"), [email], now=an_hour_ago
         )
 
     async def pause_delivery(app: Sanic) -> None:
