@@ -12,6 +12,7 @@ from sanic.worker.loader import AppLoader
 from service.app import create_app
 from service.config import ConfigError
 from service.emails import EmailRenderer, check_templates
+from service.forms import load_forms
 from service.metrics import MULTIPROC_VARIABLE, prepare_multiprocess_dir
 
 if TYPE_CHECKING:
@@ -29,10 +30,12 @@ def add_parser(commands: Any) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    """Check the templates, then serve until stopped."""
+    """Check the forms and the templates, then serve until stopped."""
     del args
-    # A broken template stops startup here, in one line, not in every worker.
-    check_templates(settings, EmailRenderer.from_settings(settings))
+    # A bad forms file or a broken template stops startup here, in one line, not in every worker.
+    forms = load_forms(settings)
+    samples = [form.sample() for form in forms.values()]
+    check_templates(settings, EmailRenderer.from_settings(settings), samples)
     if settings.metrics_enabled:
         try:
             # Before any worker exists: they inherit the variable and find an empty folder.

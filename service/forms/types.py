@@ -108,7 +108,7 @@ def _date(value: Any) -> str:
             raise ValueError
         return date.fromisoformat(text).isoformat()
     except ValueError:
-        raise ValueError("must be a date written YYYY-MM-DD") from None
+        raise ValueError("must be a date written year-month-day, like 2030-01-31") from None
 
 
 def _one_of(spec: FieldSpec) -> Callable[[Any], str]:
