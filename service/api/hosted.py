@@ -37,6 +37,12 @@ STATIC_DIR = Path(__file__).parent / "static"
 SCRIPT_URL = "/static/form.js"
 STYLESHEET_URL = "/static/form.css"
 
+# A page that only says there is no such form: our stylesheet, nothing else.
+MISSING_CSP = (
+    "default-src 'none'; style-src 'self'; img-src data:; form-action 'none'; "
+    "base-uri 'none'; frame-ancestors *"
+)
+
 bp = Blueprint("hosted")
 bp.static(SCRIPT_URL, str(STATIC_DIR / "form.js"), name="script")
 
@@ -130,7 +136,9 @@ async def page(request: Request, form_id: str) -> HTTPResponse:
     """The form, ready to fill in; a page saying so when there is no such form."""
     form = request.app.ctx.forms.get(form_id)
     if form is None:
-        return render_page("hosted/missing", status=404, form=None, stylesheet=STYLESHEET_URL)
+        response = render_page("hosted/missing", status=404, form=None, stylesheet=STYLESHEET_URL)
+        response.headers["Content-Security-Policy"] = MISSING_CSP
+        return response
     return render_form(request, form)
 
 
