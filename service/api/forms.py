@@ -33,6 +33,7 @@ from service.api.schemas import ContactResponse, ErrorResponse, FieldError, fiel
 from service.emails import compose_confirmation, compose_notification
 from service.forms import Form, Forms
 from service.logs import mask_email
+from service.message import OutgoingEmail
 from service.outbox import IdempotencyConflict
 from service.submission import Submission
 
@@ -135,18 +136,11 @@ async def _store(
         mask_email(submission.email),
         extra={"submission_id": submission.id, "visitor": mask_email(submission.email)},
     )
-    emails = [compose_notification(submission, ctx.settings, ctx.renderer)]
-    if verdict.confirm:
-        emails.append(compose_confirmation(submission, ctx.settings, ctx.renderer))
-    trace = getattr(request.ctx, "trace_context", None)
-    if trace:
-        # Set by tracing when it is on: the send attempts become children of this request.
-        emails = [replace(email, trace=trace) for email in emails]
     answer = ContactResponse(id=submission.id).model_dump()
     try:
         result = await ctx.store.add_submission(
             submission,
-            emails,
+            _emails(request, submission, verdict),
             idempotency_key=key,
             request_hash=form.fingerprint(submission) if key else None,
             response=answer,
@@ -163,6 +157,19 @@ async def _store(
         return None, accepted(request, form, result.response or answer, hosted)
     ctx.worker.notify()
     return "accepted", accepted(request, form, answer, hosted)
+
+
+def _emails(request: Request, submission: Submission, verdict: Verdict) -> list[OutgoingEmail]:
+    """The submission's emails: the notification, and the confirmation when it may be sent."""
+    ctx = request.app.ctx
+    emails = [compose_notification(submission, ctx.settings, ctx.renderer)]
+    if verdict.confirm:
+        emails.append(compose_confirmation(submission, ctx.settings, ctx.renderer))
+    trace = getattr(request.ctx, "trace_context", None)
+    if trace:
+        # Set by tracing when it is on: the send attempts become children of this request.
+        emails = [replace(email, trace=trace) for email in emails]
+    return emails
 
 
 def idempotency_key(request: Request) -> str | None:
@@ -269,6 +276,21 @@ _DESCRIPTION_SCHEMA = {
 }
 
 
+def _describe_documentation(form_parameter: Any) -> Any:
+    return openapi.definition(
+        summary="Describe a form",
+        description="The form's title and fields, core fields included, in order.",
+        tag="forms",
+        parameter=form_parameter,
+        response=[
+            openapi.definitions.Response({"application/json": _DESCRIPTION_SCHEMA}, status=200),
+            openapi.definitions.Response(
+                {"application/json": ErrorResponse.model_json_schema()}, status=404
+            ),
+        ],
+    )
+
+
 # Routes ---------------------------------------------------------------------
 
 
@@ -311,18 +333,7 @@ def forms_blueprint(forms: Forms) -> Blueprint:
     async def post_any(request: Request, form: str) -> HTTPResponse:
         return await submit(request, find_form(request, form))
 
-    @openapi.definition(
-        summary="Describe a form",
-        description="The form's title and fields, core fields included, in order.",
-        tag="forms",
-        parameter=form_parameter,
-        response=[
-            openapi.definitions.Response({"application/json": _DESCRIPTION_SCHEMA}, status=200),
-            openapi.definitions.Response(
-                {"application/json": ErrorResponse.model_json_schema()}, status=404
-            ),
-        ],
-    )
+    @_describe_documentation(form_parameter)
     async def describe_any(request: Request, form: str) -> HTTPResponse:
         return json(find_form(request, form).describe())
 

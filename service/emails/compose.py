@@ -135,28 +135,7 @@ def compose_notification(
     It goes to the form's recipients (the settings' when the form names none).
     """
     fixed = _fixed(settings)
-    context = {
-        **fixed.brand,
-        "form": _form(submission),
-        "submission": SimpleNamespace(
-            id=submission.id,
-            name=submission.name,
-            email=submission.email,
-            company=submission.company,
-            message=submission.message,
-            fields=[
-                SimpleNamespace(
-                    name=answer.name,
-                    label=answer.label,
-                    text=answer.text,
-                    multiline="\n" in answer.text,
-                )
-                for answer in submission.answers
-            ],
-            received_at=submission.created_at,
-            received=f"{submission.created_at.astimezone(UTC):%d %B %Y, %H:%M} UTC",
-        ),
-    }
+    context = {**fixed.brand, "form": _form(submission), "submission": _fields(submission)}
     rendered = renderer.render("notification", context)
     recipients = submission.form.recipients
     return OutgoingEmail(
@@ -170,6 +149,28 @@ def compose_notification(
         message_id=make_message_id(fixed.domain),
         headers={},
         date=submission.created_at,
+    )
+
+
+def _fields(submission: Submission) -> SimpleNamespace:
+    """What the notification shows: every field, the declared ones with their labels."""
+    return SimpleNamespace(
+        id=submission.id,
+        name=submission.name,
+        email=submission.email,
+        company=submission.company,
+        message=submission.message,
+        fields=[
+            SimpleNamespace(
+                name=answer.name,
+                label=answer.label,
+                text=answer.text,
+                multiline="\n" in answer.text,
+            )
+            for answer in submission.answers
+        ],
+        received_at=submission.created_at,
+        received=f"{submission.created_at.astimezone(UTC):%d %B %Y, %H:%M} UTC",
     )
 
 
