@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -32,9 +33,13 @@ from service.providers.http import (
     needs_quoting,
     parse_retry_after,
 )
-from service.providers.registry import build_providers
+from service.providers.registry import PROVIDER_NAMES, build_providers, provider_class
+from tests.provider_doubles import FAKE_SECRETS, provider_variables
 
-HTTP_PROVIDERS = ("resend", "postmark", "sendgrid", "mailgun")
+# Every provider built on HttpProvider, as declared: a new one meets these tests by itself.
+HTTP_PROVIDERS = tuple(
+    name for name in PROVIDER_NAMES if issubclass(provider_class(name), HttpProvider)
+)
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 
 
@@ -226,31 +231,59 @@ async def test_transport_errors(
     assert caught.value.__cause__ is exception
 
 
-@pytest.mark.parametrize("name", HTTP_PROVIDERS)
-async def test_an_echoed_key_is_redacted(
-    name: str,
-    http_provider: Callable[..., HttpProvider],
-    http_keys: dict[str, str],
-    sample_email: OutgoingEmail,
-    respx_mock: respx.MockRouter,
-) -> None:
-    provider = http_provider(name)
-    key = provider.api_key.get_secret_value()
-    echo = f"key {key} is not valid"
-    body = {
+def echoing(secrets: Sequence[str], *, padding: int = 0) -> dict[str, Any]:
+    """An error body in every provider's shape, echoing each secret after ``padding`` characters."""
+    echo = "x" * padding + " ".join(f"key {secret} is not valid" for secret in secrets)
+    return {
         "name": "validation_error",
         "message": echo,
         "ErrorCode": 300,
         "Message": echo,
         "errors": [{"message": echo, "field": None}],
     }
+
+
+@pytest.mark.parametrize("name", HTTP_PROVIDERS)
+@pytest.mark.parametrize("padding", [0, 180], ids=["short", "secret-across-the-cut"])
+async def test_every_echoed_secret_is_redacted(
+    name: str,
+    padding: int,
+    http_provider: Callable[..., HttpProvider],
+    sample_email: OutgoingEmail,
+    respx_mock: respx.MockRouter,
+) -> None:
+    provider = http_provider(name)
+    secrets = provider_secrets(name)
+    assert secrets, f"{name} declares no secret"
+    body = echoing(secrets, padding=padding)
     respx_mock.post(provider.build_request(sample_email).url).respond(422, json=body)
 
     with pytest.raises(MessageRejected) as caught:
         await provider.send(sample_email)
 
-    assert "[redacted] is not valid" in str(caught.value)
-    assert not any(secret in str(caught.value) for secret in http_keys.values())
+    shown = str(caught.value)
+    assert "[redacted]" in shown
+    # Not even a part of a secret survives the cut to 200 characters.
+    assert not any(secret[:8] in shown for secret in FAKE_SECRETS.values())
+
+
+@pytest.mark.parametrize("name", HTTP_PROVIDERS)
+async def test_a_check_echoing_the_secrets_is_redacted(
+    name: str, http_provider: Callable[..., HttpProvider], respx_mock: respx.MockRouter
+) -> None:
+    provider = http_provider(name)
+    respx_mock.get(provider.check_request().url).respond(401, json=echoing(provider_secrets(name)))
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        await provider.check()
+
+    assert "[redacted]" in str(caught.value)
+    assert not any(secret[:8] in str(caught.value) for secret in FAKE_SECRETS.values())
+
+
+def provider_secrets(name: str) -> list[str]:
+    """The fake values of every secret provider ``name`` declares."""
+    return [value for key, value in provider_variables(name).items() if key in FAKE_SECRETS]
 
 
 @pytest.mark.parametrize("name", HTTP_PROVIDERS)

@@ -1,0 +1,23 @@
+"""The ``postmark`` provider's declaration; implemented by :mod:`service.providers.postmark`."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import AnyHttpUrl, SecretStr
+
+from service.providers.base import ProviderSettings
+
+__all__ = ["PostmarkSettings"]
+
+
+class PostmarkSettings(ProviderSettings):
+    """``POSTMARK_SERVER_TOKEN``, ``POSTMARK_BASE_URL`` and ``POSTMARK_MESSAGE_STREAM``."""
+
+    name: ClassVar[str] = "postmark"
+    implementation: ClassVar[str] = "service.providers.postmark:PostmarkProvider"
+    credentials: ClassVar[tuple[str, ...]] = ("server_token",)
+
+    server_token: SecretStr | None = None
+    base_url: AnyHttpUrl = AnyHttpUrl("https://api.postmarkapp.com")
+    message_stream: str = "outbound"
