@@ -29,6 +29,7 @@ __all__ = [
     "Step",
     "make_http_settings",
     "provider_variables",
+    "shows_a_secret",
 ]
 
 Step = str | BaseException | asyncio.Event | None
@@ -141,6 +142,12 @@ def _fake_secrets() -> dict[str, str]:
 
 #: A distinct fake value for every provider secret, by variable in lower case.
 FAKE_SECRETS: Mapping[str, str] = _fake_secrets()
+
+
+def shows_a_secret(text: str) -> bool:
+    """True when ``text`` holds any fake provider secret, or its first 8 characters."""
+    return any(secret[:8] in text for secret in FAKE_SECRETS.values())
+
 
 #: Values for required non-secret provider settings without a default (add yours).
 SAMPLE_VALUES: Mapping[str, Any] = {
