@@ -84,6 +84,17 @@ class ProviderSettings(SettingsGroup):
         if "name" in cls.__dict__ and "env_prefix" not in cls.__dict__:
             cls.env_prefix = f"{cls.name.upper()}_"
 
+    def webhook_key(self) -> SecretStr | None:
+        """The value of the ``webhook_secret`` field when declared and set, else ``None``.
+
+        A provider's webhook route exists only when this is set (issue 15). Being a
+        ``SecretStr`` field, it gets ``<NAME>_FILE``, Key Vault and redaction like any secret.
+        """
+        if self.webhook_secret is None:
+            return None
+        value: SecretStr | None = getattr(self, self.webhook_secret)
+        return value if value is not None and value.get_secret_value() else None
+
     def secret(self, field: str) -> str:
         """The value of secret ``field`` ("" when unset: startup refuses a missing credential)."""
         value: SecretStr | None = getattr(self, field)

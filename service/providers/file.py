@@ -11,7 +11,7 @@ import asyncio
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING, Self
 
 from service.providers.base import Provider, SendResult
 from service.providers.catalog.file import FileSettings
@@ -27,7 +27,7 @@ __all__ = ["FileProvider"]
 class FileProvider(Provider):
     """Writes ``<timestamp>-<kind>-<id>.eml`` files under ``EMAIL_FILE_DIR``."""
 
-    declaration: ClassVar[type[FileSettings]] = FileSettings
+    declaration = FileSettings
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory

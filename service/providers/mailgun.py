@@ -38,7 +38,7 @@ do not say); the provider id returned is Mailgun's own ``id``.
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from service.providers.catalog.mailgun import MailgunSettings
 from service.providers.errors import ProviderUnavailable, SendError
@@ -61,7 +61,7 @@ _CHECK_HINTS = {
 class MailgunProvider(HttpProvider):
     """Sends each email with one ``POST /v3/{domain}/messages`` call to Mailgun."""
 
-    declaration: ClassVar[type[MailgunSettings]] = MailgunSettings
+    declaration = MailgunSettings
     options: MailgunSettings
 
     @property

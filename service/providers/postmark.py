@@ -38,7 +38,7 @@ provider id returned is Postmark's own ``MessageID``, a UUID.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from service.providers.catalog.postmark import PostmarkSettings
 from service.providers.errors import MessageRejected, ProviderUnavailable, SendError, TransientError
@@ -81,7 +81,7 @@ POSTMARK_ERROR_KINDS: dict[int, type[SendError]] = {
 class PostmarkProvider(HttpProvider):
     """Sends each email with one ``POST /email`` call to Postmark."""
 
-    declaration: ClassVar[type[PostmarkSettings]] = PostmarkSettings
+    declaration = PostmarkSettings
     options: PostmarkSettings
     message_id_path = ("MessageID",)
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 import hashlib
 from email.charset import Charset
 from email.utils import formataddr
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from service.providers.catalog.resend import ResendSettings
 from service.providers.errors import MessageRejected, ProviderUnavailable, SendError, TransientError
@@ -89,7 +89,7 @@ def idempotency_key(message_id: str) -> str:
 class ResendProvider(HttpProvider):
     """Sends each email with one ``POST /emails`` call to Resend."""
 
-    declaration: ClassVar[type[ResendSettings]] = ResendSettings
+    declaration = ResendSettings
     options: ResendSettings
 
     def build_request(self, email: OutgoingEmail) -> HttpRequest:

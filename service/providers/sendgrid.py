@@ -35,7 +35,7 @@ its own id for events and returns it as ``X-Message-Id``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from service.providers.catalog.sendgrid import SendgridSettings
 from service.providers.errors import ProviderUnavailable
@@ -64,7 +64,7 @@ SEND_SCOPE = "mail.send"
 class SendgridProvider(HttpProvider):
     """Sends each email with one ``POST /v3/mail/send`` call to SendGrid."""
 
-    declaration: ClassVar[type[SendgridSettings]] = SendgridSettings
+    declaration = SendgridSettings
     options: SendgridSettings
     reserved_headers = frozenset({"x-sg-id", "x-sg-eid", "received", "dkim-signature"})
     # 202 is the documented acceptance; the id is useful but not the proof.

@@ -50,7 +50,7 @@ import ipaddress
 import re
 import ssl
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from aiosmtplib import (
     SMTP,
@@ -147,7 +147,7 @@ def _server_dropped(error: Exception) -> bool:
 class SmtpProvider(Provider):
     """Sends through one SMTP server with a small pool of logged-in connections."""
 
-    declaration: ClassVar[type[SmtpSettings]] = SmtpSettings
+    declaration = SmtpSettings
 
     def __init__(
         self,

@@ -162,6 +162,24 @@ def test_each_readme_row_says_its_default_and_whether_required_or_secret(row: li
         assert default.strip("`").removeprefix("./").rstrip("/") == str(declared).rstrip("/")
 
 
+def test_a_declared_webhook_secret_is_read_like_any_secret() -> None:
+    class Hooked(ProviderSettings):
+        name = "hooked"
+        implementation = "nowhere:Nothing"
+        webhook_secret = "signing_key"
+
+        signing_key: SecretStr | None = None
+
+    assert Hooked.variable("signing_key") == "HOOKED_SIGNING_KEY"
+    assert Hooked().webhook_key() is None
+    assert Hooked(signing_key=SecretStr("")).webhook_key() is None
+    key = Hooked(signing_key=SecretStr("whsec_1")).webhook_key()
+    assert key is not None
+    assert key.get_secret_value() == "whsec_1"
+    assert Hooked(signing_key=SecretStr("whsec_1")).secret_values() == ("whsec_1",)
+    assert PROVIDERS["resend"]().webhook_key() is None  # none declared yet
+
+
 def test_a_catalog_module_must_declare_exactly_its_own_provider(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -418,7 +418,7 @@ class SigningSettings(ProviderSettings):
 class SigningProvider(HttpProvider):
     """Signs method, URL and the exact body bytes with HMAC-SHA256, as SES and ACS do."""
 
-    declaration: ClassVar[type[SigningSettings]] = SigningSettings
+    declaration = SigningSettings
     options: SigningSettings
 
     def build_request(self, email: OutgoingEmail) -> HttpRequest:

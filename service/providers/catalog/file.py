@@ -6,7 +6,7 @@ Implemented by :mod:`service.providers.file`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from service.providers.base import ProviderSettings
 from service.settings_groups import Env
@@ -17,7 +17,7 @@ __all__ = ["FileSettings"]
 class FileSettings(ProviderSettings):
     """``EMAIL_FILE_DIR``: where the files go."""
 
-    name: ClassVar[str] = "file"
-    implementation: ClassVar[str] = "service.providers.file:FileProvider"
+    name = "file"
+    implementation = "service.providers.file:FileProvider"
 
     directory: Annotated[Path, Env("EMAIL_FILE_DIR")] = Path("var/mail")

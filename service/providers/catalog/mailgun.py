@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import ClassVar
 
 from pydantic import AnyHttpUrl, SecretStr, field_validator
 
@@ -19,9 +18,9 @@ _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 class MailgunSettings(ProviderSettings):
     """``MAILGUN_API_KEY``, ``MAILGUN_DOMAIN`` and ``MAILGUN_BASE_URL``."""
 
-    name: ClassVar[str] = "mailgun"
-    implementation: ClassVar[str] = "service.providers.mailgun:MailgunProvider"
-    credentials: ClassVar[tuple[str, ...]] = ("api_key", "domain")
+    name = "mailgun"
+    implementation = "service.providers.mailgun:MailgunProvider"
+    credentials = ("api_key", "domain")
 
     api_key: SecretStr | None = None
     domain: str | None = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import AnyHttpUrl, SecretStr
 
 from service.providers.base import ProviderSettings
@@ -14,9 +12,9 @@ __all__ = ["PostmarkSettings"]
 class PostmarkSettings(ProviderSettings):
     """``POSTMARK_SERVER_TOKEN``, ``POSTMARK_BASE_URL`` and ``POSTMARK_MESSAGE_STREAM``."""
 
-    name: ClassVar[str] = "postmark"
-    implementation: ClassVar[str] = "service.providers.postmark:PostmarkProvider"
-    credentials: ClassVar[tuple[str, ...]] = ("server_token",)
+    name = "postmark"
+    implementation = "service.providers.postmark:PostmarkProvider"
+    credentials = ("server_token",)
 
     server_token: SecretStr | None = None
     base_url: AnyHttpUrl = AnyHttpUrl("https://api.postmarkapp.com")

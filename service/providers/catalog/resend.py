@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import AnyHttpUrl, SecretStr
 
 from service.providers.base import ProviderSettings
@@ -14,9 +12,9 @@ __all__ = ["ResendSettings"]
 class ResendSettings(ProviderSettings):
     """``RESEND_API_KEY`` and ``RESEND_BASE_URL``."""
 
-    name: ClassVar[str] = "resend"
-    implementation: ClassVar[str] = "service.providers.resend:ResendProvider"
-    credentials: ClassVar[tuple[str, ...]] = ("api_key",)
+    name = "resend"
+    implementation = "service.providers.resend:ResendProvider"
+    credentials = ("api_key",)
 
     api_key: SecretStr | None = None
     base_url: AnyHttpUrl = AnyHttpUrl("https://api.resend.com")

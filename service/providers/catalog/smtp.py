@@ -6,7 +6,7 @@ login and, without ``EMAIL_FROM``, the From address.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, SecretStr, field_validator
 
@@ -19,9 +19,9 @@ __all__ = ["SmtpSettings"]
 class SmtpSettings(ProviderSettings):
     """``SMTP_*`` plus the account: ``EMAIL_ADDRESS`` and ``EMAIL_PASSWORD``."""
 
-    name: ClassVar[str] = "smtp"
-    implementation: ClassVar[str] = "service.providers.smtp:SmtpProvider"
-    credentials: ClassVar[tuple[str, ...]] = ("username", "password")
+    name = "smtp"
+    implementation = "service.providers.smtp:SmtpProvider"
+    credentials = ("username", "password")
 
     username: Annotated[EmailStr | None, Env("EMAIL_ADDRESS")] = None
     password: Annotated[SecretStr | None, Env("EMAIL_PASSWORD")] = None
