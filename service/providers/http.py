@@ -314,12 +314,16 @@ class HttpProvider(Provider):
         """
 
     @abstractmethod
-    def auth_headers(self, request: HttpRequest) -> dict[str, str]:
-        """The headers that authenticate ``request`` (its body bytes are final); no I/O."""
+    async def auth_headers(self, request: HttpRequest) -> dict[str, str]:
+        """The headers that authenticate ``request``, whose body bytes are final.
 
-    def authorize(self, request: HttpRequest) -> HttpRequest:
+        Async so that a provider may fetch or refresh a token here (a managed
+        identity, refreshable cloud credentials); a static key just returns.
+        """
+
+    async def authorize(self, request: HttpRequest) -> HttpRequest:
         """``request`` as it is sent: with :meth:`auth_headers`, body untouched."""
-        return request.with_headers(self.auth_headers(request))
+        return request.with_headers(await self.auth_headers(request))
 
     def extra_headers(self, email: OutgoingEmail) -> dict[str, str]:
         """``email.headers``, checked: a header this API cannot carry fails loudly.
@@ -355,7 +359,7 @@ class HttpProvider(Provider):
 
     async def call(self, request: HttpRequest) -> httpx.Response:
         """Authorize ``request`` and send exactly its bytes; the only I/O."""
-        sent = self.authorize(request)
+        sent = await self.authorize(request)
         return await self.client.request(
             sent.method, sent.url, headers=dict(sent.headers), content=sent.body or None
         )

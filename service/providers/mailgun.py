@@ -90,7 +90,7 @@ class MailgunProvider(HttpProvider):
             form=form,
         )
 
-    def auth_headers(self, request: HttpRequest) -> dict[str, str]:
+    async def auth_headers(self, request: HttpRequest) -> dict[str, str]:
         credentials = f"api:{self.options.secret('api_key')}".encode()
         return {"Authorization": f"Basic {base64.b64encode(credentials).decode('ascii')}"}
 

@@ -105,7 +105,7 @@ class PostmarkProvider(HttpProvider):
             json=body,
         )
 
-    def auth_headers(self, request: HttpRequest) -> dict[str, str]:
+    async def auth_headers(self, request: HttpRequest) -> dict[str, str]:
         return {"X-Postmark-Server-Token": self.options.secret("server_token")}
 
     def check_request(self) -> HttpRequest:

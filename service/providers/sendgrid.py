@@ -94,7 +94,7 @@ class SendgridProvider(HttpProvider):
             json=body,
         )
 
-    def auth_headers(self, request: HttpRequest) -> dict[str, str]:
+    async def auth_headers(self, request: HttpRequest) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.options.secret('api_key')}"}
 
     def check_request(self) -> HttpRequest:

@@ -426,7 +426,7 @@ class SigningProvider(HttpProvider):
             method="POST", url=self.url("send"), json={"subject": email.subject, "html": email.html}
         )
 
-    def auth_headers(self, request: HttpRequest) -> dict[str, str]:
+    async def auth_headers(self, request: HttpRequest) -> dict[str, str]:
         return {
             "X-Signature": sign(
                 self.options.secret("secret_key"), request.method, request.url, request.body
@@ -472,9 +472,12 @@ async def test_a_signature_over_other_bytes_is_refused(
 ) -> None:
     # The same check as above must be able to fail: a signature over re-serialised JSON.
     provider = SigningProvider(options=SigningSettings(), client=http_client)
-    provider.auth_headers = lambda request: {  # type: ignore[method-assign]
-        "X-Signature": sign("signing-secret-0123", request.method, request.url, request.body + b" ")
-    }
+
+    async def signed_elsewhere(request: HttpRequest) -> dict[str, str]:
+        body = request.body + b" "
+        return {"X-Signature": sign("signing-secret-0123", request.method, request.url, body)}
+
+    provider.auth_headers = signed_elsewhere  # type: ignore[method-assign]
 
     def verify(request: httpx.Request) -> httpx.Response:
         expected = sign("signing-secret-0123", request.method, str(request.url), request.content)

@@ -46,10 +46,10 @@ def expected_form(email: OutgoingEmail) -> dict[str, list[str]]:
     }
 
 
-def test_build_request_is_the_documented_call(
+async def test_build_request_is_the_documented_call(
     mailgun: HttpProvider, sample_email: OutgoingEmail, http_keys: dict[str, str]
 ) -> None:
-    request = mailgun.authorize(mailgun.build_request(sample_email))  # as sent
+    request = await mailgun.authorize(mailgun.build_request(sample_email))  # as sent
 
     assert request.method == "POST"
     assert request.url == URL

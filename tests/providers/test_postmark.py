@@ -57,10 +57,10 @@ def ok(**extra: object) -> dict[str, object]:
     }
 
 
-def test_build_request_is_the_documented_call(
+async def test_build_request_is_the_documented_call(
     postmark: HttpProvider, sample_email: OutgoingEmail, http_keys: dict[str, str]
 ) -> None:
-    request = postmark.authorize(postmark.build_request(sample_email))  # as sent
+    request = await postmark.authorize(postmark.build_request(sample_email))  # as sent
 
     assert request.method == "POST"
     assert request.url == URL

@@ -46,10 +46,10 @@ def expected_body(email: OutgoingEmail) -> dict[str, object]:
     }
 
 
-def test_build_request_is_the_documented_call(
+async def test_build_request_is_the_documented_call(
     resend: HttpProvider, sample_email: OutgoingEmail, http_keys: dict[str, str]
 ) -> None:
-    request = resend.authorize(resend.build_request(sample_email))  # as sent
+    request = await resend.authorize(resend.build_request(sample_email))  # as sent
 
     assert request.method == "POST"
     assert request.url == URL

@@ -54,10 +54,10 @@ def expected_body(email: OutgoingEmail) -> dict[str, object]:
     }
 
 
-def test_build_request_is_the_documented_call(
+async def test_build_request_is_the_documented_call(
     sendgrid: HttpProvider, sample_email: OutgoingEmail, http_keys: dict[str, str]
 ) -> None:
-    request = sendgrid.authorize(sendgrid.build_request(sample_email))  # as sent
+    request = await sendgrid.authorize(sendgrid.build_request(sample_email))  # as sent
 
     assert request.method == "POST"
     assert request.url == URL
