@@ -361,10 +361,13 @@ async def test_submissions_keep_every_lead_even_when_every_email_failed(admin: A
     assert oldest == {
         "id": bounced,
         "created_at": oldest["created_at"],
+        "form": "contact",
         "name": "Bruno Bounced",
         "email": VISITOR,
         "company": None,
         "message": MESSAGE,
+        "fields": {},
+        "consent": [],
         "purged": False,
         "emails": [
             {
