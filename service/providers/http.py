@@ -69,6 +69,7 @@ import httpx
 from pydantic import SecretStr
 
 from service.config import ConfigError
+from service.jsonparse import JsonError, parse_json
 from service.providers.base import Provider, SendResult
 from service.providers.errors import (
     MessageRejected,
@@ -422,10 +423,10 @@ class HttpProvider(Provider):
 
 
 def json_body(response: httpx.Response) -> Any:
-    """The decoded JSON body, or ``None`` when it is empty or not JSON."""
+    """The decoded JSON body, or ``None`` when it is empty, not JSON or absurdly nested."""
     try:
-        return response.json()
-    except ValueError:
+        return parse_json(response.content)
+    except JsonError:
         return None
 
 
