@@ -21,6 +21,7 @@ from service.api import BLUEPRINTS, DEVELOPMENT_BLUEPRINTS, JsonErrorHandler
 from service.api import admin as admin_api
 from service.api import metrics as metrics_api
 from service.api.context import return_request_id, start_request
+from service.api.health import OutboxWrites
 from service.api.security import add_security_headers
 from service.config import Settings, load_settings
 from service.emails import EmailRenderer, check_templates
@@ -77,6 +78,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     app.ctx.metrics = Metrics()
     app.ctx.metrics.add_refresher(partial(_observe_outbox, app))
     app.ctx.defences = Defences.from_settings(settings)
+    app.ctx.outbox_writes = OutboxWrites()
     for blueprint in BLUEPRINTS:
         app.blueprint(blueprint)
     if not settings.production:
