@@ -131,7 +131,9 @@ async def _open(app: Sanic, opened: AsyncExitStack) -> None:
     await app.ctx.defences.open()
     logger.info("provider chain: %s", " -> ".join(app.ctx.chain.names))
     if "file" in app.ctx.chain.names:
-        logger.info("file provider writes emails to %s", settings.email_file_dir.resolve())
+        logger.info(
+            "file provider writes emails to %s", settings.provider_settings.file.directory.resolve()
+        )
     app.ctx.store = open_store(settings.database_url)
     await app.ctx.store.open()
     opened.push_async_callback(app.ctx.store.close)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Self
 
 from service.config import ConfigError
 from service.providers.base import Provider, SendResult
+from service.providers.catalog.file import FileSettings
 from service.providers.errors import ProviderUnavailable, SendError
 
 if TYPE_CHECKING:
@@ -27,14 +28,15 @@ __all__ = ["FileProvider"]
 class FileProvider(Provider):
     """Writes ``<timestamp>-<kind>-<id>.eml`` files under ``EMAIL_FILE_DIR``."""
 
-    name = "file"
+    declaration = FileSettings
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     @classmethod
     def from_settings(cls, settings: Settings, **shared: object) -> Self:
-        return cls(settings.email_file_dir)
+        options: FileSettings = settings.provider_group(cls.name)  # type: ignore[assignment]
+        return cls(options.directory)
 
     async def open(self) -> None:
         try:
