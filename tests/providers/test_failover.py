@@ -164,6 +164,19 @@ BEHIND_SMTP = {
         "<201798300811.5787683@smtp-relay.mailin.fr>",
         json={"messageId": "<201798300811.5787683@smtp-relay.mailin.fr>"},
     ),
+    "mailjet": Accepts(
+        "https://api.mailjet.com/v3.1/send",
+        200,
+        "123",
+        json={
+            "Messages": [
+                {
+                    "Status": "success",
+                    "To": [{"Email": "sales@example.com", "MessageUUID": "123", "MessageID": 456}],
+                }
+            ]
+        },
+    ),
 }
 
 

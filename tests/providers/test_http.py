@@ -246,6 +246,7 @@ def echoing(secrets: Sequence[str], *, padding: int = 0) -> dict[str, Any]:
         "message": echo,
         "ErrorCode": 300,
         "Message": echo,
+        "ErrorMessage": echo,
         "errors": [{"message": echo, "field": None}],
     }
 
