@@ -177,6 +177,12 @@ BEHIND_SMTP = {
             ]
         },
     ),
+    "mailersend": Accepts(
+        "https://api.mailersend.com/v1/email",
+        202,
+        "5e42957d51f1d94a1070a733",
+        headers={"X-Message-Id": "5e42957d51f1d94a1070a733"},
+    ),
 }
 
 
