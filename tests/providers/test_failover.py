@@ -183,6 +183,18 @@ BEHIND_SMTP = {
         "5e42957d51f1d94a1070a733",
         headers={"X-Message-Id": "5e42957d51f1d94a1070a733"},
     ),
+    "sparkpost": Accepts(
+        "https://api.sparkpost.com/api/v1/transmissions",
+        200,
+        "11668787484950529",
+        json={
+            "results": {
+                "total_rejected_recipients": 0,
+                "total_accepted_recipients": 1,
+                "id": "11668787484950529",
+            }
+        },
+    ),
 }
 
 
