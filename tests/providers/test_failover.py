@@ -3,14 +3,14 @@
 Real parts on both sides: the chain is built from settings as the app builds
 it, SMTP talks to a real aiosmtpd server (STARTTLS + AUTH) and the API to respx.
 Resend is the API behind SMTP in the detailed tests; every other HTTP provider
-has one row in :data:`BEHIND_SMTP` (its documented acceptance), run by
+has one row in :data:`tests.provider_doubles.API_ACCEPTS` (its documented acceptance), run by
 :func:`test_each_api_takes_over_when_smtp_is_down` on the same fixture.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -23,7 +23,7 @@ from service.message import OutgoingEmail
 from service.providers import ProviderChain, build_providers
 from service.providers.http import make_http_client
 from tests.process import free_port
-from tests.provider_doubles import provider_variables
+from tests.provider_doubles import API_ACCEPTS, provider_variables
 from tests.smtp_server import PASSWORD, USERNAME, SmtpServer
 
 RESEND = "https://api.resend.com/emails"
@@ -146,66 +146,14 @@ async def test_a_transient_421_is_retried_on_smtp_and_delivered_once(
     assert chain.stats["smtp"] == {"sent": 1, "retried": 1, "failed_over": 0, "rejected": 0}
 
 
-@dataclass(frozen=True)
-class Accepts:
-    """How an API behind SMTP answers a send: the documented acceptance, and the id it gives."""
-
-    url: str
-    status: int
-    message_id: str
-    json: object = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-BEHIND_SMTP = {
-    "brevo": Accepts(
-        "https://api.brevo.com/v3/smtp/email",
-        201,
-        "<201798300811.5787683@smtp-relay.mailin.fr>",
-        json={"messageId": "<201798300811.5787683@smtp-relay.mailin.fr>"},
-    ),
-    "mailjet": Accepts(
-        "https://api.mailjet.com/v3.1/send",
-        200,
-        "123",
-        json={
-            "Messages": [
-                {
-                    "Status": "success",
-                    "To": [{"Email": "sales@example.com", "MessageUUID": "123", "MessageID": 456}],
-                }
-            ]
-        },
-    ),
-    "mailersend": Accepts(
-        "https://api.mailersend.com/v1/email",
-        202,
-        "5e42957d51f1d94a1070a733",
-        headers={"X-Message-Id": "5e42957d51f1d94a1070a733"},
-    ),
-    "sparkpost": Accepts(
-        "https://api.sparkpost.com/api/v1/transmissions",
-        200,
-        "11668787484950529",
-        json={
-            "results": {
-                "total_rejected_recipients": 0,
-                "total_accepted_recipients": 1,
-                "id": "11668787484950529",
-            }
-        },
-    ),
-}
-
-
-@pytest.mark.parametrize("behind", BEHIND_SMTP)
+@pytest.mark.parametrize("behind", API_ACCEPTS)
 async def test_each_api_takes_over_when_smtp_is_down(
     behind: str,
     smtp_then: BuildChain,
     smtp_server: SmtpServer,
     make_email: Callable[..., OutgoingEmail],
 ) -> None:
-    accepts = BEHIND_SMTP[behind]
+    accepts = API_ACCEPTS[behind]
     chain = await smtp_then(behind, smtp_port=free_port())
     email = replace(make_email(), outbox_id="outbox-failover-1")
 
