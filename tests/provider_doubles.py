@@ -64,10 +64,10 @@ class ScriptedProvider(Provider):
     A step is ``"sent"`` or ``None`` (accept); ``"transient"`` (421),
     ``"unavailable"`` (535) or ``"rejected"`` (550), raised as that kind; an
     exception instance, raised as is; or an :class:`asyncio.Event`, waited for
-    before accepting. ``sent`` lists the Message-IDs accepted, ``calls``
-    counts calls, ``started`` is set at the first call. With a ``journal``
-    each call appends the name (the order providers were tried in); with a
-    ``clock`` each call moves it by ``duration``.
+    before accepting. ``sent`` lists the Message-IDs accepted, ``received``
+    every email handed over, ``calls`` counts calls, ``started`` is set at the
+    first call. With a ``journal`` each call appends the name (the order
+    providers were tried in); with a ``clock`` each call moves it by ``duration``.
     """
 
     def __init__(
@@ -86,6 +86,7 @@ class ScriptedProvider(Provider):
         self.duration = duration
         self.calls = 0
         self.sent: list[str] = []
+        self.received: list[OutgoingEmail] = []
         self.started = asyncio.Event()
 
     @classmethod
@@ -95,6 +96,7 @@ class ScriptedProvider(Provider):
     async def deliver(self, email: OutgoingEmail) -> SendResult:
         step = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
+        self.received.append(email)
         self.started.set()
         if self.journal is not None:
             self.journal.append(self.name)
