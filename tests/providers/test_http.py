@@ -1,6 +1,6 @@
 """The HTTP provider base: Retry-After parsing, the status table, transport errors, the client.
 
-The status table is checked through all four real providers, so a provider
+The status table is checked through every HTTP provider declared, so a provider
 that broke the shared mapping fails here by name.
 """
 
