@@ -4,7 +4,7 @@ Format followed (pages read 2026-11-27; Mailjet's guide, also kept as
 ``guides/_send-api.md`` in github.com/mailjet/api-documentation):
 
 * Send API v3.1 — https://dev.mailjet.com/email/guides/send-api-v31/ and
-  https://dev.mailjet.com/email/reference/send-emails/: ``POST
+  https://dev.mailjet.com/reference/email/send-emails/: ``POST
   {MAILJET_BASE_URL}/v3.1/send`` with HTTP Basic ``{MAILJET_API_KEY}:{MAILJET_SECRET_KEY}``;
   JSON ``{"Messages": [{...}]}`` with ``From {"Email", "Name"}``, ``To [{"Email",
   "Name"}]``, ``ReplyTo {"Email", "Name"}``, ``Subject``, ``TextPart``,
@@ -26,7 +26,7 @@ Format followed (pages read 2026-11-27; Mailjet's guide, also kept as
   400, 401, 403, 404, 405, 429, 500.
 
 * Check (``python -m service check``) — the ``/sender`` resource ("Verify a
-  Sender" in the guide above; https://dev.mailjet.com/email/reference/sender-addresses-and-domains/sender/):
+  Sender" in the guide above; https://dev.mailjet.com/reference/email/sender-addresses-and-domains/sender/):
   ``GET {MAILJET_BASE_URL}/v3/REST/sender`` with the same Basic credentials;
   200 ``{"Count", "Data": [{"Email", "Status": "Active", ...}], "Total"}``.
   The check reports how many senders are active (never their addresses).
