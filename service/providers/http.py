@@ -83,6 +83,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from service.jsonparse import JsonError, parse_json
 from service.providers.base import Provider, ProviderSettings, SendResult, redact
 from service.providers.errors import (
     MessageRejected,
@@ -509,10 +510,10 @@ class HttpProvider(Provider):
 
 
 def json_body(response: httpx.Response) -> Any:
-    """The decoded JSON body, or ``None`` when it is empty or not JSON."""
+    """The decoded JSON body, or ``None`` when it is empty, not JSON or absurdly nested."""
     try:
-        return response.json()
-    except ValueError:
+        return parse_json(response.content)
+    except JsonError:
         return None
 
 

@@ -356,6 +356,30 @@ async def test_unexpected_success_body_fails_over(
 
 
 @pytest.mark.parametrize("name", HTTP_PROVIDERS)
+@pytest.mark.parametrize(("status", "kind"), [(200, ProviderUnavailable), (422, MessageRejected)])
+async def test_an_answer_nested_thousands_deep_reads_as_no_json(
+    name: str,
+    status: int,
+    kind: type[SendError],
+    http_provider: Callable[..., HttpProvider],
+    sample_email: OutgoingEmail,
+    respx_mock: respx.MockRouter,
+) -> None:
+    provider = http_provider(name)
+    deep = b'{"id": "x", "message": "m", "errors": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    respx_mock.post(provider.build_request(sample_email).url).respond(
+        status, content=deep, headers={"Content-Type": "application/json"}
+    )
+
+    with pytest.raises(SendError) as caught:
+        await provider.send(sample_email)
+
+    assert type(caught.value) is kind
+    assert "RecursionError" not in str(caught.value)
+    assert not isinstance(caught.value.__cause__, RecursionError)
+
+
+@pytest.mark.parametrize("name", HTTP_PROVIDERS)
 @pytest.mark.parametrize(
     ("headers", "problem"),
     [
