@@ -153,6 +153,7 @@ def shows_a_secret(text: str) -> bool:
 SAMPLE_VALUES: Mapping[str, Any] = {
     "email_address": "owner@example.com",
     "mailgun_domain": "mg.example.com",
+    "aws_region": "eu-west-1",
 }
 
 

@@ -130,8 +130,9 @@ def test_the_admin_api_is_off_unless_a_token_is_set(monkeypatch: pytest.MonkeyPa
 
 
 def test_unknown_provider_lists_the_valid_names() -> None:
-    valid = "valid names: file, mailgun, postmark, resend, sendgrid, smtp"
-    assert valid.removeprefix("valid names: ").split(", ") == list(PROVIDERS)
+    # Derived: adding a provider edits no test but its own.
+    valid = "valid names: " + ", ".join(sorted(PROVIDERS))
+    assert {"smtp", "file", "resend"} <= set(PROVIDERS)
     with pytest.raises(ConfigError, match=valid):
         load_settings(email_providers="gmail")
 
