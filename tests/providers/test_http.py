@@ -247,6 +247,7 @@ def echoing(secrets: Sequence[str], *, padding: int = 0) -> dict[str, Any]:
         "ErrorCode": 300,
         "Message": echo,
         "errors": [{"message": echo, "field": None}],
+        "error": {"code": "BadRequest", "message": echo},
     }
 
 
