@@ -43,7 +43,6 @@ async def test_a_stored_email_comes_back_exactly_as_rendered(store: Store) -> No
     assert claim.submission_id == submission.id
     assert (claim.kind, claim.seq, claim.attempts) == ("notification", 0, 1)
     assert claim.message_id == notification.message_id
-    # Exactly as rendered, plus the id it is stored under (providers send it as metadata).
     assert claim.to_email() == replace(notification, outbox_id=claim.id)
 
 
