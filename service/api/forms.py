@@ -148,11 +148,13 @@ async def _store(
     except IdempotencyConflict:
         message = "This Idempotency-Key was already used for a different submission."
         return None, error_response(request, 409, message)
-    except Exception:
+    except Exception as err:
         # Nothing was accepted, so nothing is lost: the visitor is told to try again.
         logger.exception("outbox: could not store submission %s", submission.id)
+        ctx.outbox_writes.failed(err)
         message = "Your message could not be saved right now. Please try again in a minute."
         return None, error_response(request, 503, message, headers={"Retry-After": "60"})
+    ctx.outbox_writes.succeeded()
     if result.replayed:
         return None, accepted(request, form, result.response or answer, hosted)
     ctx.worker.notify()

@@ -8,8 +8,6 @@ settings and forms (a form's title), never from the visitor's text.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC
@@ -23,6 +21,7 @@ from service.emails.colors import readable_on, text_safe
 from service.emails.renderer import TemplateError
 from service.message import OutgoingEmail, make_address, make_message_id
 from service.submission import Submission
+from service.validation import greeting_name
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -36,24 +35,8 @@ __all__ = [
     "check_templates",
     "compose_confirmation",
     "compose_notification",
-    "greeting_name",
     "sample_submission",
 ]
-
-# A name that carries a link, an address or a phone number is how spammers
-# smuggle text into confirmations; such a name is not echoed. Mail clients
-# turn a bare "shop.example" into a link, so any word.word counts as a link,
-# and compatibility forms (full-width letters, at signs and dots) are folded first.
-_NOT_A_NAME = re.compile(r"[@:/\\]|[^\W_]\.[^\W\d_]{2,}", re.IGNORECASE)
-_MAX_DIGITS = 4
-
-
-def greeting_name(name: str) -> str | None:
-    """The visitor's name if it looks like a name, else ``None`` (a generic greeting)."""
-    folded = unicodedata.normalize("NFKC", name).replace("\u3002", ".")
-    if _NOT_A_NAME.search(folded) or sum(char.isdigit() for char in folded) > _MAX_DIGITS:
-        return None
-    return name
 
 
 def brand_context(settings: Settings) -> dict[str, Any]:
@@ -177,7 +160,7 @@ def _fields(submission: Submission) -> SimpleNamespace:
 def compose_confirmation(
     submission: Submission, settings: Settings, renderer: EmailRenderer
 ) -> OutgoingEmail:
-    """The visitor's thank-you: a fixed text that echoes nothing but a plausible name.
+    """The visitor's thank-you: a fixed text that echoes nothing but a name safe to greet with.
 
     It may name the form (its title is configuration), never anything else the visitor wrote.
     """

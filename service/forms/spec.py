@@ -21,8 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from service.api.schemas import EmailAddress
 from service.forms.types import FIELD_TYPES
+from service.validation import EmailAddress
 
 __all__ = [
     "CORE_FIELDS",

@@ -2,8 +2,8 @@
 
 Adding a type is adding one :class:`FieldType` to :data:`FIELD_TYPES`. Text
 goes through the same validators as the contact form's own fields
-(:mod:`service.api.schemas`): ``text`` through ``SingleLine``, ``textarea``
-through whatever the ``message`` field checks, ``email`` through
+(:mod:`service.validation`): ``text`` and ``tel`` and ``url`` through
+``SingleLine``, ``textarea`` through ``MultiLine``, ``email`` through
 ``EmailAddress``; a rule added there holds in every form.
 
 A value's annotation here is for a filled-in value: a blank one is handled
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
 
-from annotated_types import MaxLen, MinLen
+from annotated_types import MaxLen
 from pydantic import AfterValidator, AnyHttpUrl, BeforeValidator, TypeAdapter, ValidationError
 
-from service.api.schemas import ContactForm, EmailAddress, SingleLine
+from service.validation import EmailAddress, MultiLine, SingleLine
 
 if TYPE_CHECKING:
     from service.forms.form import PublicField as FieldSpec
@@ -29,12 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FIELD_TYPES", "FieldType", "parse_checkbox"]
 
-# The message field's own rules, without its length limits (each textarea has its own).
-_MULTI_LINE = tuple(
-    item
-    for item in ContactForm.model_fields["message"].metadata
-    if not isinstance(item, MinLen | MaxLen)
-)
 _EMAIL = TypeAdapter(EmailAddress)
 _URL = TypeAdapter(AnyHttpUrl)
 _PHONE = re.compile(r"\+?[0-9 ().\-/]+")
@@ -196,7 +190,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         ),
         FieldType(
             "textarea",
-            lambda spec: Annotated[str, *_MULTI_LINE, _limited(spec, 5000)],
+            lambda spec: Annotated[MultiLine, _limited(spec, 5000)],
             lambda spec: _text_schema(spec, 5000),
             lambda spec: "First line of a longer answer.\nAnd a second line."[
                 : spec.max_length or 5000

@@ -7,7 +7,7 @@ each store converts them to its own column type.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -130,8 +130,8 @@ class ClaimedEmail:
     created_at: datetime
 
     def to_email(self) -> OutgoingEmail:
-        """The stored email, exactly as it was rendered (same Message-ID)."""
-        return OutgoingEmail.from_dict(self.payload)
+        """The stored email, exactly as it was rendered (same Message-ID), with its outbox id."""
+        return replace(OutgoingEmail.from_dict(self.payload), outbox_id=self.id)
 
 
 @dataclass(frozen=True, slots=True)
