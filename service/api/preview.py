@@ -7,6 +7,10 @@ with its text part, headers, MJML sources and SpamAssassin score, reloads
 itself when a template file changes, and can send a test through the real
 provider chain (from the studio's own page only, a few a minute).
 
+A form picker previews the emails of every form ``FORMS_FILE`` declares:
+its sample has a value of each declared field's type (see
+:attr:`service.forms.FieldType.sample`), which the author can edit too.
+
 The pages are server-rendered; a small script from ``static/`` switches tabs
 and widths, polls for template changes and calls the JSON endpoints. Their
 Content-Security-Policy allows scripts from this origin only.
@@ -30,8 +34,8 @@ from sanic_ext import openapi
 from service.abuse.moving_window import MovingWindows
 from service.api.body import read_fields
 from service.api.pages import render_page
-from service.api.schemas import ContactForm, FieldError, field_errors
-from service.emails import Submission, TemplateError
+from service.api.schemas import FieldError, field_errors
+from service.emails import TemplateError
 from service.emails.compose import COMPOSERS, EMAILS
 from service.emails.samples import PRESETS
 from service.emails.spamcheck import SpamCheckError, SpamCheckUnavailable, check_spam
@@ -40,7 +44,9 @@ from service.validation import EmailAddress
 
 if TYPE_CHECKING:
     from service.emails import EmailRenderer
+    from service.forms import Form
     from service.message import OutgoingEmail
+    from service.submission import Submission
 
 __all__ = ["PREVIEW_CSP", "bp"]
 
@@ -114,25 +120,38 @@ def _sends_left(request: Request) -> float | None:
     return windows.hit("send", *SEND_LIMIT)
 
 
-def _sample(fields: dict[str, Any]) -> tuple[Submission, list[FieldError], str | None]:
+def _chosen_form(request: Request, fields: dict[str, Any]) -> Form:
+    """The form the author picked (``form``), else the contact form."""
+    forms = request.app.ctx.forms
+    chosen = fields.get("form")
+    return forms[chosen] if isinstance(chosen, str) and chosen in forms else forms.contact
+
+
+def _on_form(preset: Submission, form: Form) -> Submission:
+    """A preset's visitor on ``form``, with a sample value of each declared field's type."""
+    sample = form.sample()
+    return dataclasses.replace(
+        preset,
+        form=sample.form,
+        answers=sample.answers,
+        consents=sample.consents,
+        company=preset.company if form.company != "off" else None,
+        message=preset.message if form.message != "off" else None,
+    )
+
+
+def _sample(fields: dict[str, Any], form: Form) -> tuple[Submission, list[FieldError], str | None]:
     """The submission to preview: a preset, the author's fields, or the default sample."""
     preset = fields.get("preset")
     if isinstance(preset, str) and preset in PRESETS:
-        return PRESETS[preset].submission, [], preset
+        return _on_form(PRESETS[preset].submission, form), [], preset
     if not any(fields.get(field) for field in SAMPLE_FIELDS):
-        return PRESETS["sample"].submission, [], "sample"
+        return _on_form(PRESETS["sample"].submission, form), [], "sample"
     try:
-        form = ContactForm.model_validate(fields)
+        submission = form.validate(fields)
     except ValidationError as err:
-        return PRESETS["sample"].submission, field_errors(err), None
-    submission = Submission(
-        id="preview",
-        name=form.name,
-        email=str(form.email),
-        message=form.message,
-        company=form.company or None,
-    )
-    return submission, [], None
+        return _on_form(PRESETS["sample"].submission, form), field_errors(err), None
+    return dataclasses.replace(submission, id="preview"), [], None
 
 
 def _compose(request: Request, name: str, submission: Submission) -> OutgoingEmail:
@@ -184,12 +203,15 @@ async def studio(request: Request, name: str) -> HTTPResponse:
     """One email: rendered, with its text, headers, sources, spam score and a test send."""
     name = _email_name(name)
     fields = _fields(request)
-    submission, errors, preset = _sample(fields)
+    form = _chosen_form(request, fields)
+    submission, errors, preset = _sample(fields, form)
     tab = fields.get("tab") if fields.get("tab") in TABS else "html"
     view = fields.get("view") if fields.get("view") in VIEWS else "desktop"
     renderer = _renderer(request)
     context: dict[str, Any] = {
         "email_name": name,
+        "forms": request.app.ctx.forms,
+        "form": form,
         "presets": PRESETS,
         "preset": preset,
         "submission": submission,
@@ -247,7 +269,8 @@ async def spam(request: Request, name: str) -> HTTPResponse:
     name = _email_name(name)
     if not _same_origin(request):
         return json({"available": False, "message": "Cross-site request refused."}, status=403)
-    submission, _, _ = _sample(read_fields(request))
+    fields = read_fields(request)
+    submission, _, _ = _sample(fields, _chosen_form(request, fields))
     try:
         email = _compose(request, name, submission)
         report = await check_spam(email.to_bytes())
@@ -280,7 +303,7 @@ async def send_test(request: Request, name: str) -> HTTPResponse:
             {"success": False, "message": "Type a valid email address to send the test to."},
             status=422,
         )
-    submission, errors, _ = _sample(fields)
+    submission, errors, _ = _sample(fields, _chosen_form(request, fields))
     if errors:
         return json(
             {

@@ -95,5 +95,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at)",
         ),
     ),
+    Migration(
+        2,
+        "forms: a submission's form, its declared fields and its consent records",
+        (
+            # Rows stored before forms existed came through the one form there was.
+            "ALTER TABLE submissions ADD COLUMN form TEXT NOT NULL DEFAULT 'contact'",
+            # ``extra`` was kept for further form fields and never written: it is them.
+            "ALTER TABLE submissions RENAME COLUMN extra TO fields",
+            "ALTER TABLE submissions ADD COLUMN consent {json}",
+            "CREATE INDEX submissions_form ON submissions (form, created_at)",
+        ),
+    ),
 )
 """Every migration, in version order."""
