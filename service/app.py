@@ -21,6 +21,7 @@ from service.api import admin as admin_api
 from service.api import metrics as metrics_api
 from service.api.context import return_request_id, start_request
 from service.api.security import add_security_headers
+from service.api.webhooks import add_webhook_routes
 from service.config import Settings, load_settings
 from service.emails import EmailRenderer, check_templates
 from service.logs import logging_config
@@ -28,6 +29,7 @@ from service.metrics import Metrics
 from service.outbox import Delivery, DeliveryWorker, EmailState, open_store
 from service.providers import ProviderChain, build_providers
 from service.providers.http import make_http_client
+from service.webhooks.receive import WebhookReceiver, configured_webhooks
 
 __all__ = ["APP_NAME", "create_app"]
 
@@ -44,8 +46,13 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         error_handler=JsonErrorHandler(),
         log_config=logging_config(settings.log_level, settings.log_format),
     )
+    # Built here (parsing keys is no I/O) so that an unusable secret stops startup.
+    webhooks = configured_webhooks(settings)
     app.config.update(
-        REQUEST_MAX_SIZE=settings.request_max_size,
+        # Sanic's limit is per server: webhook routes may take more than a form (checked per route).
+        REQUEST_MAX_SIZE=max(
+            settings.request_max_size, settings.webhook_max_bytes if webhooks else 0
+        ),
         FALLBACK_ERROR_FORMAT="json",
         # sanic-ext's code default is empty whatever its docs say: set it explicitly.
         CORS_ORIGINS=",".join(settings.allowed_origins),
@@ -84,6 +91,9 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         # Without a token the routes do not exist: every /api/admin path is a 404.
         app.blueprint(admin_api.bp)
         admin_api.describe_security(app)
+    # A route per provider whose webhook secret is set; other providers' paths are 404.
+    app.ctx.provider_webhooks = webhooks
+    add_webhook_routes(app, list(webhooks))
     app.register_middleware(start_request, "request")
     app.register_middleware(add_security_headers, "response")
     app.register_middleware(return_request_id, "response")
@@ -117,6 +127,7 @@ async def _open_resources(app: Sanic) -> None:
         )
     app.ctx.store = open_store(settings.database_url)
     await app.ctx.store.open()
+    app.ctx.webhooks = WebhookReceiver(app.ctx.provider_webhooks, app.ctx.store, app.ctx.metrics)
     app.ctx.worker = DeliveryWorker.from_settings(
         app.ctx.store, app.ctx.chain, settings, on_delivery=partial(_count_dead, app.ctx.metrics)
     )

@@ -197,7 +197,9 @@ class OutgoingEmail:
     From, To, Reply-To, Subject, Date and Message-ID have their own fields.
     ``trace`` is the W3C trace context (``traceparent``, ``tracestate``) of the
     request that stored the email, so its send attempts join that trace; it is
-    never written into the message.
+    never written into the message. ``outbox_id`` is the stored email's id,
+    set when a worker claims it (not stored in the payload): HTTP providers send
+    it as metadata so that their delivery webhooks name the email it was.
     """
 
     kind: str
@@ -211,6 +213,7 @@ class OutgoingEmail:
     headers: Mapping[str, str] = field(default_factory=dict)
     date: datetime = field(default_factory=lambda: datetime.now(UTC))
     trace: Mapping[str, str] = field(default_factory=dict)
+    outbox_id: str | None = None
 
     def to_bytes(self) -> bytes:
         """The ``multipart/alternative`` message as it goes on the wire (text, then HTML).
