@@ -19,6 +19,7 @@ from service.abuse import Defences
 from service.api import BLUEPRINTS, DEVELOPMENT_BLUEPRINTS, JsonErrorHandler
 from service.api import admin as admin_api
 from service.api import metrics as metrics_api
+from service.api import suppressions as suppressions_api
 from service.api.context import return_request_id, start_request
 from service.api.security import add_security_headers
 from service.api.webhooks import add_webhook_routes
@@ -90,6 +91,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     if settings.admin_token is not None:
         # Without a token the routes do not exist: every /api/admin path is a 404.
         app.blueprint(admin_api.bp)
+        app.blueprint(suppressions_api.bp)
         admin_api.describe_security(app)
     # A route per provider whose webhook secret is set; other providers' paths are 404.
     app.ctx.provider_webhooks = webhooks

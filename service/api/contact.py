@@ -115,12 +115,14 @@ async def contact(request: Request) -> HTTPResponse:
     new = NewSubmission(
         name=form.name, email=str(form.email), message=form.message, company=form.company or ""
     )
+    suppressed = await _suppressed(request, new.email)
     submission = Submission(
         id=new.id,
         name=new.name,
         email=new.email,
         message=new.message,
         company=new.company or None,
+        visitor_suppressed=suppressed,
     )
     logger.info(
         "submission %s from %s",
@@ -129,7 +131,7 @@ async def contact(request: Request) -> HTTPResponse:
         extra={"submission_id": submission.id, "visitor": mask_email(submission.email)},
     )
     emails = [compose_notification(submission, ctx.settings, ctx.renderer)]
-    if verdict.confirm:
+    if verdict.confirm and not suppressed:
         emails.append(compose_confirmation(submission, ctx.settings, ctx.renderer))
     trace = getattr(request.ctx, "trace_context", None)
     if trace:
@@ -161,6 +163,18 @@ async def contact(request: Request) -> HTTPResponse:
         ctx.worker.notify()
         count_submission(request, "accepted")
     return accepted(request, result.response or answer)
+
+
+async def _suppressed(request: Request, address: str) -> bool:
+    """True when ``address`` hard-bounced or complained before: it gets no confirmation.
+
+    A store that cannot answer does not cost the lead: the confirmation is sent.
+    """
+    try:
+        return await request.app.ctx.store.is_suppressed(address)
+    except Exception:
+        logger.warning("outbox: could not read the suppression list", exc_info=True)
+        return False
 
 
 def idempotency_key(request: Request) -> str | None:

@@ -19,8 +19,10 @@ DEGRADED_AFTER_SECONDS = 15 * 60
 @openapi.definition(
     summary="Service health",
     description=(
-        "Contacts no provider; reads the outbox counts. `status` is `degraded` (still 200) "
-        "when the oldest unsent email has waited over 15 minutes or providers are cooling down."
+        "Contacts no provider; reads the outbox counts. `status` is `degraded` (still 200), "
+        "with each cause in `reasons`, when the oldest unsent email has waited over 15 "
+        "minutes, providers are cooling down, or the owner's latest notification bounced "
+        "or was marked as spam (reported by a provider webhook)."
     ),
     tag="operations",
 )
@@ -30,10 +32,20 @@ async def health(request: Request) -> HTTPResponse:
     stats = await ctx.store.stats()
     oldest = stats.oldest_unsent_age
     cooling = ctx.chain.cooldowns
-    piling_up = oldest is not None and oldest > DEGRADED_AFTER_SECONDS
+    reasons = []
+    if oldest is not None and oldest > DEGRADED_AFTER_SECONDS:
+        reasons.append(f"the oldest unsent email has waited {oldest / 60:.0f} minutes")
+    if cooling:
+        reasons.append(f"providers cooling down: {', '.join(sorted(cooling))}")
+    if (alarm := await ctx.store.owner_alarm()) is not None:
+        reasons.append(
+            f"the owner's latest notification {alarm.event} ({alarm.provider}"
+            f"{': ' + alarm.reason if alarm.reason else ''}); check the owner's address"
+        )
     return json(
         {
-            "status": "degraded" if piling_up or cooling else "ok",
+            "status": "degraded" if reasons else "ok",
+            "reasons": reasons,
             "version": __version__,
             "environment": ctx.settings.app_env,
             "providers": ctx.chain.names,

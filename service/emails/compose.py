@@ -56,6 +56,8 @@ class Submission:
     message: str
     company: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: The visitor's address bounced or complained before: no confirmation was sent.
+    visitor_suppressed: bool = False
 
 
 def greeting_name(name: str) -> str | None:
@@ -141,6 +143,7 @@ def compose_notification(
             message=submission.message,
             received_at=submission.created_at,
             received=f"{submission.created_at.astimezone(UTC):%d %B %Y, %H:%M} UTC",
+            visitor_suppressed=submission.visitor_suppressed,
         ),
     }
     rendered = renderer.render("notification", context)
