@@ -56,7 +56,7 @@ EVENTS_KEPT = 20
 """Events kept per email; older ones are deleted as new ones arrive."""
 
 ALARM_WINDOW = timedelta(days=7)
-"""An owner's bounce older than this no longer degrades health."""
+"""An owner's bounce received longer ago than this no longer degrades health."""
 
 _REASON_LIMIT = 200
 
@@ -255,7 +255,8 @@ class DeliveryRecords:
     async def owner_alarm(self) -> OwnerAlarm | None:
         """The latest event on an owner notification, when it is a recent bounce or complaint."""
         rows = await self._fetch(
-            "SELECT ev.event, ev.reason, ev.provider, ev.occurred_at FROM email_events AS ev"
+            "SELECT ev.event, ev.reason, ev.provider, ev.occurred_at, ev.received_at"
+            " FROM email_events AS ev"
             " JOIN emails ON emails.id = ev.email_id WHERE emails.kind = 'notification'"
             " AND ev.event IN ('delivered', 'bounced', 'complained')"
             " ORDER BY ev.received_at DESC LIMIT 1"
@@ -263,10 +264,9 @@ class DeliveryRecords:
         if not rows or rows[0]["event"] == "delivered":
             return None
         row = rows[0]
-        when = _when(row["occurred_at"])
-        if when < self.clock() - ALARM_WINDOW:
+        if _when(row["received_at"]) < self.clock() - ALARM_WINDOW:
             return None
-        return OwnerAlarm(row["event"], row["reason"], row["provider"], when)
+        return OwnerAlarm(row["event"], row["reason"], row["provider"], _when(row["occurred_at"]))
 
 
 async def _match(tx: Transaction, event: DeliveryEvent) -> Row | None:

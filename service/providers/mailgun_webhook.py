@@ -20,7 +20,7 @@ Normalised: delivered → delivered, failed/temporary → deferred,
 failed/permanent → bounced hard, except when Mailgun never tried
 (``reason`` ``suppress-bounce``, ``suppress-complaint``, ``suppress-unsubscribe``,
 ``old``): rejected; complained → complained; everything else is ignored.
-The event id is ``event-data.id``; the outbox id comes back in
+The event id is ``event-data.id`` with its ``timestamp``; the outbox id comes back in
 ``user-variables`` (sent as ``v:outbox_id`` by :mod:`service.providers.mailgun`).
 """
 
@@ -99,9 +99,11 @@ class MailgunWebhook(ProviderWebhook):
         event = _normalise(data)
         if event is None:
             return None
+        # "id" is only unique within a day (django-anymail #131): with the event's time it is.
         event_id = text_field(data, "id")
         if event_id is None:
             raise Malformed("event-data has no id")
+        event_id = f"{event_id}:{data.get('timestamp')}"
         message = data.get("message") if isinstance(data.get("message"), dict) else {}
         headers = message.get("headers") if isinstance(message.get("headers"), dict) else {}
         variables = data.get("user-variables")
