@@ -167,14 +167,8 @@ class DeliveryRecords:
             email = await _match(tx, event)
             if email is None:
                 return RecordResult(Recorded.UNMATCHED)
-            seen = await tx.fetch(
-                "SELECT 1 AS seen FROM email_events WHERE provider = $1 AND event_id = $2",
-                event.provider,
-                event.event_id,
-            )
-            if seen:
+            if not await _append(tx, email["id"], event, received):
                 return RecordResult(Recorded.DUPLICATE, email["kind"], email["id"])
-            await _append(tx, email["id"], event, received)
             current = email["delivery"]
             if current is None or _RANK[event.event] >= _RANK.get(current, -1):
                 await tx.execute(
@@ -293,10 +287,17 @@ async def _match(tx: Transaction, event: DeliveryEvent) -> Row | None:
     return None
 
 
-async def _append(tx: Transaction, email_id: str, event: DeliveryEvent, received: datetime) -> None:
-    await tx.execute(
+async def _append(tx: Transaction, email_id: str, event: DeliveryEvent, received: datetime) -> bool:
+    """Store ``event`` unless ``(provider, event_id)`` is already there; ``False`` if it was.
+
+    ON CONFLICT rather than a look first: two deliveries of one event racing
+    each other (a provider retrying while the first is still being recorded)
+    then record it once and both succeed, on SQLite and PostgreSQL alike.
+    """
+    added = await tx.execute(
         "INSERT INTO email_events (provider, event_id, email_id, event, bounce, reason,"
-        " occurred_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        " occurred_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (provider, event_id) DO NOTHING",
         event.provider,
         event.event_id,
         email_id,
@@ -306,6 +307,8 @@ async def _append(tx: Transaction, email_id: str, event: DeliveryEvent, received
         event.occurred_at,
         received,
     )
+    if added != 1:
+        return False
     # Bounded history: keep the newest EVENTS_KEPT of this email.
     await tx.execute(
         "DELETE FROM email_events WHERE email_id = $1 AND event_id NOT IN ("
@@ -314,6 +317,7 @@ async def _append(tx: Transaction, email_id: str, event: DeliveryEvent, received
         email_id,
         EVENTS_KEPT,
     )
+    return True
 
 
 async def _suppress(tx: Transaction, address: str, event: DeliveryEvent, now: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -156,3 +157,15 @@ async def test_an_owner_bounce_is_an_alarm_until_a_notification_is_delivered(
         event("delivered", event_id="o2", provider_message_id="re-notification")
     )
     assert await store.owner_alarm() is None
+
+
+async def test_the_same_event_delivered_twice_at_once_is_recorded_once(
+    store: Store, submit: Submit, clock: FakeClock
+) -> None:
+    emails = await sent_emails(store, submit, clock)
+    same = event("delivered", provider_message_id="re-notification")
+    results = await asyncio.gather(*(store.record_event(same) for _ in range(4)))
+    assert sorted(result.outcome for result in results) == sorted(
+        [Recorded.RECORDED] + [Recorded.DUPLICATE] * 3
+    )
+    assert len((await store.events_of([emails["notification"].id]))[emails["notification"].id]) == 1
