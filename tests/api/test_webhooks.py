@@ -248,6 +248,15 @@ async def test_a_body_over_the_limit_is_413(hooked: Hooked) -> None:
     assert response.status_code == 413
 
 
+async def test_the_larger_webhook_limit_does_not_raise_the_contact_forms(hooked: Hooked) -> None:
+    limit = hooked.app.ctx.settings.request_max_size
+    assert limit < hooked.app.config.REQUEST_MAX_SIZE  # raised for the webhooks
+    response = await hooked.client.post(
+        "/api/contact", json={"name": "A", "email": VISITOR, "message": "x" * (limit + 1)}
+    )
+    assert response.status_code == 413
+
+
 async def test_an_owner_bounce_degrades_health_logs_an_error_and_counts(
     hooked: Hooked, caplog: pytest.LogCaptureFixture
 ) -> None:
