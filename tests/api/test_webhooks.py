@@ -301,11 +301,15 @@ async def test_suppressions_are_removed_through_the_admin_api(hooked: Hooked) ->
 
 
 # Any bytes, JSON values and header values: the route answers 2xx or 4xx.
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, max_size=4) | st.dictionaries(
+        st.text(max_size=12), children, max_size=4
+    )
+
+
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
+    _containers,
     max_leaves=16,
 )
 HEADER_VALUES = st.text(st.characters(codec="latin-1", exclude_characters="\r\n"), max_size=60)
