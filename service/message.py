@@ -197,9 +197,11 @@ class OutgoingEmail:
     From, To, Reply-To, Subject, Date and Message-ID have their own fields.
     ``trace`` is the W3C trace context (``traceparent``, ``tracestate``) of the
     request that stored the email, so its send attempts join that trace; it is
-    never written into the message. ``outbox_id`` is the stored email's id,
-    set when a worker claims it (not stored in the payload): HTTP providers send
-    it as metadata so that their delivery webhooks name the email it was.
+    never written into the message. ``outbox_id`` is the outbox's id for the
+    email, set when the worker claims it (``None`` before it is stored, as in
+    ``send-test``); HTTP providers send it as their metadata, tag or custom id,
+    so that delivery events can be matched to the email (issue 15). It is not
+    part of :meth:`to_dict`: the outbox keeps it as the row's key.
     """
 
     kind: str

@@ -8,8 +8,6 @@ settings, never from the submission.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -21,6 +19,7 @@ from urllib.parse import urlsplit
 from service.emails.colors import readable_on, text_safe
 from service.emails.renderer import TemplateError
 from service.message import OutgoingEmail, make_address, make_message_id
+from service.validation import greeting_name
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -34,16 +33,8 @@ __all__ = [
     "check_templates",
     "compose_confirmation",
     "compose_notification",
-    "greeting_name",
     "sample_submission",
 ]
-
-# A name that carries a link, an address or a phone number is how spammers
-# smuggle text into confirmations; such a name is not echoed. Mail clients
-# turn a bare "shop.example" into a link, so any word.word counts as a link,
-# and compatibility forms (full-width letters, at signs and dots) are folded first.
-_NOT_A_NAME = re.compile(r"[@:/\\]|[^\W_]\.[^\W\d_]{2,}", re.IGNORECASE)
-_MAX_DIGITS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +49,6 @@ class Submission:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: The visitor's address bounced or complained before: no confirmation was sent.
     visitor_suppressed: bool = False
-
-
-def greeting_name(name: str) -> str | None:
-    """The visitor's name if it looks like a name, else ``None`` (a generic greeting)."""
-    folded = unicodedata.normalize("NFKC", name).replace("\u3002", ".")
-    if _NOT_A_NAME.search(folded) or sum(char.isdigit() for char in folded) > _MAX_DIGITS:
-        return None
-    return name
 
 
 def brand_context(settings: Settings) -> dict[str, Any]:
@@ -164,7 +147,7 @@ def compose_notification(
 def compose_confirmation(
     submission: Submission, settings: Settings, renderer: EmailRenderer
 ) -> OutgoingEmail:
-    """The visitor's thank-you: a fixed text that echoes nothing but a plausible name."""
+    """The visitor's thank-you: a fixed text that echoes nothing but a name safe to greet with."""
     fixed = _fixed(settings)
     context = {**fixed.brand, "name": greeting_name(submission.name)}
     rendered = renderer.render("confirmation", context)

@@ -1,4 +1,4 @@
-"""The base shared by the HTTP email APIs (Resend, Postmark, SendGrid, Mailgun).
+"""The base shared by the HTTP email APIs (every provider but ``smtp`` and ``file``).
 
 Each provider splits sending into pure steps around one I/O call, in the
 style of django-anymail's backends:
@@ -83,6 +83,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from service.jsonparse import JsonError, parse_json
 from service.providers.base import Provider, ProviderSettings, SendResult, redact
 from service.providers.errors import (
     MessageRejected,
@@ -517,10 +518,10 @@ class HttpProvider(Provider):
 
 
 def json_body(response: httpx.Response) -> Any:
-    """The decoded JSON body, or ``None`` when it is empty or not JSON."""
+    """The decoded JSON body, or ``None`` when it is empty, not JSON or absurdly nested."""
     try:
-        return response.json()
-    except ValueError:
+        return parse_json(response.content)
+    except JsonError:
         return None
 
 
