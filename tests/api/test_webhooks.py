@@ -21,8 +21,9 @@ from sanic import Sanic
 from service.app import create_app
 from service.config import Settings
 from service.message import Address, OutgoingEmail, make_message_id
-from service.outbox import NewSubmission, Store
+from service.outbox import Store
 from service.outbox.delivery import EVENTS_KEPT
+from service.submission import Submission
 from tests.api.served import served
 from tests.webhooks import payloads
 from tests.webhooks.signing import PROVIDERS, Signer, signer
@@ -52,7 +53,7 @@ class Hooked:
 
     async def sent_lead(self, provider: str) -> dict[str, str]:
         """A submission whose two emails ``provider`` accepted; email ids by kind."""
-        new = NewSubmission(name="Vera", email=VISITOR, message="Hello")
+        new = Submission(name="Vera", email=VISITOR, message="Hello")
         emails = [build(kind, new.id) for kind in ("notification", "confirmation")]
         await self.store.add_submission(new, emails)
         ids = {}

@@ -11,7 +11,7 @@ import pytest
 from service.cli import main
 from service.config import load_settings
 from service.emails import EmailRenderer, Submission, compose_confirmation
-from service.outbox import NewSubmission, open_store
+from service.outbox import open_store
 from service.outbox.delivery import DeliveryEvent
 
 VISITOR = "bounce.me@example.org"
@@ -28,11 +28,10 @@ def seed_bounced_visitor(database_url: str) -> None:
     """A confirmation to ``VISITOR`` that Resend reported as a hard bounce."""
 
     async def seed() -> None:
-        new = NewSubmission(name="B", email=VISITOR, message="m")
-        submission = Submission(id=new.id, name="B", email=VISITOR, message="m")
+        submission = Submission(name="B", email=VISITOR, message="m")
         email = compose_confirmation(submission, load_settings(), EmailRenderer())
         async with open_store(database_url) as store:
-            await store.add_submission(new, [email])
+            await store.add_submission(submission, [email])
             (claim,) = await store.claim_due("cli-test", 1, 60)
             await store.mark_sent(claim, provider="resend", provider_message_id="re-1")
             await store.record_event(
