@@ -169,7 +169,8 @@ async def test_any_post_to_any_generated_form_is_answered_without_a_500(
                 response = await client.post(
                     "/api/forms/generated", content=json.dumps(body).encode(), headers=JSON
                 )
-                assert response.status_code in (200, 422), response.text
+                # 400: NaN and Infinity, which json.dumps writes, are not JSON (issue 11).
+                assert response.status_code in (200, 400, 422), response.text
                 answer = response.json()
                 assert answer["success"] is (response.status_code == 200)
                 assert {error["field"] for error in answer.get("errors", [])} <= names
