@@ -20,11 +20,13 @@ from service.abuse import Defences
 from service.api import admin as admin_api
 from service.api import health, hosted, pages, preview
 from service.api import metrics as metrics_api
+from service.api import suppressions as suppressions_api
 from service.api.context import return_request_id, start_request
 from service.api.errors import JsonErrorHandler
 from service.api.forms import forms_blueprint
 from service.api.health import OutboxWrites
 from service.api.security import add_security_headers
+from service.api.webhooks import add_webhook_routes
 from service.config import Settings, load_settings
 from service.emails import EmailRenderer, check_templates
 from service.forms import Forms, load_forms
@@ -34,6 +36,7 @@ from service.outbox import Delivery, DeliveryWorker, EmailState, open_store
 from service.providers import ProviderChain, build_providers
 from service.providers.http import make_http_client
 from service.startup import STARTUP_ERRORS, stop_server
+from service.webhooks.receive import WebhookReceiver, configured_webhooks
 
 __all__ = ["APP_NAME", "create_app"]
 
@@ -60,8 +63,13 @@ def create_app(*, settings: Settings | None = None, forms: Forms | None = None) 
         error_handler=JsonErrorHandler(),
         log_config=logging_config(settings.log_level, settings.log_format),
     )
+    # Built here (parsing keys is no I/O) so that an unusable secret stops startup.
+    webhooks = configured_webhooks(settings)
     app.config.update(
-        REQUEST_MAX_SIZE=settings.request_max_size,
+        # Sanic's limit is per server: webhook routes may take more than a form (checked per route).
+        REQUEST_MAX_SIZE=max(
+            settings.request_max_size, settings.webhook_max_bytes if webhooks else 0
+        ),
         # Read by service.deadline's protocol when `python -m service` serves the app.
         REQUEST_DEADLINE=settings.request_deadline_seconds,
         FALLBACK_ERROR_FORMAT="json",
@@ -105,7 +113,11 @@ def create_app(*, settings: Settings | None = None, forms: Forms | None = None) 
     if settings.admin_token is not None:
         # Without a token the routes do not exist: every /api/admin path is a 404.
         app.blueprint(admin_api.bp)
+        app.blueprint(suppressions_api.bp)
         admin_api.describe_security(app)
+    # A route per provider whose webhook secret is set; other providers' paths are 404.
+    app.ctx.provider_webhooks = webhooks
+    add_webhook_routes(app, list(webhooks))
     app.register_middleware(start_request, "request")
     app.register_middleware(add_security_headers, "response")
     app.register_middleware(return_request_id, "response")
@@ -153,6 +165,7 @@ async def _open(app: Sanic, opened: AsyncExitStack) -> None:
     app.ctx.store = open_store(settings.database_url)
     await app.ctx.store.open()
     opened.push_async_callback(app.ctx.store.close)
+    app.ctx.webhooks = WebhookReceiver(app.ctx.provider_webhooks, app.ctx.store, app.ctx.metrics)
     app.ctx.worker = DeliveryWorker.from_settings(
         app.ctx.store, app.ctx.chain, settings, on_delivery=partial(_count_dead, app.ctx.metrics)
     )

@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     request_max_size: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
     forms_file: Path | None = None
     request_deadline_seconds: float = Field(default=30.0, gt=0, le=600)
+    # SendGrid batches events up to 768 kB; a contact form needs far less.
+    webhook_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=10 * 1024 * 1024)
 
     # Branding and templates
     brand_name: str = Field(default="Contact", max_length=100)

@@ -106,6 +106,19 @@ class Metrics:
             multiprocess_mode="mostrecent",
             registry=self.registry,
         )
+        self.delivery_events = Counter(
+            f"{PREFIX}_delivery_events",
+            "Provider webhook events, by provider and normalised event (delivered, deferred, "
+            "bounced, complained, rejected; ignored, duplicate, unmatched when not recorded).",
+            ["provider", "event"],
+            registry=self.registry,
+        )
+        self.owner_alarms = Counter(
+            f"{PREFIX}_owner_delivery_alarms",
+            "Owner notifications that bounced or were marked as spam, by provider and event.",
+            ["provider", "event"],
+            registry=self.registry,
+        )
         # Series that exist from the start, so that rate() and alerts see a 0 before the first 1.
         # One series per form and outcome: the forms are the configuration's, never a visitor's.
         for form in forms:
@@ -132,6 +145,14 @@ class Metrics:
     def email_dead(self, provider: str | None) -> None:
         """Count an email the outbox gave up on; ``provider`` is the last one tried."""
         self.emails.labels(provider=provider or "none", outcome="dead").inc()
+
+    def delivery_event(self, provider: str, event: str) -> None:
+        """Count one webhook event (a normalised event name, or how it was not recorded)."""
+        self.delivery_events.labels(provider=provider, event=event).inc()
+
+    def owner_alarm(self, provider: str, event: str) -> None:
+        """Count an owner notification that bounced or was reported as spam."""
+        self.owner_alarms.labels(provider=provider, event=event).inc()
 
     def observe_outbox(
         self, depth: Mapping[str, int], oldest_pending_seconds: float | None

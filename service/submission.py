@@ -91,6 +91,8 @@ class Submission:
     consents: tuple[Consent, ...] = ()
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: datetime = field(default_factory=_now)
+    #: The visitor's address bounced or complained before: no confirmation is sent.
+    visitor_suppressed: bool = False
 
     @property
     def fields(self) -> dict[str, Value]:

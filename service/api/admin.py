@@ -34,6 +34,7 @@ from service.api.errors import error_response
 from service.api.schemas import ErrorResponse, field_errors
 from service.logs import mask_addresses
 from service.outbox import EmailRecord, EmailState, SubmissionRecord
+from service.outbox.delivery import EventRecord
 
 __all__ = ["SECURITY_SCHEME", "bp", "describe_security"]
 
@@ -68,6 +69,16 @@ class OutboxQuery(PageQuery):
     state: EmailState | None = None
 
 
+class DeliveryEventSummary(BaseModel):
+    """One event a provider's webhook reported for an email: no body, no address."""
+
+    provider: str
+    event: str = Field(description="delivered, deferred, bounced, complained or rejected.")
+    bounce: str | None = Field(description="hard or soft, for a bounce.")
+    reason: str | None = Field(description="The provider's short reason, addresses masked.")
+    occurred_at: datetime
+
+
 class EmailSummary(BaseModel):
     """One email's delivery metadata: no body, no address."""
 
@@ -86,6 +97,8 @@ class EmailSummary(BaseModel):
     next_attempt_at: datetime | None
     sent_at: datetime | None
     purged: bool = Field(description="The body was deleted after the retention period.")
+    delivery: str | None = Field(description="What the provider's webhook last reported.")
+    events: list[DeliveryEventSummary] = Field(description="The latest webhook events.")
 
 
 class OutboxPage(BaseModel):
@@ -110,6 +123,8 @@ class SubmissionEmail(BaseModel):
     provider: str | None
     attempts: int
     sent_at: datetime | None
+    delivery: str | None
+    events: list[DeliveryEventSummary]
 
 
 class ConsentRecord(BaseModel):
@@ -241,7 +256,21 @@ def _next_offset(query: PageQuery, fetched: int) -> int | None:
     return query.offset + query.limit if fetched > query.limit else None
 
 
-def _email_summary(record: EmailRecord) -> EmailSummary:
+def _events(records: list[EventRecord]) -> list[DeliveryEventSummary]:
+    return [
+        DeliveryEventSummary(
+            provider=record.provider,
+            event=record.event,
+            bounce=record.bounce,
+            # Providers quote the refused address in their reasons.
+            reason=mask_addresses(record.reason) if record.reason else None,
+            occurred_at=record.occurred_at,
+        )
+        for record in records
+    ]
+
+
+def _email_summary(record: EmailRecord, events: list[EventRecord]) -> EmailSummary:
     return EmailSummary(
         id=record.id,
         submission_id=record.submission_id,
@@ -259,10 +288,16 @@ def _email_summary(record: EmailRecord) -> EmailSummary:
         next_attempt_at=record.next_attempt_at,
         sent_at=record.sent_at,
         purged=record.purged,
+        delivery=record.delivery,
+        events=_events(events),
     )
 
 
-def _submission_summary(record: SubmissionRecord, emails: list[EmailRecord]) -> SubmissionSummary:
+def _submission_summary(
+    record: SubmissionRecord,
+    emails: list[EmailRecord],
+    events: dict[str, list[EventRecord]],
+) -> SubmissionSummary:
     return SubmissionSummary(
         id=record.id,
         created_at=record.created_at,
@@ -284,6 +319,8 @@ def _submission_summary(record: SubmissionRecord, emails: list[EmailRecord]) -> 
                 provider=email.provider,
                 attempts=email.attempts,
                 sent_at=email.sent_at,
+                delivery=email.delivery,
+                events=_events(events.get(email.id, [])),
             )
             for email in emails
         ],
@@ -323,6 +360,8 @@ async def outbox(request: Request) -> HTTPResponse:
     records = await store.list_emails(state=query.state, limit=query.limit + 1, offset=query.offset)
     total = stats.counts.get(query.state, 0) if query.state else sum(stats.counts.values())
     oldest = stats.oldest_unsent_age
+    shown = records[: query.limit]
+    events = await store.events_of([record.id for record in shown])
     page = OutboxPage(
         counts={str(state): count for state, count in stats.counts.items()},
         depth=stats.depth,
@@ -331,7 +370,7 @@ async def outbox(request: Request) -> HTTPResponse:
         limit=query.limit,
         offset=query.offset,
         next_offset=_next_offset(query, len(records)),
-        emails=[_email_summary(record) for record in records[: query.limit]],
+        emails=[_email_summary(record, events.get(record.id, [])) for record in shown],
     )
     return json(page.model_dump(mode="json"))
 
@@ -407,10 +446,13 @@ async def submissions(request: Request) -> HTTPResponse:
     by_submission: dict[str, list[EmailRecord]] = {record.id: [] for record in shown}
     for email in emails:
         by_submission[email.submission_id].append(email)
+    events = await store.events_of([email.id for email in emails])
     page = SubmissionsPage(
         limit=query.limit,
         offset=query.offset,
         next_offset=_next_offset(query, len(records)),
-        submissions=[_submission_summary(record, by_submission[record.id]) for record in shown],
+        submissions=[
+            _submission_summary(record, by_submission[record.id], events) for record in shown
+        ],
     )
     return json(page.model_dump(mode="json"))

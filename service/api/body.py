@@ -38,7 +38,7 @@ def read_fields(request: Request) -> dict[str, Any]:
     """The submitted fields. Raises 400 (malformed), 413 (too large) or 415 (unsupported)."""
     # Sanic's own server refuses a large body before it is read; under an ASGI
     # server the body arrives whole, so the limit is checked here as well.
-    if len(request.body) > request.app.config.REQUEST_MAX_SIZE:
+    if len(request.body) > request.app.ctx.settings.request_max_size:
         raise PayloadTooLarge("Request body exceeds the size limit")
     kind = media_type(request)
     if kind == "application/json" or kind.endswith("+json"):

@@ -137,6 +137,7 @@ async def _store(
         extra={"submission_id": submission.id, "visitor": mask_email(submission.email)},
     )
     answer = ContactResponse(id=submission.id).model_dump()
+    submission = replace(submission, visitor_suppressed=await _suppressed(request, submission))
     try:
         result = await ctx.store.add_submission(
             submission,
@@ -165,13 +166,25 @@ def _emails(request: Request, submission: Submission, verdict: Verdict) -> list[
     """The submission's emails: the notification, and the confirmation when it may be sent."""
     ctx = request.app.ctx
     emails = [compose_notification(submission, ctx.settings, ctx.renderer)]
-    if verdict.confirm:
+    if verdict.confirm and not submission.visitor_suppressed:
         emails.append(compose_confirmation(submission, ctx.settings, ctx.renderer))
     trace = getattr(request.ctx, "trace_context", None)
     if trace:
         # Set by tracing when it is on: the send attempts become children of this request.
         emails = [replace(email, trace=trace) for email in emails]
     return emails
+
+
+async def _suppressed(request: Request, submission: Submission) -> bool:
+    """True when the visitor's address hard-bounced or complained before: no confirmation.
+
+    A store that cannot answer does not cost the lead: the confirmation is sent.
+    """
+    try:
+        return await request.app.ctx.store.is_suppressed(submission.email)
+    except Exception:
+        logger.warning("outbox: could not read the suppression list", exc_info=True)
+        return False
 
 
 def idempotency_key(request: Request) -> str | None:

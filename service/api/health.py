@@ -53,7 +53,8 @@ class OutboxWrites:
     description=(
         "Contacts no provider; reads the outbox counts. `status` is `degraded` (still 200), "
         "with each cause in `reasons`, when the last write to the outbox failed, the oldest "
-        "unsent email has waited over 15 minutes or providers are cooling down."
+        "unsent email has waited over 15 minutes, providers are cooling down, or the owner's "
+        "latest notification bounced or was marked as spam (reported by a provider webhook)."
     ),
     tag="operations",
 )
@@ -70,6 +71,11 @@ async def health(request: Request) -> HTTPResponse:
         reasons.append(f"the oldest unsent email has waited {oldest / 60:.0f} minutes")
     if cooling:
         reasons.append(f"providers cooling down: {', '.join(sorted(cooling))}")
+    if (alarm := await ctx.store.owner_alarm()) is not None:
+        reasons.append(
+            f"the owner's latest notification {alarm.event} ({alarm.provider}"
+            f"{': ' + alarm.reason if alarm.reason else ''}); check the owner's address"
+        )
     return json(
         {
             "status": "degraded" if reasons else "ok",

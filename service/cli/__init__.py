@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from service.cli import check, outbox, send_test, serve
+from service.cli import check, outbox, send_test, serve, suppressions
 from service.config import ConfigError, load_settings
 from service.emails import TemplateError
 from service.outbox import StoreError
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_parser(commands)
     send_test.add_parser(commands)
     outbox.add_parser(commands)
+    suppressions.add_parser(commands)
     return parser
 
 

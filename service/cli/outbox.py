@@ -19,7 +19,7 @@ from service.outbox import EmailState, Store, open_store
 if TYPE_CHECKING:
     from service.config import Settings
 
-__all__ = ["add_parser"]
+__all__ = ["add_parser", "runner"]
 
 Command = Callable[[Store, "Settings", argparse.Namespace], Awaitable[int]]
 
@@ -30,24 +30,26 @@ def add_parser(commands: Any) -> None:
     sub = parser.add_subparsers(dest="outbox_command", metavar="SUBCOMMAND", required=True)
 
     stats = sub.add_parser("stats", help="counts by state and the oldest unsent email's age")
-    stats.set_defaults(run=_runner(_stats))
+    stats.set_defaults(run=runner(_stats))
 
     listing = sub.add_parser("list", help="recent emails, newest first")
     listing.add_argument("--state", choices=[str(state) for state in EmailState])
     listing.add_argument("--limit", type=int, default=50)
-    listing.set_defaults(run=_runner(_list))
+    listing.set_defaults(run=runner(_list))
 
     retry = sub.add_parser("retry", help="re-queue a dead or rejected email now")
     target = retry.add_mutually_exclusive_group(required=True)
     target.add_argument("id", nargs="?", help="the email's id (see `outbox list`)")
     target.add_argument("--dead", action="store_true", help="every dead and rejected email")
-    retry.set_defaults(run=_runner(_retry))
+    retry.set_defaults(run=runner(_retry))
 
     purge = sub.add_parser("purge", help="apply the retention period now")
-    purge.set_defaults(run=_runner(_purge))
+    purge.set_defaults(run=runner(_purge))
 
 
-def _runner(command: Command) -> Callable[[Settings, argparse.Namespace], int]:
+def runner(command: Command) -> Callable[[Settings, argparse.Namespace], int]:
+    """A command's ``run``: ``command`` with the outbox store open, in a fresh event loop."""
+
     def run(settings: Settings, args: argparse.Namespace) -> int:
         async def with_store() -> int:
             async with open_store(settings.database_url) as store:

@@ -154,6 +154,7 @@ def _fields(submission: Submission) -> SimpleNamespace:
         ],
         received_at=submission.created_at,
         received=f"{submission.created_at.astimezone(UTC):%d %B %Y, %H:%M} UTC",
+        visitor_suppressed=submission.visitor_suppressed,
     )
 
 

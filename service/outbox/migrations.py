@@ -107,5 +107,45 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX submissions_form ON submissions (form, created_at)",
         ),
     ),
+    # Delivery events from provider webhooks (service.outbox.delivery): each email's
+    # ``delivery`` and its last events, deduplicated by (provider, event_id); the
+    # suppression list keeps a hash and a masked address, so the purge leaves it.
+    Migration(
+        3,
+        "delivery events and suppressions",
+        (
+            "ALTER TABLE emails ADD COLUMN delivery TEXT",
+            """
+            CREATE INDEX emails_provider_message ON emails (provider_message_id)
+                WHERE provider_message_id IS NOT NULL
+            """,
+            "CREATE INDEX emails_message_id ON emails (message_id)",
+            """
+            CREATE TABLE email_events (
+                provider TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                email_id TEXT NOT NULL REFERENCES emails (id) ON DELETE CASCADE,
+                event TEXT NOT NULL,
+                bounce TEXT,
+                reason TEXT,
+                occurred_at {ts} NOT NULL,
+                received_at {ts} NOT NULL,
+                PRIMARY KEY (provider, event_id)
+            )
+            """,
+            "CREATE INDEX email_events_email ON email_events (email_id, received_at)",
+            "CREATE INDEX email_events_received ON email_events (received_at)",
+            """
+            CREATE TABLE suppressions (
+                address_hash TEXT PRIMARY KEY,
+                masked TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                provider TEXT,
+                detail TEXT,
+                created_at {ts} NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 """Every migration, in version order."""

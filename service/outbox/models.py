@@ -156,6 +156,8 @@ class EmailRecord:
     updated_at: datetime
     sent_at: datetime | None
     purged: bool
+    #: What the provider's webhook last said (``service.outbox.delivery``), else ``None``.
+    delivery: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

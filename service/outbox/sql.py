@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
+from service.outbox.delivery import DeliveryRecords
 from service.outbox.group import Body, GroupCommit, Outcome, run_in_savepoints
 from service.outbox.migrations import MIGRATIONS, SCHEMA_VERSION_TABLE
 from service.outbox.models import (
@@ -54,7 +55,7 @@ _UNSENT = ", ".join(f"'{state}'" for state in UNSENT_STATES)
 _EMAIL_COLUMNS = (
     "id, submission_id, kind, seq, message_id, state, attempts, next_attempt_at,"
     " lease_until, claimed_by, provider, provider_message_id, last_error, queued_at,"
-    " created_at, updated_at, sent_at, purged_at"
+    " created_at, updated_at, sent_at, purged_at, delivery"
 )
 _SUBMISSION_COLUMNS = (
     "id, created_at, form, name, email, company, message, fields, consent, purged_at"
@@ -144,6 +145,7 @@ def _email_record(row: Row) -> EmailRecord:
         updated_at=_as_datetime(row["updated_at"]),
         sent_at=_maybe_datetime(row["sent_at"]),
         purged=row["purged_at"] is not None,
+        delivery=row["delivery"],
     )
 
 
@@ -178,7 +180,7 @@ def _claimed(row: Row) -> ClaimedEmail:
     )
 
 
-class SqlStore(Store):
+class SqlStore(DeliveryRecords, Store):
     """:class:`Store` implemented over a dialect's transactions.
 
     The writes of the hot path (submissions, claims, outcomes) go through a

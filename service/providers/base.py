@@ -78,6 +78,8 @@ class ProviderSettings(SettingsGroup):
     credentials: ClassVar[tuple[str, ...]] = ()
     #: The field holding the secret that signs the provider's webhooks (issue 15), if any.
     webhook_secret: ClassVar[str | None] = None
+    #: ``"module:Class"`` of its :class:`~service.webhooks.base.ProviderWebhook`, if any.
+    webhook: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING
 
 from service.providers.catalog.mailgun import MailgunSettings
 from service.providers.errors import ProviderUnavailable, SendError
-from service.providers.http import HttpProvider, HttpRequest, format_address, json_body
+from service.providers.http import (
+    OUTBOX_ID_KEY,
+    HttpProvider,
+    HttpRequest,
+    format_address,
+    json_body,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -84,6 +90,9 @@ class MailgunProvider(HttpProvider):
         for name, value in self.extra_headers(email).items():
             form[f"h:{name}"] = value
         form["h:Message-ID"] = email.message_id
+        if email.outbox_id:
+            # "v:" variables come back as the webhook event's user-variables.
+            form[f"v:{OUTBOX_ID_KEY}"] = email.outbox_id
         return HttpRequest(
             method="POST",
             url=self.url(f"v3/{self.domain}/messages"),

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from service.providers.catalog.postmark import PostmarkSettings
 from service.providers.errors import MessageRejected, ProviderUnavailable, SendError, TransientError
 from service.providers.http import (
+    OUTBOX_ID_KEY,
     ErrorDetail,
     HttpProvider,
     HttpRequest,
@@ -96,6 +97,9 @@ class PostmarkProvider(HttpProvider):
             "Headers": [{"Name": name, "Value": value} for name, value in headers.items()],
             "MessageStream": self.options.message_stream,
         }
+        if email.outbox_id:
+            # Metadata is echoed in the Delivery, Bounce and SpamComplaint webhooks.
+            body["Metadata"] = {OUTBOX_ID_KEY: email.outbox_id}
         if email.reply_to is not None:
             body["ReplyTo"] = format_address(email.reply_to)
         return HttpRequest(

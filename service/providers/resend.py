@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from service.providers.catalog.resend import ResendSettings
 from service.providers.errors import MessageRejected, ProviderUnavailable, SendError, TransientError
 from service.providers.http import (
+    OUTBOX_ID_KEY,
     ErrorDetail,
     HttpProvider,
     HttpRequest,
@@ -102,6 +103,9 @@ class ResendProvider(HttpProvider):
         }
         if email.reply_to is not None:
             body["reply_to"] = _recipient(email.reply_to)
+        if email.outbox_id:
+            # Tags come back in every webhook event's data (webhooks/introduction).
+            body["tags"] = [{"name": OUTBOX_ID_KEY, "value": email.outbox_id}]
         headers = self.extra_headers(email)
         if headers:
             body["headers"] = headers

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from service.providers.catalog.sendgrid import SendgridSettings
 from service.providers.errors import ProviderUnavailable
 from service.providers.http import (
+    OUTBOX_ID_KEY,
     ErrorDetail,
     HttpProvider,
     HttpRequest,
@@ -86,6 +87,9 @@ class SendgridProvider(HttpProvider):
             "content": content,
             "headers": {**self.extra_headers(email), "Message-ID": email.message_id},
         }
+        if email.outbox_id:
+            # custom_args come back as top-level fields of each Event Webhook event.
+            body["custom_args"] = {OUTBOX_ID_KEY: email.outbox_id}
         if email.reply_to is not None:
             body["reply_to"] = _person(email.reply_to)
         return HttpRequest(

@@ -65,14 +65,8 @@ def form_declarations(draw: st.DrawFn) -> dict[str, Any]:
     return declared
 
 
-# Values JSON can hold (RFC 8259): json.dumps writes NaN and Infinity, which are not JSON,
-# and the service answers a body holding them with a 400 (service.jsonparse), not a 422.
 JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=50),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
     lambda children: (
         st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children)
     ),
@@ -175,7 +169,8 @@ async def test_any_post_to_any_generated_form_is_answered_without_a_500(
                 response = await client.post(
                     "/api/forms/generated", content=json.dumps(body).encode(), headers=JSON
                 )
-                assert response.status_code in (200, 422), response.text
+                # 400: NaN and Infinity, which json.dumps writes, are not JSON (issue 11).
+                assert response.status_code in (200, 400, 422), response.text
                 answer = response.json()
                 assert answer["success"] is (response.status_code == 200)
                 assert {error["field"] for error in answer.get("errors", [])} <= names

@@ -43,6 +43,7 @@ async def test_a_stored_email_comes_back_exactly_as_rendered(store: Store) -> No
     assert claim.submission_id == submission.id
     assert (claim.kind, claim.seq, claim.attempts) == ("notification", 0, 1)
     assert claim.message_id == notification.message_id
+    # The same email, carrying its outbox id for the provider's metadata.
     assert claim.to_email() == replace(notification, outbox_id=claim.id)
 
 

@@ -16,13 +16,17 @@ _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
 class MailgunSettings(ProviderSettings):
-    """``MAILGUN_API_KEY``, ``MAILGUN_DOMAIN`` and ``MAILGUN_BASE_URL``."""
+    """``MAILGUN_API_KEY``, ``_DOMAIN``, ``_BASE_URL`` and ``_WEBHOOK_SIGNING_KEY``."""
 
     name = "mailgun"
     implementation = "service.providers.mailgun:MailgunProvider"
     credentials = ("api_key", "domain")
+    webhook = "service.providers.mailgun_webhook:MailgunWebhook"
+    webhook_secret = "webhook_signing_key"  # noqa: S105 - the field's name
 
     api_key: SecretStr | None = None
+    #: ``MAILGUN_WEBHOOK_SIGNING_KEY``: the "HTTP webhook signing key" of the account.
+    webhook_signing_key: SecretStr | None = None
     domain: str | None = None
     base_url: AnyHttpUrl = AnyHttpUrl("https://api.mailgun.net")
 

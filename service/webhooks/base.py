@@ -1,0 +1,168 @@
+"""What a provider's delivery webhook is: a verifier and a parser, nothing else.
+
+Each provider's webhook lives in its own module, ``service/providers/<name>_webhook.py``,
+named by its declaration (``webhook = "module:Class"`` next to ``webhook_secret``).
+It is a separate module from the provider's sending implementation because
+the two share nothing but the declaration, and because it is imported only
+when its secret is configured: a service that only sends through Resend never
+imports svix, one without SendGrid webhooks never loads ``cryptography``'s EC code.
+
+A :class:`ProviderWebhook` does two things, both pure (no I/O, no store):
+
+* :meth:`ProviderWebhook.verify` checks the provider's documented
+  authentication over the raw request and returns the signed time, if the
+  scheme signs one; it raises :class:`Unauthorized` otherwise. It runs before
+  anything is parsed, except where the signature is itself inside the body
+  (Mailgun), which :meth:`WebhookRequest.json` parses with a depth bound;
+* :meth:`ProviderWebhook.events` turns the verified body into
+  :class:`~service.outbox.delivery.DeliveryEvent` values; an event type the
+  service does not track (opens, clicks) yields ``None`` and is acknowledged.
+
+Everything else (the route, the size limit, the replay window, deduplication,
+matching, recording, logs and metrics) is written once, in
+:mod:`service.webhooks.receive`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from service.jsonparse import JsonError, parse_json
+
+if TYPE_CHECKING:
+    from service.outbox.delivery import DeliveryEvent
+    from service.providers.base import ProviderSettings
+
+__all__ = [
+    "Malformed",
+    "ProviderWebhook",
+    "Unauthorized",
+    "WebhookRefused",
+    "WebhookRequest",
+    "constant_time_equal",
+    "from_iso",
+    "from_unix",
+    "require_object",
+    "short_reason",
+    "text_field",
+]
+
+_REASON_LIMIT = 200
+
+
+class WebhookRefused(Exception):
+    """The request is refused with ``status``; the message is safe to answer (no secret)."""
+
+    status: ClassVar[int] = 400
+
+
+class Unauthorized(WebhookRefused):
+    """Missing or wrong signature or credentials, or a signed time outside the window."""
+
+    status = 401
+
+
+class Malformed(WebhookRefused):
+    """The body is not what the provider documents (not JSON, wrong shape)."""
+
+    status = 400
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """The parts of an HTTP request a webhook may look at: headers (lower-case names), body."""
+
+    headers: Mapping[str, str]
+    body: bytes
+    _parsed: list[Any] = field(default_factory=list, repr=False, compare=False)
+
+    def header(self, name: str) -> str | None:
+        """One header's value, by case-insensitive name."""
+        return self.headers.get(name.lower())
+
+    def json(self) -> Any:
+        """The body as JSON, parsed once with a depth bound; :class:`Malformed` if it is not."""
+        if not self._parsed:
+            try:
+                self._parsed.append(parse_json(self.body))
+            except JsonError as err:
+                raise Malformed(f"the body is not acceptable JSON: {err}") from None
+        return self._parsed[0]
+
+
+class ProviderWebhook(ABC):
+    """One provider's webhook: built from its declared settings, then verify and parse."""
+
+    #: The provider's name (``declaration.name``).
+    name: ClassVar[str]
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, options: ProviderSettings) -> Self:
+        """Build from the provider's settings group; ``ValueError`` for an unusable secret."""
+
+    @abstractmethod
+    def verify(self, request: WebhookRequest) -> datetime | None:
+        """Check the request's authentication; return the signed time (``None``: none signed).
+
+        Raises :class:`Unauthorized` (or :class:`Malformed` when the body that carries
+        the signature is not JSON).
+        """
+
+    @abstractmethod
+    def events(self, request: WebhookRequest) -> Iterable[DeliveryEvent | None]:
+        """The verified request's events; ``None`` for each one of a type not tracked.
+
+        Raises :class:`Malformed` when the body is not the documented shape.
+        """
+
+
+def constant_time_equal(given: str | bytes, expected: str | bytes) -> bool:
+    """``hmac.compare_digest`` over bytes, so non-ASCII input is a mismatch, not a TypeError."""
+    left = given.encode("utf-8") if isinstance(given, str) else given
+    right = expected.encode("utf-8") if isinstance(expected, str) else expected
+    return hmac.compare_digest(left, right)
+
+
+def from_unix(value: Any) -> datetime:
+    """A Unix time (int, float or digits) as an aware UTC datetime; :class:`Malformed` if not."""
+    try:
+        seconds = float(value)
+        return datetime.fromtimestamp(seconds, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise Malformed("a timestamp is not a Unix time") from None
+
+
+def from_iso(value: Any) -> datetime:
+    """An ISO 8601 time as an aware UTC datetime (naive means UTC); :class:`Malformed` if not."""
+    if not isinstance(value, str):
+        raise Malformed("a time is not an ISO 8601 string")
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Malformed("a time is not an ISO 8601 string") from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def short_reason(*parts: Any) -> str:
+    """The provider's reason texts joined, on one line, at most 200 characters."""
+    text = " ".join(" ".join(str(part).split()) for part in parts if part not in (None, ""))
+    return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 1] + "…"
+
+
+def text_field(data: Mapping[str, Any], key: str) -> str | None:
+    """``data[key]`` when it is a non-empty string, else ``None``."""
+    value = data.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def require_object(value: Any, what: str) -> Mapping[str, Any]:
+    """``value`` when it is a JSON object; :class:`Malformed` naming ``what`` otherwise."""
+    if not isinstance(value, dict):
+        raise Malformed(f"{what} must be a JSON object")
+    return value

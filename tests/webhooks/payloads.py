@@ -1,0 +1,206 @@
+"""Provider webhook payloads as each provider documents them, one builder per event.
+
+Each builder returns the documented example (fields and values as the page
+shows them), with the message id, recipient and outbox id a test needs
+substituted. Pages (read 2026-11-27):
+
+* Resend — https://resend.com/docs/webhooks/emails/bounced (and the sibling
+  pages ``delivered``, ``delivery_delayed``, ``complained``, ``failed``, ``opened``):
+  ``{"type", "created_at", "data": {"email_id", "from", "to", "subject",
+  "created_at", "tags", "bounce"?}}``.
+* Postmark — https://postmarkapp.com/developer/webhooks/delivery-webhook,
+  https://postmarkapp.com/developer/webhooks/bounce-webhook,
+  https://postmarkapp.com/developer/webhooks/spam-complaint-webhook,
+  https://postmarkapp.com/developer/webhooks/open-tracking-webhook.
+* SendGrid — https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event
+  (the "example of each type of event" array; ids as in its examples).
+* Mailgun — https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhook-payloads
+  (Delivered, Permanent Failure, Temporary Failure, Complained, Opened events).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["mailgun", "postmark", "resend", "sendgrid"]
+
+RESEND_EVENTS = {
+    "delivered": "email.delivered",
+    "deferred": "email.delivery_delayed",
+    "bounced": "email.bounced",
+    "complained": "email.complained",
+    "rejected": "email.failed",
+    "unknown": "email.opened",
+}
+
+
+def resend(event: str, *, email_id: str, to: str, outbox_id: str | None = None) -> dict[str, Any]:
+    """Resend's payload for ``event`` (a normalised name, or ``unknown`` for an open)."""
+    data: dict[str, Any] = {
+        "broadcast_id": "8b146471-e88e-4322-86af-016cd36fd216",
+        "created_at": "2024-11-22T23:41:11.894719+00:00",
+        "email_id": email_id,
+        "from": "Acme <onboarding@resend.dev>",
+        "to": [to],
+        "subject": "Sending this example",
+        "tags": {"category": "confirm_email"} | ({"outbox_id": outbox_id} if outbox_id else {}),
+    }
+    if event == "bounced":
+        data["bounce"] = {
+            "message": (
+                "The recipient's email address is on the suppression list because it has a "
+                "recent history of producing hard bounces."
+            ),
+            "subType": "Suppressed",
+            "type": "Permanent",
+        }
+    return {"type": RESEND_EVENTS[event], "created_at": "2024-11-22T23:41:12.126Z", "data": data}
+
+
+def postmark(
+    event: str,
+    *,
+    message_id: str,
+    to: str,
+    outbox_id: str | None = None,
+    bounce: str = "HardBounce",
+) -> dict[str, Any]:
+    """Postmark's payload: delivered, bounced, complained, or ``unknown`` (an open)."""
+    metadata = {"a_key": "a_value"} | ({"outbox_id": outbox_id} if outbox_id else {})
+    if event == "delivered":
+        return {
+            "RecordType": "Delivery",
+            "ServerID": 23,
+            "MessageStream": "outbound",
+            "MessageID": message_id,
+            "Recipient": to,
+            "Tag": "welcome-email",
+            "DeliveredAt": "2021-02-21T16:34:52Z",
+            "Details": "Test delivery webhook details",
+            "Metadata": metadata,
+        }
+    if event == "unknown":
+        return {
+            "RecordType": "Open",
+            "MessageStream": "outbound",
+            "Metadata": metadata,
+            "FirstOpen": True,
+            "Recipient": to,
+            "MessageID": message_id,
+            "ReceivedAt": "2019-11-05T16:33:54.9070259Z",
+            "Platform": "WebMail",
+            "ReadSeconds": 5,
+            "Tag": "welcome-email",
+            "UserAgent": "Mozilla/5.0 (Windows NT 6.1; WOW64)",
+        }
+    complaint = event == "complained"
+    return {
+        "RecordType": "SpamComplaint" if complaint else "Bounce",
+        "MessageStream": "outbound",
+        "ID": 42 if complaint else 4323372036854775807,
+        "Type": "SpamComplaint" if complaint else bounce,
+        "TypeCode": 512 if complaint else (1 if bounce == "HardBounce" else 4096),
+        "Name": "Spam complaint" if complaint else "Hard bounce",
+        "Tag": "Test",
+        "MessageID": message_id,
+        "Metadata": metadata,
+        "ServerID": 23,
+        "Description": (
+            "The server was unable to deliver your message (ex: unknown user, mailbox not found)."
+        ),
+        "Details": "Test bounce details",
+        "Email": to,
+        "From": "sender@example.com",
+        "BouncedAt": "2019-11-05T16:33:54.9070259Z",
+        "DumpAvailable": True,
+        "Inactive": True,
+        "CanActivate": True,
+        "Subject": "Test subject",
+        "Content": "<Full dump of bounce>",
+    }
+
+
+SENDGRID_EVENTS = {
+    "delivered": {"event": "delivered", "response": "250 OK"},
+    "deferred": {"event": "deferred", "response": "400 try again later", "attempt": "5"},
+    "bounced": {
+        "event": "bounce",
+        "reason": "500 unknown recipient",
+        "status": "5.0.0",
+        "type": "bounce",
+        "bounce_classification": "Invalid Address",
+    },
+    "rejected": {"event": "dropped", "reason": "Bounced Address", "status": "5.0.0"},
+    "complained": {"event": "spamreport"},
+    "unknown": {"event": "open", "useragent": "Mozilla/4.0", "ip": "255.255.255.255"},
+}
+
+
+def sendgrid(
+    event: str, *, message_id: str, to: str, event_id: str, outbox_id: str | None = None
+) -> dict[str, Any]:
+    """One event of SendGrid's array; ``message_id`` is the ``X-Message-Id`` of the send."""
+    item: dict[str, Any] = {
+        "email": to,
+        "timestamp": 1513299569,
+        "smtp-id": "<14c5d75ce93.dfd.64b469@ismtpd-555>",
+        "category": "cat facts",
+        "sg_event_id": event_id,
+        "sg_message_id": f"{message_id}.filter0001.16648.5515E0B88.0",
+        **SENDGRID_EVENTS[event],
+    }
+    if outbox_id:
+        item["outbox_id"] = outbox_id
+    return item
+
+
+def mailgun(
+    event: str, *, message_id: str, to: str, event_id: str, outbox_id: str | None = None
+) -> dict[str, Any]:
+    """Mailgun's ``event-data`` for ``event``; ``message_id`` is the Message-ID without brackets."""
+    data: dict[str, Any] = {
+        "id": event_id,
+        "timestamp": 1770146431.6585283,
+        "log-level": "info",
+        "envelope": {"transport": "smtp", "sender": "sender@sample.mailgun.com", "targets": to},
+        "flags": {"is-authenticated": True, "is-test-mode": False},
+        "message": {
+            "headers": {
+                "to": to,
+                "message-id": message_id,
+                "from": "Sample Sender <sender@sample.mailgun.com>",
+                "subject": "Sample webhook payload",
+            },
+            "size": 341,
+        },
+        "recipient": to,
+        "recipient-domain": to.rpartition("@")[2],
+        "tags": ["webhook_payload"],
+        "user-variables": {"outbox_id": outbox_id} if outbox_id else {},
+    }
+    if event == "delivered":
+        data |= {
+            "event": "delivered",
+            "delivery-status": {"code": 250, "message": "OK", "description": ""},
+        }
+    elif event in ("bounced", "deferred"):
+        permanent = event == "bounced"
+        data |= {
+            "event": "failed",
+            "severity": "permanent" if permanent else "temporary",
+            "reason": "bounce" if permanent else "generic",
+            "delivery-status": {
+                "code": 550 if permanent else 452,
+                "message": "No such user" if permanent else "Mailbox full",
+                "description": "",
+                "attempt-no": 1,
+                "bounce-code": "5.1.1" if permanent else "4.2.2",
+            },
+        }
+    elif event == "rejected":
+        data |= {"event": "failed", "severity": "permanent", "reason": "suppress-bounce"}
+    elif event == "complained":
+        data |= {"event": "complained"}
+    else:
+        data |= {"event": "opened", "geolocation": {"country": "US"}}
+    return data
