@@ -205,7 +205,8 @@ async def test_valid_submissions_with_hostile_content_send_two_clean_emails(
 async def test_any_json_value_is_answered_without_a_server_error(
     fuzz_client: httpx.AsyncClient, mailbox: Mailbox, body: Any
 ) -> None:
-    # json.dumps, not httpx's json=: NaN and Infinity are JSON a client may well send.
+    # json.dumps, not httpx's json=: a client may well send NaN and Infinity, which are not
+    # JSON and get a 400.
     response = await fuzz_client.post(
         "/api/contact", content=json.dumps(body).encode(), headers=JSON_HEADERS
     )
