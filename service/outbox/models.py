@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -18,6 +18,7 @@ import orjson
 from service.message import OutgoingEmail
 
 __all__ = [
+    "IDEMPOTENCY_TTL",
     "UNSENT_STATES",
     "AddResult",
     "ClaimedEmail",
@@ -34,6 +35,9 @@ __all__ = [
     "load_json",
     "utcnow",
 ]
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+"""How long an ``Idempotency-Key`` is remembered."""
 
 Clock = Callable[[], datetime]
 """Returns the current time (aware, UTC). Injected so tests control time."""

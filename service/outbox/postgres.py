@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 import asyncpg
 
 from service.outbox.models import Clock, StoreError
-from service.outbox.sql import Row, SqlStore, Transaction
+from service.outbox.store import Store
+from service.outbox.transaction import Row, Transaction
 
 __all__ = ["PostgresStore"]
 
@@ -40,7 +41,7 @@ class _PostgresTransaction:
         return [dict(record) for record in await self._conn.fetch(sql, *args)]
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(Store):
     """The outbox in PostgreSQL (``postgresql://user:pass@host/db``)."""
 
     ts_type = "TIMESTAMPTZ"

@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from service.outbox.models import Clock, StoreError
-from service.outbox.sql import Row, SqlStore, Transaction
+from service.outbox.store import Store
+from service.outbox.transaction import Row, Transaction
 
 __all__ = ["SqliteStore"]
 
@@ -63,7 +64,7 @@ class _SqliteTransaction:
     """Statements of one transaction, run at once on the store's thread.
 
     The methods are coroutines only to share the dialect-neutral bodies of
-    :class:`SqlStore`; they never suspend (see :func:`_complete`).
+    :class:`~service.outbox.store.Store`; they never suspend (see :func:`_complete`).
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -147,7 +148,7 @@ def _write_transaction(
         fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(Store):
     """The outbox in a SQLite file (``sqlite:///path``; the directory is created)."""
 
     ts_type = "REAL"
