@@ -1,10 +1,16 @@
-"""The application factory.
+"""The application factories: the web service, and the delivery worker on its own.
 
-``create_app`` only wires things together: it reads settings (the environment,
-once) and builds objects, but opens nothing. Sanic calls it in every worker
-process (and first with the CLI's arguments, which is why its parameters are
-keyword-only); connections are opened in ``before_server_start`` and closed in
-``after_server_stop``, in that worker.
+``create_app`` builds what ``python -m service`` serves: the HTTP API, and in
+the same process the outbox's delivery worker unless ``DELIVERY_WORKER=off``.
+``create_worker_app`` builds what ``python -m service worker`` serves: the
+delivery worker with nothing on HTTP but ``/api/health`` (and ``/metrics``,
+where the delivery counters live), so a deployment can scale answering and
+delivery apart.
+
+Both only wire things together: they read settings (the environment, once)
+and build objects, but open nothing. Connections are opened in
+``before_server_start`` and closed in ``after_server_stop``, in the process
+that serves.
 """
 
 from __future__ import annotations
@@ -16,8 +22,7 @@ from sanic import Sanic
 
 from service import __version__
 from service.abuse import Defences
-from service.api import BLUEPRINTS, DEVELOPMENT_BLUEPRINTS, JsonErrorHandler
-from service.api import admin as admin_api
+from service.api import BLUEPRINTS, JsonErrorHandler, health
 from service.api import metrics as metrics_api
 from service.api.context import return_request_id, start_request
 from service.api.security import add_security_headers
@@ -29,24 +34,20 @@ from service.outbox import Delivery, DeliveryWorker, EmailState, open_store
 from service.providers import ProviderChain, build_providers
 from service.providers.http import make_http_client
 
-__all__ = ["APP_NAME", "create_app"]
+__all__ = ["APP_NAME", "WORKER_APP_NAME", "create_app", "create_worker_app"]
 
 APP_NAME = "contact-mailer"
+WORKER_APP_NAME = "contact-mailer-worker"
 
 logger = logging.getLogger("service")
 
 
 def create_app(*, settings: Settings | None = None) -> Sanic:
-    """Build the Sanic app for ``settings`` (default: read from the environment)."""
+    """Build the web app for ``settings`` (default: read from the environment)."""
     settings = settings or load_settings()
-    app = Sanic(
-        APP_NAME,
-        error_handler=JsonErrorHandler(),
-        log_config=logging_config(settings.log_level, settings.log_format),
-    )
+    app = _base_app(APP_NAME, settings)
     app.config.update(
         REQUEST_MAX_SIZE=settings.request_max_size,
-        FALLBACK_ERROR_FORMAT="json",
         # sanic-ext's code default is empty whatever its docs say: set it explicitly.
         CORS_ORIGINS=",".join(settings.allowed_origins),
         CORS_ALLOW_HEADERS="content-type,idempotency-key,x-request-id",
@@ -68,40 +69,91 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         version=__version__,
         description="Accepts contact-form submissions and emails them to the site owner.",
     )
-    app.ctx.settings = settings
     app.ctx.renderer = EmailRenderer.from_settings(settings)
-    app.ctx.metrics = Metrics()
-    app.ctx.metrics.add_refresher(partial(_observe_outbox, app))
     app.ctx.defences = Defences.from_settings(settings)
     for blueprint in BLUEPRINTS:
         app.blueprint(blueprint)
     if not settings.production:
-        for blueprint in DEVELOPMENT_BLUEPRINTS:
-            app.blueprint(blueprint)
-    if settings.metrics_enabled:
-        app.blueprint(metrics_api.bp)
+        # Imported here: production never loads the template authors' tools.
+        from service.api import preview
+
+        app.blueprint(preview.bp)
     if settings.admin_token is not None:
-        # Without a token the routes do not exist: every /api/admin path is a 404.
+        # Without a token the routes do not exist (every /api/admin path is a 404),
+        # and the module is not even imported.
+        from service.api import admin as admin_api
+
         app.blueprint(admin_api.bp)
         admin_api.describe_security(app)
+    _add_tracing(app)
+    app.register_listener(_open_web, "before_server_start")
+    app.register_listener(_stop_delivery, "before_server_stop")
+    app.register_listener(_close_web, "after_server_stop")
+    return app
+
+
+def create_worker_app(*, settings: Settings | None = None) -> Sanic:
+    """Build the delivery-only app: the worker, ``/api/health`` and ``/metrics``."""
+    settings = settings or load_settings()
+    app = _base_app(WORKER_APP_NAME, settings)
+    # No CORS, no OpenAPI documents: this process answers probes, not browsers.
+    app.config.update(OAS=False, CORS=False)
+    app.blueprint(health.bp)
+    _add_tracing(app)
+    app.register_listener(_open_worker, "before_server_start")
+    app.register_listener(_stop_delivery, "before_server_stop")
+    app.register_listener(_close_delivery, "after_server_stop")
+    return app
+
+
+def _base_app(name: str, settings: Settings) -> Sanic:
+    """What both apps share: logging, JSON errors, request ids, security headers, metrics."""
+    app = Sanic(
+        name,
+        error_handler=JsonErrorHandler(),
+        log_config=logging_config(settings.log_level, settings.log_format),
+    )
+    app.config.update(FALLBACK_ERROR_FORMAT="json")
+    app.ctx.settings = settings
+    app.ctx.metrics = Metrics()
+    app.ctx.metrics.add_refresher(partial(_observe_outbox, app))
+    if settings.metrics_enabled:
+        app.blueprint(metrics_api.bp)
     app.register_middleware(start_request, "request")
     app.register_middleware(add_security_headers, "response")
     app.register_middleware(return_request_id, "response")
-    if settings.tracing_enabled:
+    return app
+
+
+def _add_tracing(app: Sanic) -> None:
+    if app.ctx.settings.tracing_enabled:
         # Imported here: without an exporter configured, OpenTelemetry is never loaded.
         from service.tracing import install_tracing
 
         install_tracing(app)
-    app.register_listener(_open_resources, "before_server_start")
-    app.register_listener(_stop_delivery, "before_server_stop")
-    app.register_listener(_close_resources, "after_server_stop")
-    return app
 
 
-async def _open_resources(app: Sanic) -> None:
-    """Open the shared HTTP client and every provider in this worker."""
+async def _open_web(app: Sanic) -> None:
+    """Check the templates, open the defences and the outbox; deliver unless told not to."""
     settings: Settings = app.ctx.settings
     check_templates(settings, app.ctx.renderer)
+    await _open_delivery(app, deliver=settings.delivery_worker)
+    await app.ctx.defences.open()
+
+
+async def _open_worker(app: Sanic) -> None:
+    """Open the outbox and the provider chain, and deliver."""
+    await _open_delivery(app, deliver=True)
+
+
+async def _open_delivery(app: Sanic, *, deliver: bool) -> None:
+    """Open the shared HTTP client, every provider and the store; start the worker if ``deliver``.
+
+    The worker object exists either way, so the API can always ``notify()`` it;
+    with ``DELIVERY_WORKER=off`` nobody listens, and a ``python -m service worker``
+    process finds the stored emails at its next poll.
+    """
+    settings: Settings = app.ctx.settings
     app.ctx.http_client = make_http_client(settings)
     providers = build_providers(settings, http_client=app.ctx.http_client)
     observers = [app.ctx.metrics]
@@ -109,7 +161,6 @@ async def _open_resources(app: Sanic) -> None:
         observers.append(tracing)
     app.ctx.chain = ProviderChain.from_settings(settings, providers, observers=observers)
     await app.ctx.chain.open()
-    await app.ctx.defences.open()
     logger.info("provider chain: %s", " -> ".join(app.ctx.chain.names))
     if "file" in app.ctx.chain.names:
         logger.info("file provider writes emails to %s", settings.email_file_dir.resolve())
@@ -118,7 +169,10 @@ async def _open_resources(app: Sanic) -> None:
     app.ctx.worker = DeliveryWorker.from_settings(
         app.ctx.store, app.ctx.chain, settings, on_delivery=partial(_count_dead, app.ctx.metrics)
     )
-    await app.ctx.worker.start()
+    if deliver:
+        await app.ctx.worker.start()
+    else:
+        logger.info("delivery worker off (DELIVERY_WORKER=off): emails wait for a worker process")
 
 
 def _count_dead(metrics: Metrics, delivery: Delivery) -> None:
@@ -128,7 +182,7 @@ def _count_dead(metrics: Metrics, delivery: Delivery) -> None:
 
 
 async def _observe_outbox(app: Sanic) -> None:
-    """Before each scrape: the outbox gauges, read from the store this worker has open."""
+    """Before each scrape: the outbox gauges, read from the store this process has open."""
     stats = await app.ctx.store.stats()
     depth = {str(state): count for state, count in stats.counts.items()}
     app.ctx.metrics.observe_outbox(depth, stats.oldest_unsent_age)
@@ -140,9 +194,14 @@ async def _stop_delivery(app: Sanic) -> None:
     await app.ctx.worker.stop(grace=app.config.GRACEFUL_SHUTDOWN_TIMEOUT / 2)
 
 
-async def _close_resources(app: Sanic) -> None:
-    """Close what :func:`_open_resources` opened, in reverse order."""
+async def _close_web(app: Sanic) -> None:
+    """Close what :func:`_open_web` opened, in reverse order."""
+    await _close_delivery(app)
+    await app.ctx.defences.close()
+
+
+async def _close_delivery(app: Sanic) -> None:
+    """Close what :func:`_open_delivery` opened, in reverse order."""
     await app.ctx.store.close()
     await app.ctx.chain.close()
-    await app.ctx.defences.close()
     await app.ctx.http_client.aclose()

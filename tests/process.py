@@ -178,10 +178,14 @@ Launch = Callable[[Path, Mapping[str, str]], ServiceProcess]
 
 @contextmanager
 def service_process(
-    cwd: Path, env: Mapping[str, str] | None = None, *, timeout: float = 30.0
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 30.0,
+    arguments: Sequence[str] = ("-m", "service"),
 ) -> Iterator[ServiceProcess]:
     """A started :class:`ServiceProcess`, stopped (and its group killed) on exit."""
-    service = ServiceProcess(cwd, env)
+    service = ServiceProcess(cwd, env, arguments=arguments)
     try:
         service.start(timeout=timeout)
         yield service
