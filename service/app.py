@@ -16,7 +16,9 @@ that serves.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from functools import partial
+from typing import TYPE_CHECKING
 
 from sanic import Sanic
 
@@ -28,11 +30,15 @@ from service.api.context import return_request_id, start_request
 from service.api.security import add_security_headers
 from service.config import Settings, load_settings
 from service.emails import EmailRenderer, check_templates
+from service.emails.compose import COMPOSERS, sample_submission
 from service.logs import logging_config
 from service.metrics import Metrics
 from service.outbox import Delivery, DeliveryWorker, EmailState, open_store
 from service.providers import ProviderChain, build_providers
 from service.providers.http import make_http_client
+
+if TYPE_CHECKING:
+    from service.message import OutgoingEmail
 
 __all__ = ["APP_NAME", "WORKER_APP_NAME", "create_app", "create_worker_app"]
 
@@ -137,7 +143,12 @@ async def _open_web(app: Sanic) -> None:
     """Check the templates, open the defences and the outbox; deliver unless told not to."""
     settings: Settings = app.ctx.settings
     check_templates(settings, app.ctx.renderer)
-    await _open_delivery(app, deliver=settings.delivery_worker)
+    sample = sample_submission()
+    # Stored bodies are compressed against these: what they share costs nothing.
+    samples = {
+        kind: compose(sample, settings, app.ctx.renderer) for kind, compose in COMPOSERS.items()
+    }
+    await _open_delivery(app, deliver=settings.delivery_worker, samples=samples)
     await app.ctx.defences.open()
 
 
@@ -146,7 +157,9 @@ async def _open_worker(app: Sanic) -> None:
     await _open_delivery(app, deliver=True)
 
 
-async def _open_delivery(app: Sanic, *, deliver: bool) -> None:
+async def _open_delivery(
+    app: Sanic, *, deliver: bool, samples: Mapping[str, OutgoingEmail] | None = None
+) -> None:
     """Open the shared HTTP client, every provider and the store; start the worker if ``deliver``.
 
     The worker object exists either way, so the API can always ``notify()`` it;
@@ -164,7 +177,7 @@ async def _open_delivery(app: Sanic, *, deliver: bool) -> None:
     logger.info("provider chain: %s", " -> ".join(app.ctx.chain.names))
     if "file" in app.ctx.chain.names:
         logger.info("file provider writes emails to %s", settings.email_file_dir.resolve())
-    app.ctx.store = open_store(settings.database_url)
+    app.ctx.store = open_store(settings.database_url, samples=samples)
     await app.ctx.store.open()
     app.ctx.worker = DeliveryWorker.from_settings(
         app.ctx.store, app.ctx.chain, settings, on_delivery=partial(_count_dead, app.ctx.metrics)

@@ -6,12 +6,14 @@ imports asyncpg.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from service.outbox.models import Clock, StoreError
 
 if TYPE_CHECKING:
+    from service.message import OutgoingEmail
     from service.outbox.store import Store
 
 __all__ = ["open_store", "sqlite_path"]
@@ -28,14 +30,23 @@ def sqlite_path(database_url: str) -> Path:
     return Path(raw)
 
 
-def open_store(database_url: str, *, clock: Clock | None = None) -> Store:
-    """The store ``database_url`` selects (``sqlite:///...`` or ``postgresql://...``); no I/O."""
+def open_store(
+    database_url: str,
+    *,
+    clock: Clock | None = None,
+    samples: Mapping[str, OutgoingEmail] | None = None,
+) -> Store:
+    """The store ``database_url`` selects (``sqlite:///...`` or ``postgresql://...``); no I/O.
+
+    ``samples``: an email of each kind rendered with sample data, which stored
+    bodies are compressed against (see :mod:`service.outbox.packing`).
+    """
     if database_url.startswith(SQLITE_PREFIX):
         from service.outbox.sqlite import SqliteStore
 
-        return SqliteStore(sqlite_path(database_url), clock=clock)
+        return SqliteStore(sqlite_path(database_url), clock=clock, samples=samples)
     if database_url.startswith(POSTGRES_PREFIXES):
         from service.outbox.postgres import PostgresStore
 
-        return PostgresStore(database_url, clock=clock)
+        return PostgresStore(database_url, clock=clock, samples=samples)
     raise StoreError("DATABASE_URL: must start with sqlite:/// or postgresql://")

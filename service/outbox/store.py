@@ -20,9 +20,10 @@ twice), but can never overwrite the result of the worker that took it over.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import TracebackType
@@ -47,6 +48,7 @@ from service.outbox.models import (
     load_json,
     utcnow,
 )
+from service.outbox.packing import Packer, StoredEmail
 from service.outbox.transaction import Body, Row, Transaction
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ if TYPE_CHECKING:
 __all__ = ["Store"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("service.outbox")
 
 MIGRATION_LOCK = "service.outbox.migrations"
 
@@ -95,8 +99,8 @@ WHERE id IN (
     LIMIT $4
     {lock}
 )
-RETURNING id, submission_id, kind, seq, message_id, payload, attempts, claimed_by,
-          lease_until, queued_at, created_at, next_attempt_at
+RETURNING id, submission_id, kind, seq, message_id, payload, body, dictionary_id, attempts,
+          claimed_by, lease_until, queued_at, created_at, next_attempt_at
 """
 
 # Every mark_* carries the claim's fencing token; see the Store module doc.
@@ -157,14 +161,14 @@ def _submission_record(row: Row) -> SubmissionRecord:
     )
 
 
-def _claimed(row: Row) -> ClaimedEmail:
+def _claimed(row: Row, stored: StoredEmail) -> ClaimedEmail:
     return ClaimedEmail(
         id=row["id"],
         submission_id=row["submission_id"],
         kind=row["kind"],
         seq=row["seq"],
         message_id=row["message_id"],
-        payload=load_json(row["payload"]),
+        stored=stored,
         attempts=row["attempts"],
         claimed_by=row["claimed_by"],
         lease_until=_as_datetime(row["lease_until"]),
@@ -183,22 +187,34 @@ class Store(ABC):
     (submissions, claims, outcomes) go through a
     :class:`~service.outbox.group.GroupCommit` (``group``): concurrent ones
     share a commit, each in its own savepoint.
+
+    ``samples`` (an email of each kind, rendered with sample data) become the
+    dictionaries that stored bodies are compressed against
+    (:mod:`service.outbox.packing`); a store that only delivers needs none.
     """
 
     ts_type: ClassVar[str]
     json_type: ClassVar[str]
+    blob_type: ClassVar[str]
     claim_lock: ClassVar[str] = ""
     claim_index: ClassVar[str] = ""
 
-    def __init__(self, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        samples: Mapping[str, OutgoingEmail] | None = None,
+    ) -> None:
         self.clock = clock or utcnow
         self.group = GroupCommit(self._run_batch)
+        self.packer = Packer(samples)
 
     async def open(self) -> None:
         """Connect and bring the schema up to date (safe when processes start at once)."""
         await self._connect()
         try:
             await self._migrate()
+            await self._keep_dictionaries()
         except BaseException:
             await self.close()
             raise
@@ -261,7 +277,8 @@ class Store(ABC):
             for migration in MIGRATIONS:
                 if migration.version <= current:
                     continue
-                for statement in migration.render(ts=self.ts_type, json=self.json_type):
+                types = {"ts": self.ts_type, "json": self.json_type, "blob": self.blob_type}
+                for statement in migration.render(**types):
                     await tx.execute(statement)
                 await tx.execute(
                     "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)",
@@ -271,6 +288,44 @@ class Store(ABC):
                 )
 
         await self._run(migrate, write=True)
+
+    async def _keep_dictionaries(self) -> None:
+        """Store the samples' dictionaries, once each, so any process can read what they packed."""
+        samples = self.packer.samples
+        if not samples:
+            return
+        now = self.clock()
+
+        async def keep(tx: Transaction) -> None:
+            for name, data in samples.items():
+                await tx.execute(
+                    "INSERT INTO email_dictionaries (id, data, created_at) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (id) DO NOTHING",
+                    name,
+                    data,
+                    now,
+                )
+
+        await self._run(keep, write=True)
+
+    async def _learn_dictionaries(self, rows: Sequence[Row]) -> None:
+        """Read the dictionaries these rows need that this process does not know yet."""
+        wanted = {row["dictionary_id"] for row in rows} - {None, *self.packer.dictionaries}
+        if not wanted:
+            return
+        placeholders = ", ".join(f"${n}" for n in range(1, len(wanted) + 1))
+        found = await self._fetch(
+            f"SELECT id, data FROM email_dictionaries WHERE id IN ({placeholders})",  # noqa: S608
+            *wanted,
+        )
+        for row in found:
+            self.packer.learn(row["id"], bytes(row["data"]))
+
+    def _stored(self, row: Row) -> StoredEmail:
+        if row["body"] is None:
+            # Stored before bodies were compressed (schema version 1).
+            return StoredEmail(row["payload"], packed=False)
+        return self.packer.stored(row["body"], row["dictionary_id"])
 
     async def _fetch(self, sql: str, *args: Any) -> list[Row]:
         """The rows of one query, in a read transaction of its own."""
@@ -308,6 +363,7 @@ class Store(ABC):
         if idempotency_key is not None and request_hash is None:
             raise ValueError("request_hash is required with idempotency_key")
         now = self._now(now)
+        packed = [self.packer.pack(email) for email in emails]
 
         async def add(tx: Transaction) -> AddResult:
             if idempotency_key is not None:
@@ -334,17 +390,19 @@ class Store(ABC):
                 submission.message,
                 dump_json(submission.extra),
             )
-            for seq, email in enumerate(emails):
+            for seq, (email, body) in enumerate(zip(emails, packed, strict=True)):
                 await tx.execute(
-                    "INSERT INTO emails (id, submission_id, kind, seq, message_id, payload,"
-                    " state, attempts, next_attempt_at, queued_at, created_at, updated_at)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7, $7)",
+                    "INSERT INTO emails (id, submission_id, kind, seq, message_id, body,"
+                    " dictionary_id, state, attempts, next_attempt_at, queued_at, created_at,"
+                    " updated_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8, $8, $8)",
                     str(uuid.uuid4()),
                     submission.id,
                     email.kind,
                     seq,
                     email.message_id,
-                    dump_json(email.to_dict()),
+                    body.data,
+                    body.dictionary_id,
                     now,
                 )
             if idempotency_key is not None:
@@ -402,7 +460,13 @@ class Store(ABC):
         rows: list[Row] = await self.group.run(take)
         # RETURNING has no defined order; hand emails out in due order.
         rows.sort(key=lambda row: (_as_datetime(row["next_attempt_at"]), row["seq"]))
-        return [_claimed(row) for row in rows]
+        try:
+            await self._learn_dictionaries(rows)
+        except Exception:
+            # Leased already: the emails must go to the worker, whose attempt
+            # fails alone on a body it cannot read (and is retried).
+            logger.warning("outbox: could not read compression dictionaries; will retry")
+        return [_claimed(row, self._stored(row)) for row in rows]
 
     async def _finish(
         self,
@@ -485,7 +549,7 @@ class Store(ABC):
             return await tx.execute(
                 "UPDATE emails SET state = 'pending', next_attempt_at = $2, queued_at = $2,"
                 " updated_at = $2, lease_until = NULL"
-                " WHERE id = $1 AND state IN ('dead', 'rejected') AND payload IS NOT NULL",
+                " WHERE id = $1 AND state IN ('dead', 'rejected') AND purged_at IS NULL",
                 email_id,
                 now,
             )
@@ -509,7 +573,7 @@ class Store(ABC):
             return await tx.execute(
                 "UPDATE emails SET state = 'pending', next_attempt_at = $1, queued_at = $1,"
                 " updated_at = $1, lease_until = NULL"
-                " WHERE (state = $2 OR state = $3) AND payload IS NOT NULL",
+                " WHERE (state = $2 OR state = $3) AND purged_at IS NULL",
                 now,
                 str(wanted[0]),
                 str(wanted[-1]),
@@ -592,7 +656,7 @@ class Store(ABC):
     async def purge(self, *, retention: timedelta, now: datetime | None = None) -> PurgeResult:
         """Delete personal data older than ``retention`` and expired idempotency keys.
 
-        Empties the body and addresses (``payload``, ``last_error``) of emails
+        Empties the body and addresses (``body``, ``last_error``) of emails
         ``sent`` before ``now - retention`` and of ``dead``/``rejected`` ones
         untouched since then, and the personal fields of submissions older than
         that whose emails are all emptied. Delivery metadata stays for counts.
@@ -602,8 +666,9 @@ class Store(ABC):
 
         async def purge(tx: Transaction) -> PurgeResult:
             emails = await tx.execute(
-                "UPDATE emails SET payload = NULL, last_error = NULL, purged_at = $1"
-                " WHERE payload IS NOT NULL"
+                "UPDATE emails SET payload = NULL, body = NULL, dictionary_id = NULL,"
+                " last_error = NULL, purged_at = $1"
+                " WHERE purged_at IS NULL"
                 " AND ((state = 'sent' AND sent_at < $2)"
                 "      OR (state IN ('dead', 'rejected') AND updated_at < $2))",
                 now,
@@ -614,7 +679,7 @@ class Store(ABC):
                 " message = NULL, extra = NULL, purged_at = $1"
                 " WHERE purged_at IS NULL AND created_at < $2 AND NOT EXISTS ("
                 "   SELECT 1 FROM emails"
-                "   WHERE emails.submission_id = submissions.id AND emails.payload IS NOT NULL)",
+                "   WHERE emails.submission_id = submissions.id AND emails.purged_at IS NULL)",
                 now,
                 cutoff,
             )
