@@ -1,0 +1,160 @@
+"""Delivery CPU per email over SMTP: ``python -m bench.delivery_cpu``.
+
+Starts the STARTTLS + AUTH SMTP server of the tests in a child process and a
+delivery process on a fresh SQLite outbox: ``python -m service worker`` (the
+default, ``--role worker``), or ``python -m service`` (``--role serve``, one
+Sanic worker that also answers HTTP, idle here), both with ``APP_ENV=production``
+(JSON logs) and the ``smtp`` provider. Once it answers ``/api/health``, this
+script stores ``--submissions`` submissions directly in the outbox file, each
+with its notification and confirmation composed as the API composes them
+(the templates, the sample dictionaries), and waits until the SMTP server
+holds every email. The delivery process's CPU time (``/proc``, every process
+of it, every thread) from just before the first store to the last email,
+divided by the emails, is its CPU per delivered email: claims, decoding,
+building the MIME bytes, TLS, the SMTP dialogue, outcomes, logs, metrics.
+Storing happens in this script's process and is not counted; the worker's
+once-a-second poll while idle is (a few milliseconds in all).
+
+Target: at most 1.0 ms of the delivery process's CPU per email. Prints the
+SMTP server's CPU per email and the delivery process's peak RSS too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Import this checkout's service and tests, not an installed copy.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import trustme
+
+from bench._support import SmtpChild, cpu_seconds, peak_rss_mb
+from service.config import load_settings
+from service.emails import EmailRenderer
+from service.emails.compose import COMPOSERS, Submission, sample_submission
+from service.outbox import NewSubmission, open_store
+from tests.process import ServiceProcess
+from tests.smtp_server import PASSWORD, USERNAME
+
+TARGET_MS = 1.0
+TIMEOUT = 300.0
+
+
+def environment(smtp_port: int, ca_file: Path, database: Path) -> dict[str, str]:
+    """The delivery process's settings (also used here to compose what it will send)."""
+    return {
+        "APP_ENV": "production",
+        "EMAIL_PROVIDERS": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "EMAIL_ADDRESS": USERNAME,
+        "EMAIL_PASSWORD": PASSWORD,
+        "CONTACT_RECIPIENTS": "sales@example.com",
+        "SSL_CERT_FILE": str(ca_file),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "WORKERS": "1",
+    }
+
+
+async def store_submissions(env: dict[str, str], count: int) -> int:
+    """Store ``count`` submissions with both emails, as the API would; returns the emails."""
+    names = {name.lower(): value for name, value in env.items() if name != "SSL_CERT_FILE"}
+    settings = load_settings(**names)
+    renderer = EmailRenderer.from_settings(settings)
+    sample = sample_submission()
+    samples = {kind: compose(sample, settings, renderer) for kind, compose in COMPOSERS.items()}
+    stored = []
+    for number in range(count):
+        new = NewSubmission(
+            name="Load Test",
+            email=f"load-delivery-{number}@example.org",
+            company="Bench Ltd",
+            message=f"Hello, this is request {number} of the load test.",
+        )
+        submission = Submission(
+            id=new.id, name=new.name, email=new.email, message=new.message, company=new.company
+        )
+        stored.append(
+            (new, [compose(submission, settings, renderer) for compose in COMPOSERS.values()])
+        )
+    async with open_store(settings.database_url, samples=samples) as store:
+        # All at once: group commit writes them in a few transactions, so the
+        # delivery process seldom waits for the writers' lock.
+        await asyncio.gather(*(store.add_submission(new, batch) for new, batch in stored))
+    return sum(len(batch) for _, batch in stored)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        children = Path(f"/proc/{current}/task/{current}/children")
+        if children.exists():
+            todo += [int(child) for child in children.read_text().split()]
+    return found
+
+
+def main() -> int:
+    """Deliver ``--submissions`` submissions' emails and print the CPU each cost."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=1000)
+    parser.add_argument("--role", choices=("worker", "serve"), default="worker")
+    args = parser.parse_args()
+
+    ca = trustme.CA()
+    certificate = ca.issue_cert("127.0.0.1")
+    command = ["-m", "service", "worker"] if args.role == "worker" else ["-m", "service"]
+    with (
+        tempfile.TemporaryDirectory(prefix="delivery-cpu-") as tmp,
+        SmtpChild(certificate, delay=0.0) as smtp,
+    ):
+        folder = Path(tmp)
+        ca_file = folder / "ca.pem"
+        ca.cert_pem.write_to_path(str(ca_file))
+        env = environment(smtp.port, ca_file, folder / "var" / "outbox.db")
+        service = ServiceProcess(folder, env, arguments=command)
+        try:
+            service.start()
+            pids = process_tree(service.pid)
+            before, smtp_before = cpu_seconds(pids), cpu_seconds([smtp.pid])
+            emails = asyncio.run(store_submissions(env, args.submissions))
+            deadline = time.monotonic() + TIMEOUT
+            while smtp.count() < emails:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"only {smtp.count()} of {emails} emails within {TIMEOUT} s")
+                time.sleep(0.02)
+            used = cpu_seconds(pids) - before
+            smtp_used = cpu_seconds([smtp.pid]) - smtp_before
+            rss = max(peak_rss_mb(pid) for pid in pids)
+        finally:
+            service.stop()
+
+    per_email = 1000 * used / emails
+    print(
+        f"python -m service{' worker' if args.role == 'worker' else ''}, APP_ENV=production,"
+        f" STARTTLS + AUTH SMTP on 127.0.0.1, {emails} emails of {args.submissions} submissions"
+    )
+    print(
+        f"  delivery process CPU {used:.2f} s: {per_email:.2f} ms per email;"
+        f" SMTP server {1000 * smtp_used / emails:.2f} ms per email;"
+        f" peak RSS {rss:.0f} MB (largest process); load average {os.getloadavg()[0]:.1f}"
+    )
+    ok = per_email <= TARGET_MS
+    print("targets:")
+    print(
+        f"  [{'ok' if ok else 'MISSED'}] delivery CPU: {per_email:.2f} ms"
+        f" <= {TARGET_MS} ms per email"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
