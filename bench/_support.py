@@ -16,7 +16,7 @@ import trustme
 
 from tests.smtp_server import SmtpServer
 
-__all__ = ["SmtpChild", "cpu_seconds", "peak_rss_mb"]
+__all__ = ["SmtpChild", "cpu_seconds", "cpu_split", "peak_rss_mb"]
 
 
 def serve_smtp(certificate: trustme.LeafCert, delay: float, conn: Connection) -> None:
@@ -68,13 +68,20 @@ class SmtpChild:
 
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time the processes have used so far (``/proc/PID/stat``)."""
+    user, system = cpu_split(pids)
+    return user + system
+
+
+def cpu_split(pids: list[int]) -> tuple[float, float]:
+    """User and system CPU seconds the processes have used so far, apart."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    user = system = 0
     for pid in pids:
         # After the command name in parentheses: state is field 3, utime 14, stime 15.
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
+        user += int(fields[11])
+        system += int(fields[12])
+    return user / ticks, system / ticks
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import trustme
 
-from bench._support import SmtpChild, cpu_seconds, peak_rss_mb
+from bench._support import SmtpChild, cpu_seconds, cpu_split, peak_rss_mb
 from service.config import load_settings
 from service.emails import EmailRenderer
 from service.emails.compose import COMPOSERS, Submission, sample_submission
@@ -124,14 +124,16 @@ def main() -> int:
         try:
             service.start()
             pids = process_tree(service.pid)
-            before, smtp_before = cpu_seconds(pids), cpu_seconds([smtp.pid])
+            before, smtp_before = cpu_split(pids), cpu_seconds([smtp.pid])
             emails = asyncio.run(store_submissions(env, args.submissions))
             deadline = time.monotonic() + TIMEOUT
             while smtp.count() < emails:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"only {smtp.count()} of {emails} emails within {TIMEOUT} s")
                 time.sleep(0.02)
-            used = cpu_seconds(pids) - before
+            after = cpu_split(pids)
+            user, system = after[0] - before[0], after[1] - before[1]
+            used = user + system
             smtp_used = cpu_seconds([smtp.pid]) - smtp_before
             rss = max(peak_rss_mb(pid) for pid in pids)
         finally:
@@ -143,7 +145,8 @@ def main() -> int:
         f" STARTTLS + AUTH SMTP on 127.0.0.1, {emails} emails of {args.submissions} submissions"
     )
     print(
-        f"  delivery process CPU {used:.2f} s: {per_email:.2f} ms per email;"
+        f"  delivery process CPU {used:.2f} s: {per_email:.2f} ms per email"
+        f" ({1000 * user / emails:.2f} user, {1000 * system / emails:.2f} system);"
         f" SMTP server {1000 * smtp_used / emails:.2f} ms per email;"
         f" peak RSS {rss:.0f} MB (largest process); load average {os.getloadavg()[0]:.1f}"
     )

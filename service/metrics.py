@@ -30,6 +30,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    values,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -172,4 +173,8 @@ def prepare_multiprocess_dir(workers: int, default: Path) -> Path | None:
     for stale in directory.glob("*.db"):
         stale.unlink()
     os.environ[MULTIPROC_VARIABLE] = str(directory)
+    # prometheus-client picks its value class when it is imported, which in this
+    # process was before the variable was set; the workers are forked from here
+    # and must write to the folder, so metrics built from now on do.
+    values.ValueClass = values.get_value_class()
     return directory
