@@ -11,13 +11,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 if TYPE_CHECKING:
     from service.message import OutgoingEmail
-    from service.outbox.packing import StoredEmail
 
 __all__ = [
     "IDEMPOTENCY_TTL",
@@ -32,6 +31,7 @@ __all__ = [
     "OutboxStats",
     "PurgeResult",
     "StoreError",
+    "StoredBody",
     "SubmissionRecord",
     "dump_json",
     "dump_json_bytes",
@@ -139,6 +139,13 @@ class AddResult:
     response: dict[str, Any] | None = None
 
 
+class StoredBody(Protocol):
+    """A stored email read back, decoded when sent (:class:`.packing.StoredEmail`)."""
+
+    def email(self) -> OutgoingEmail:
+        """The email exactly as it was rendered; raises if the stored bytes are damaged."""
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimedEmail:
     """An email a worker holds a lease on.
@@ -153,7 +160,7 @@ class ClaimedEmail:
     kind: str
     seq: int
     message_id: str
-    stored: StoredEmail
+    stored: StoredBody
     attempts: int
     claimed_by: str
     lease_until: datetime
