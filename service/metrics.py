@@ -44,6 +44,7 @@ __all__ = [
     "SUBMISSION_OUTCOMES",
     "Metrics",
     "prepare_multiprocess_dir",
+    "use_multiprocess_values",
 ]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -173,8 +174,14 @@ def prepare_multiprocess_dir(workers: int, default: Path) -> Path | None:
     for stale in directory.glob("*.db"):
         stale.unlink()
     os.environ[MULTIPROC_VARIABLE] = str(directory)
-    # prometheus-client picks its value class when it is imported, which in this
-    # process was before the variable was set; the workers are forked from here
-    # and must write to the folder, so metrics built from now on do.
-    values.ValueClass = values.get_value_class()
     return directory
+
+
+def use_multiprocess_values() -> None:
+    """Metrics built from now on write to ``PROMETHEUS_MULTIPROC_DIR`` if it is set.
+
+    prometheus-client picks its value class when it is imported, which in the
+    server's main process is before :func:`prepare_multiprocess_dir` exports the
+    variable; the workers are forked from that process, with its choice.
+    """
+    values.ValueClass = values.get_value_class()

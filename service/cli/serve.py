@@ -11,7 +11,7 @@ from sanic import Sanic
 from service.app import create_app
 from service.config import ConfigError
 from service.emails import check_templates
-from service.metrics import MULTIPROC_VARIABLE, prepare_multiprocess_dir
+from service.metrics import MULTIPROC_VARIABLE, prepare_multiprocess_dir, use_multiprocess_values
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -36,6 +36,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             prepare_multiprocess_dir(settings.workers, METRICS_DIR)
         except OSError as err:
             raise ConfigError(f"{MULTIPROC_VARIABLE}: {err}") from err
+        use_multiprocess_values()
     # Workers are forked from this process, which has imported everything and
     # opened nothing: a worker starts without importing the service again (with
     # "spawn", Sanic's default, the worker and the manager's helper process each
