@@ -40,8 +40,9 @@ import trustme
 from bench._support import SmtpChild, cpu_seconds, cpu_split, peak_rss_mb
 from service.config import load_settings
 from service.emails import EmailRenderer
-from service.emails.compose import COMPOSERS, Submission, sample_submission
-from service.outbox import NewSubmission, open_store
+from service.emails.compose import COMPOSERS, sample_submission
+from service.outbox import open_store
+from service.submission import Submission
 from tests.process import ServiceProcess
 from tests.smtp_server import PASSWORD, USERNAME
 
@@ -74,17 +75,17 @@ async def store_submissions(env: dict[str, str], count: int, round_number: int =
     samples = {kind: compose(sample, settings, renderer) for kind, compose in COMPOSERS.items()}
     stored = []
     for number in range(count):
-        new = NewSubmission(
+        submission = Submission(
             name="Load Test",
             email=f"load-delivery-{round_number}-{number}@example.org",
             company="Bench Ltd",
             message=f"Hello, this is request {number} of the load test.",
         )
-        submission = Submission(
-            id=new.id, name=new.name, email=new.email, message=new.message, company=new.company
-        )
         stored.append(
-            (new, [compose(submission, settings, renderer) for compose in COMPOSERS.values()])
+            (
+                submission,
+                [compose(submission, settings, renderer) for compose in COMPOSERS.values()],
+            )
         )
     async with open_store(settings.database_url, samples=samples) as store:
         # All at once: group commit writes them in a few transactions, so the

@@ -10,13 +10,14 @@ delivery apart.
 Both only wire things together: they read settings (the environment, once)
 and build objects, but open nothing. Connections are opened in
 ``before_server_start`` and closed in ``after_server_stop``, in the process
-that serves.
+that serves (parameters are keyword-only: Sanic may call a factory itself).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -24,18 +25,23 @@ from sanic import Sanic
 
 from service import __version__
 from service.abuse import Defences
-from service.api import BLUEPRINTS, JsonErrorHandler, health
+from service.api import health, hosted, pages
 from service.api import metrics as metrics_api
 from service.api.context import return_request_id, start_request
+from service.api.errors import JsonErrorHandler
+from service.api.forms import forms_blueprint
+from service.api.health import OutboxWrites
 from service.api.security import add_security_headers
 from service.config import Settings, load_settings
 from service.emails import EmailRenderer, check_templates
 from service.emails.compose import COMPOSERS, sample_submission
+from service.forms import Forms, load_forms
 from service.logs import logging_config
 from service.metrics import Metrics
 from service.outbox import Delivery, DeliveryWorker, EmailState, open_store
 from service.providers import ProviderChain, build_providers
 from service.providers.http import make_http_client
+from service.startup import STARTUP_ERRORS, stop_server
 
 if TYPE_CHECKING:
     from service.message import OutgoingEmail
@@ -47,11 +53,22 @@ WORKER_APP_NAME = "contact-mailer-worker"
 
 logger = logging.getLogger("service")
 
+# The form endpoints depend on the app's forms: forms_blueprint(forms) builds them.
+# The preview studio (development only) and the admin API (with ADMIN_TOKEN) are
+# added, and imported, only where they are served.
+BLUEPRINTS = (health.bp, pages.bp, hosted.bp)
 
-def create_app(*, settings: Settings | None = None) -> Sanic:
-    """Build the web app for ``settings`` (default: read from the environment)."""
+Opener = Callable[[Sanic, AsyncExitStack], Awaitable[None]]
+
+
+def create_app(*, settings: Settings | None = None, forms: Forms | None = None) -> Sanic:
+    """Build the web app for ``settings`` (default: read from the environment).
+
+    ``forms`` default to those ``FORMS_FILE`` declares, read like the settings.
+    """
     settings = settings or load_settings()
-    app = _base_app(APP_NAME, settings)
+    forms = forms if forms is not None else load_forms(settings)
+    app = _base_app(APP_NAME, settings, forms)
     app.config.update(
         REQUEST_MAX_SIZE=settings.request_max_size,
         # sanic-ext's code default is empty whatever its docs say: set it explicitly.
@@ -76,53 +93,59 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         description="Accepts contact-form submissions and emails them to the site owner.",
     )
     app.ctx.renderer = EmailRenderer.from_settings(settings)
-    app.ctx.defences = Defences.from_settings(settings)
+    recipients = {address for form in forms.values() for address in form.recipients}
+    app.ctx.defences = Defences.from_settings(settings, recipients=recipients)
+    app.blueprint(forms_blueprint(forms))
     for blueprint in BLUEPRINTS:
         app.blueprint(blueprint)
     if not settings.production:
-        # Imported here: production never loads the template authors' tools.
         from service.api import preview
 
         app.blueprint(preview.bp)
     if settings.admin_token is not None:
-        # Without a token the routes do not exist (every /api/admin path is a 404),
-        # and the module is not even imported.
+        # Without a token the routes do not exist: every /api/admin path is a 404.
         from service.api import admin as admin_api
 
         app.blueprint(admin_api.bp)
         admin_api.describe_security(app)
     _add_tracing(app)
-    app.register_listener(_open_web, "before_server_start")
+    app.register_listener(partial(_open_resources, opener=_open_web), "before_server_start")
     app.register_listener(_stop_delivery, "before_server_stop")
-    app.register_listener(_close_web, "after_server_stop")
+    app.register_listener(_close_resources, "after_server_stop")
     return app
 
 
 def create_worker_app(*, settings: Settings | None = None) -> Sanic:
     """Build the delivery-only app: the worker, ``/api/health`` and ``/metrics``."""
     settings = settings or load_settings()
-    app = _base_app(WORKER_APP_NAME, settings)
+    app = _base_app(WORKER_APP_NAME, settings, load_forms(settings))
     # No CORS, no OpenAPI documents: this process answers probes, not browsers.
     app.config.update(OAS=False, CORS=False)
     app.blueprint(health.bp)
     _add_tracing(app)
-    app.register_listener(_open_worker, "before_server_start")
+    app.register_listener(partial(_open_resources, opener=_open_worker), "before_server_start")
     app.register_listener(_stop_delivery, "before_server_stop")
-    app.register_listener(_close_delivery, "after_server_stop")
+    app.register_listener(_close_resources, "after_server_stop")
     return app
 
 
-def _base_app(name: str, settings: Settings) -> Sanic:
+def _base_app(name: str, settings: Settings, forms: Forms) -> Sanic:
     """What both apps share: logging, JSON errors, request ids, security headers, metrics."""
     app = Sanic(
         name,
         error_handler=JsonErrorHandler(),
         log_config=logging_config(settings.log_level, settings.log_format),
     )
-    app.config.update(FALLBACK_ERROR_FORMAT="json")
+    app.config.update(
+        # Read by service.deadline's protocol when `python -m service` serves the app.
+        REQUEST_DEADLINE=settings.request_deadline_seconds,
+        FALLBACK_ERROR_FORMAT="json",
+    )
     app.ctx.settings = settings
-    app.ctx.metrics = Metrics()
+    app.ctx.forms = forms
+    app.ctx.metrics = Metrics(forms=list(forms))
     app.ctx.metrics.add_refresher(partial(_observe_outbox, app))
+    app.ctx.outbox_writes = OutboxWrites()
     if settings.metrics_enabled:
         app.blueprint(metrics_api.bp)
     app.register_middleware(start_request, "request")
@@ -139,40 +162,57 @@ def _add_tracing(app: Sanic) -> None:
         install_tracing(app)
 
 
-async def _open_web(app: Sanic) -> None:
-    """Check the templates, open the defences and the outbox; deliver unless told not to."""
+async def _open_resources(app: Sanic, *, opener: Opener) -> None:
+    """Open what this process serves with; a problem here stops the server in one line."""
+    app.ctx.opened = AsyncExitStack()
+    try:
+        await opener(app, app.ctx.opened)
+    except STARTUP_ERRORS as err:
+        await app.ctx.opened.aclose()
+        stop_server(app, err)
+
+
+async def _open_web(app: Sanic, opened: AsyncExitStack) -> None:
+    """Check the templates; open the outbox and the defences; deliver unless told not to."""
     settings: Settings = app.ctx.settings
-    check_templates(settings, app.ctx.renderer)
+    renderer: EmailRenderer = app.ctx.renderer
+    check_templates(settings, renderer, [form.sample() for form in app.ctx.forms.values()])
     sample = sample_submission()
     # Stored bodies are compressed against these: what they share costs nothing.
-    samples = {
-        kind: compose(sample, settings, app.ctx.renderer) for kind, compose in COMPOSERS.items()
-    }
-    await _open_delivery(app, deliver=settings.delivery_worker, samples=samples)
+    samples = {kind: compose(sample, settings, renderer) for kind, compose in COMPOSERS.items()}
+    await _open_delivery(app, opened, deliver=settings.delivery_worker, samples=samples)
+    opened.push_async_callback(app.ctx.defences.close)
     await app.ctx.defences.open()
 
 
-async def _open_worker(app: Sanic) -> None:
+async def _open_worker(app: Sanic, opened: AsyncExitStack) -> None:
     """Open the outbox and the provider chain, and deliver."""
-    await _open_delivery(app, deliver=True)
+    await _open_delivery(app, opened, deliver=True)
 
 
 async def _open_delivery(
-    app: Sanic, *, deliver: bool, samples: Mapping[str, OutgoingEmail] | None = None
+    app: Sanic,
+    opened: AsyncExitStack,
+    *,
+    deliver: bool,
+    samples: Mapping[str, OutgoingEmail] | None = None,
 ) -> None:
     """Open the shared HTTP client, every provider and the store; start the worker if ``deliver``.
 
     The worker object exists either way, so the API can always ``notify()`` it;
     with ``DELIVERY_WORKER=off`` nobody listens, and a ``python -m service worker``
-    process finds the stored emails at its next poll.
+    process finds the stored emails at its next poll. ``samples``: see
+    :func:`~service.outbox.open_store`.
     """
     settings: Settings = app.ctx.settings
     app.ctx.http_client = make_http_client(settings)
+    opened.push_async_callback(app.ctx.http_client.aclose)
     providers = build_providers(settings, http_client=app.ctx.http_client)
     observers = [app.ctx.metrics]
     if (tracing := getattr(app.ctx, "tracing", None)) is not None:
         observers.append(tracing)
     app.ctx.chain = ProviderChain.from_settings(settings, providers, observers=observers)
+    opened.push_async_callback(app.ctx.chain.close)
     await app.ctx.chain.open()
     logger.info("provider chain: %s", " -> ".join(app.ctx.chain.names))
     if "file" in app.ctx.chain.names:
@@ -181,6 +221,7 @@ async def _open_delivery(
         )
     app.ctx.store = open_store(settings.database_url, samples=samples)
     await app.ctx.store.open()
+    opened.push_async_callback(app.ctx.store.close)
     app.ctx.worker = DeliveryWorker.from_settings(
         app.ctx.store, app.ctx.chain, settings, on_delivery=partial(_count_dead, app.ctx.metrics)
     )
@@ -209,14 +250,6 @@ async def _stop_delivery(app: Sanic) -> None:
     await app.ctx.worker.stop(grace=app.config.GRACEFUL_SHUTDOWN_TIMEOUT / 2)
 
 
-async def _close_web(app: Sanic) -> None:
-    """Close what :func:`_open_web` opened, in reverse order."""
-    await _close_delivery(app)
-    await app.ctx.defences.close()
-
-
-async def _close_delivery(app: Sanic) -> None:
-    """Close what :func:`_open_delivery` opened, in reverse order."""
-    await app.ctx.store.close()
-    await app.ctx.chain.close()
-    await app.ctx.http_client.aclose()
+async def _close_resources(app: Sanic) -> None:
+    """Close what :func:`_open_resources` opened, in reverse order."""
+    await app.ctx.opened.aclose()

@@ -1,12 +1,8 @@
-"""The HTTP surface: one blueprint per concern."""
+"""The HTTP surface: one blueprint per concern, put together by :func:`service.app.create_app`.
+
+This package imports none of its modules itself: :mod:`service.forms` reads
+the field rules in :mod:`service.api.schemas` without loading the endpoints
+that use the forms.
+"""
 
 from __future__ import annotations
-
-from service.api import contact, health, pages
-from service.api.errors import JsonErrorHandler
-
-__all__ = ["BLUEPRINTS", "JsonErrorHandler"]
-
-# Every app serves these. The preview studio (service.api.preview, development
-# only) and the admin API (with ADMIN_TOKEN) are added, and imported, by the factory.
-BLUEPRINTS = (contact.bp, health.bp, pages.bp)

@@ -9,7 +9,7 @@ import jinja2
 from sanic import Blueprint, HTTPResponse, Request, html
 from sanic_ext import openapi
 
-__all__ = ["bp", "render_page"]
+__all__ = ["bp", "render_page", "render_template"]
 
 bp = Blueprint("pages")
 
@@ -20,9 +20,14 @@ _env = jinja2.Environment(
 )
 
 
+def render_template(filename: str, **context: Any) -> str:
+    """Render ``templates/FILENAME`` (escaped as HTML) to text."""
+    return _env.get_template(filename).render(**context)
+
+
 def render_page(name: str, *, status: int = 200, **context: Any) -> HTTPResponse:
     """Render ``templates/NAME.html`` as an HTML response."""
-    return html(_env.get_template(f"{name}.html").render(**context), status=status)
+    return html(render_template(f"{name}.html", **context), status=status)
 
 
 @bp.get("/thanks")

@@ -5,7 +5,11 @@ renderer, same settings) with sample data the author can edit or pick from
 presets. The page shows it in a sandboxed iframe at desktop or phone width,
 with its text part, headers, MJML sources and SpamAssassin score, reloads
 itself when a template file changes, and can send a test through the real
-provider chain.
+provider chain (from the studio's own page only, a few a minute).
+
+A form picker previews the emails of every form ``FORMS_FILE`` declares:
+its sample has a value of each declared field's type (see
+:attr:`service.forms.FieldType.sample`), which the author can edit too.
 
 The pages are server-rendered; a small script from ``static/`` switches tabs
 and widths, polls for template changes and calls the JSON endpoints. Their
@@ -15,29 +19,34 @@ Content-Security-Policy allows scripts from this origin only.
 from __future__ import annotations
 
 import dataclasses
+import math
 from email import message_from_bytes
 from email.headerregistry import Address
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import EmailStr, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sanic import Blueprint, HTTPResponse, Request, json
 from sanic.exceptions import NotFound
 from sanic_ext import openapi
 
+from service.abuse.moving_window import MovingWindows
 from service.api.body import read_fields
 from service.api.pages import render_page
-from service.api.schemas import ContactForm, FieldError, field_errors
-from service.emails import Submission, TemplateError
+from service.api.schemas import FieldError, field_errors
+from service.emails import TemplateError
 from service.emails.compose import COMPOSERS, EMAILS
 from service.emails.samples import PRESETS
 from service.emails.spamcheck import SpamCheckError, SpamCheckUnavailable, check_spam
 from service.providers import ChainExhausted
+from service.validation import EmailAddress
 
 if TYPE_CHECKING:
     from service.emails import EmailRenderer
+    from service.forms import Form
     from service.message import OutgoingEmail
+    from service.submission import Submission
 
 __all__ = ["PREVIEW_CSP", "bp"]
 
@@ -53,13 +62,16 @@ PREVIEW_CSP = (
 )
 
 TABS = ("html", "text", "headers", "source", "spam")
+
+SEND_LIMIT = (5, 60.0)
+"""At most 5 test sends a minute: enough to try a template, too few to relay anything."""
 VIEWS = ("desktop", "mobile")
 SAMPLE_FIELDS = ("name", "email", "company", "message")
 
 bp = Blueprint("preview", url_prefix="/dev/preview")
 bp.static("/static", str(STATIC_DIR), name="static")
 
-_ADDRESS = TypeAdapter(EmailStr)
+_ADDRESS = TypeAdapter(EmailAddress)
 
 
 def _page(
@@ -90,32 +102,56 @@ def _email_name(name: str) -> str:
 
 
 def _same_origin(request: Request) -> bool:
-    """False for a cross-site browser request: another site must not send mail through us."""
+    """True only for a post from the studio's own page: nobody else may send mail through us.
+
+    A browser says where a post comes from (``Origin``, ``Sec-Fetch-Site``);
+    a request that says neither (curl, a script) is refused too.
+    """
     origin = request.headers.get("origin")
     if origin is not None:
         return origin == f"{request.scheme}://{request.host}"
-    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+    return request.headers.get("sec-fetch-site") == "same-origin"
 
 
-def _sample(fields: dict[str, Any]) -> tuple[Submission, list[FieldError], str | None]:
+def _sends_left(request: Request) -> float | None:
+    """Count a test send; ``None`` when it may go, else the seconds until one may."""
+    # In this worker's memory, kept on the app: the studio is one author's tool.
+    windows = vars(request.app.ctx).setdefault("preview_sends", MovingWindows())
+    return windows.hit("send", *SEND_LIMIT)
+
+
+def _chosen_form(request: Request, fields: dict[str, Any]) -> Form:
+    """The form the author picked (``form``), else the contact form."""
+    forms = request.app.ctx.forms
+    chosen = fields.get("form")
+    return forms[chosen] if isinstance(chosen, str) and chosen in forms else forms.contact
+
+
+def _on_form(preset: Submission, form: Form) -> Submission:
+    """A preset's visitor on ``form``, with a sample value of each declared field's type."""
+    sample = form.sample()
+    return dataclasses.replace(
+        preset,
+        form=sample.form,
+        answers=sample.answers,
+        consents=sample.consents,
+        company=preset.company if form.company != "off" else None,
+        message=preset.message if form.message != "off" else None,
+    )
+
+
+def _sample(fields: dict[str, Any], form: Form) -> tuple[Submission, list[FieldError], str | None]:
     """The submission to preview: a preset, the author's fields, or the default sample."""
     preset = fields.get("preset")
     if isinstance(preset, str) and preset in PRESETS:
-        return PRESETS[preset].submission, [], preset
+        return _on_form(PRESETS[preset].submission, form), [], preset
     if not any(fields.get(field) for field in SAMPLE_FIELDS):
-        return PRESETS["sample"].submission, [], "sample"
+        return _on_form(PRESETS["sample"].submission, form), [], "sample"
     try:
-        form = ContactForm.model_validate(fields)
+        submission = form.validate(fields)
     except ValidationError as err:
-        return PRESETS["sample"].submission, field_errors(err), None
-    submission = Submission(
-        id="preview",
-        name=form.name,
-        email=str(form.email),
-        message=form.message,
-        company=form.company or None,
-    )
-    return submission, [], None
+        return _on_form(PRESETS["sample"].submission, form), field_errors(err), None
+    return dataclasses.replace(submission, id="preview"), [], None
 
 
 def _compose(request: Request, name: str, submission: Submission) -> OutgoingEmail:
@@ -167,12 +203,15 @@ async def studio(request: Request, name: str) -> HTTPResponse:
     """One email: rendered, with its text, headers, sources, spam score and a test send."""
     name = _email_name(name)
     fields = _fields(request)
-    submission, errors, preset = _sample(fields)
+    form = _chosen_form(request, fields)
+    submission, errors, preset = _sample(fields, form)
     tab = fields.get("tab") if fields.get("tab") in TABS else "html"
     view = fields.get("view") if fields.get("view") in VIEWS else "desktop"
     renderer = _renderer(request)
     context: dict[str, Any] = {
         "email_name": name,
+        "forms": request.app.ctx.forms,
+        "form": form,
         "presets": PRESETS,
         "preset": preset,
         "submission": submission,
@@ -230,7 +269,8 @@ async def spam(request: Request, name: str) -> HTTPResponse:
     name = _email_name(name)
     if not _same_origin(request):
         return json({"available": False, "message": "Cross-site request refused."}, status=403)
-    submission, _, _ = _sample(read_fields(request))
+    fields = read_fields(request)
+    submission, _, _ = _sample(fields, _chosen_form(request, fields))
     try:
         email = _compose(request, name, submission)
         report = await check_spam(email.to_bytes())
@@ -263,7 +303,7 @@ async def send_test(request: Request, name: str) -> HTTPResponse:
             {"success": False, "message": "Type a valid email address to send the test to."},
             status=422,
         )
-    submission, errors, _ = _sample(fields)
+    submission, errors, _ = _sample(fields, _chosen_form(request, fields))
     if errors:
         return json(
             {
@@ -278,6 +318,12 @@ async def send_test(request: Request, name: str) -> HTTPResponse:
     except TemplateError as err:
         return json({"success": False, "message": str(err)}, status=500)
     email = dataclasses.replace(email, to=(Address(addr_spec=to),))
+    if (wait := _sends_left(request)) is not None:
+        return json(
+            {"success": False, "message": "Too many test sends. Please wait a minute."},
+            status=429,
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
     try:
         result = await request.app.ctx.chain.send(email)
     except ChainExhausted as err:

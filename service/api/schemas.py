@@ -1,71 +1,29 @@
-"""The contact form's fields and their limits, shared by validation and the OpenAPI document."""
+"""The contact form's fields and their limits, shared by validation and the OpenAPI document.
+
+The rules of each kind of field live in :mod:`service.validation`.
+"""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
-import idna
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    EmailStr,
-    Field,
-    ValidationError,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from service.validation import EmailAddress, MultiLine, SingleLine
 
 __all__ = [
     "ContactForm",
     "ContactResponse",
-    "EmailAddress",
     "ErrorResponse",
     "FieldError",
     "field_errors",
 ]
-
-# C0 controls (CR, LF, NUL, tab...), DEL, C1 controls and the Unicode line and
-# paragraph separators. A single-line field with one of these is hostile or
-# broken; it is refused, not silently cleaned.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _single_line(value: object) -> object:
-    # Runs before trimming: a trailing CR, LF or NEL is refused, not trimmed away.
-    if isinstance(value, str) and _CONTROL.search(value):
-        raise ValueError("must be a single line without control characters")
-    return value
-
-
-def _ascii_address(value: str) -> str:
-    # An address goes into Reply-To and To headers, which carry ASCII only unless
-    # every server on the way speaks SMTPUTF8: a non-ASCII mailbox name is
-    # refused, and an internationalised domain is written in its ASCII form.
-    local, _, domain = value.rpartition("@")
-    if not local.isascii():
-        raise ValueError("must be a valid email address")
-    try:
-        return f"{local}@{idna.encode(domain).decode('ascii')}"
-    except idna.IDNAError:
-        raise ValueError("must be a valid email address") from None
 
 
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
     return value
-
-
-SingleLine = Annotated[str, BeforeValidator(_single_line)]
-
-EmailAddress = Annotated[
-    EmailStr,
-    Field(max_length=254),
-    BeforeValidator(_single_line),
-    AfterValidator(_ascii_address),
-]
-"""One deliverable address on one line, its domain in ASCII: the form's and the CLI's."""
 
 
 class ContactForm(BaseModel):
@@ -75,7 +33,7 @@ class ContactForm(BaseModel):
 
     name: Annotated[SingleLine, Field(min_length=1, max_length=100)]
     email: EmailAddress
-    message: Annotated[str, Field(min_length=1, max_length=5000), AfterValidator(_not_blank)]
+    message: Annotated[MultiLine, Field(min_length=1, max_length=5000), AfterValidator(_not_blank)]
     company: Annotated[SingleLine, Field(max_length=100)] | None = None
 
 

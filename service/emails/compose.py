@@ -3,17 +3,16 @@
 User text reaches headers in one place only: the visitor's address as the
 notification's ``Reply-To``, built with :class:`email.headerregistry.Address`,
 which refuses line breaks. Subjects and display names come from the operator's
-settings, never from the submission.
+settings and forms (a form's title), never from the visitor's text.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC
 from email.headerregistry import Address
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -21,6 +20,8 @@ from urllib.parse import urlsplit
 from service.emails.colors import readable_on, text_safe
 from service.emails.renderer import TemplateError
 from service.message import OutgoingEmail, make_address, make_message_id
+from service.submission import Submission
+from service.validation import greeting_name
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -34,36 +35,8 @@ __all__ = [
     "check_templates",
     "compose_confirmation",
     "compose_notification",
-    "greeting_name",
     "sample_submission",
 ]
-
-# A name that carries a link, an address or a phone number is how spammers
-# smuggle text into confirmations; such a name is not echoed. Mail clients
-# turn a bare "shop.example" into a link, so any word.word counts as a link,
-# and compatibility forms (full-width letters, at signs and dots) are folded first.
-_NOT_A_NAME = re.compile(r"[@:/\\]|[^\W_]\.[^\W\d_]{2,}", re.IGNORECASE)
-_MAX_DIGITS = 4
-
-
-@dataclass(frozen=True, slots=True)
-class Submission:
-    """One accepted contact-form submission (already validated)."""
-
-    id: str
-    name: str
-    email: str
-    message: str
-    company: str | None = None
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-def greeting_name(name: str) -> str | None:
-    """The visitor's name if it looks like a name, else ``None`` (a generic greeting)."""
-    folded = unicodedata.normalize("NFKC", name).replace("\u3002", ".")
-    if _NOT_A_NAME.search(folded) or sum(char.isdigit() for char in folded) > _MAX_DIGITS:
-        return None
-    return name
 
 
 def brand_context(settings: Settings) -> dict[str, Any]:
@@ -126,28 +99,32 @@ def _fixed(settings: Settings) -> _Fixed:
     return _fixed_cache[0]
 
 
+@lru_cache(maxsize=64)
+def _addresses(recipients: tuple[str, ...]) -> tuple[Address, ...]:
+    # A form's recipients are configuration: parsed once, not per submission.
+    return tuple(make_address(address) for address in recipients)
+
+
+def _form(submission: Submission) -> SimpleNamespace:
+    form = submission.form
+    return SimpleNamespace(id=form.id, title=form.title, company=form.company, default=form.default)
+
+
 def compose_notification(
     submission: Submission, settings: Settings, renderer: EmailRenderer
 ) -> OutgoingEmail:
-    """The site owner's copy: every field, Reply-To the visitor."""
+    """The site owner's copy: every field the visitor filled in, Reply-To the visitor.
+
+    It goes to the form's recipients (the settings' when the form names none).
+    """
     fixed = _fixed(settings)
-    context = {
-        **fixed.brand,
-        "submission": SimpleNamespace(
-            id=submission.id,
-            name=submission.name,
-            email=submission.email,
-            company=submission.company,
-            message=submission.message,
-            received_at=submission.created_at,
-            received=f"{submission.created_at.astimezone(UTC):%d %B %Y, %H:%M} UTC",
-        ),
-    }
+    context = {**fixed.brand, "form": _form(submission), "submission": _fields(submission)}
     rendered = renderer.render("notification", context)
+    recipients = submission.form.recipients
     return OutgoingEmail(
         kind="notification",
         sender=fixed.sender,
-        to=fixed.recipients,
+        to=_addresses(recipients) if recipients else fixed.recipients,
         reply_to=make_address(submission.email),
         subject=rendered.subject,
         text=rendered.text,
@@ -158,12 +135,37 @@ def compose_notification(
     )
 
 
+def _fields(submission: Submission) -> SimpleNamespace:
+    """What the notification shows: every field, the declared ones with their labels."""
+    return SimpleNamespace(
+        id=submission.id,
+        name=submission.name,
+        email=submission.email,
+        company=submission.company,
+        message=submission.message,
+        fields=[
+            SimpleNamespace(
+                name=answer.name,
+                label=answer.label,
+                text=answer.text,
+                multiline="\n" in answer.text,
+            )
+            for answer in submission.answers
+        ],
+        received_at=submission.created_at,
+        received=f"{submission.created_at.astimezone(UTC):%d %B %Y, %H:%M} UTC",
+    )
+
+
 def compose_confirmation(
     submission: Submission, settings: Settings, renderer: EmailRenderer
 ) -> OutgoingEmail:
-    """The visitor's thank-you: a fixed text that echoes nothing but a plausible name."""
+    """The visitor's thank-you: a fixed text that echoes nothing but a name safe to greet with.
+
+    It may name the form (its title is configuration), never anything else the visitor wrote.
+    """
     fixed = _fixed(settings)
-    context = {**fixed.brand, "name": greeting_name(submission.name)}
+    context = {**fixed.brand, "form": _form(submission), "name": greeting_name(submission.name)}
     rendered = renderer.render("confirmation", context)
     return OutgoingEmail(
         kind="confirmation",
@@ -207,17 +209,20 @@ COMPOSERS: dict[str, Composer] = {
 EMAILS = tuple(COMPOSERS)
 
 
-def check_templates(settings: Settings, renderer: EmailRenderer) -> None:
+def check_templates(
+    settings: Settings, renderer: EmailRenderer, samples: Iterable[Submission] = ()
+) -> None:
     """Render every email with sample data, so a broken template stops startup, not a send.
 
     Both sides of the templates' usual conditions are exercised: with and
-    without a company, with a greeting name and without one.
+    without a company, with a greeting name and without one; ``samples`` (one
+    per form, with every declared field) are rendered too.
     """
     overrides = settings.email_templates_dir
     if overrides is not None and not overrides.is_dir():
         raise TemplateError(f"EMAIL_TEMPLATES_DIR: {overrides} is not a folder")
     sample = sample_submission()
     variants = (sample, replace(sample, company=None, name="https://not-a-name.example"))
-    for submission in variants:
+    for submission in (*variants, *samples):
         for compose in COMPOSERS.values():
             compose(submission, settings, renderer)

@@ -95,11 +95,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at)",
         ),
     ),
+    Migration(
+        2,
+        "forms: a submission's form, its declared fields and its consent records",
+        (
+            # Rows stored before forms existed came through the one form there was.
+            "ALTER TABLE submissions ADD COLUMN form TEXT NOT NULL DEFAULT 'contact'",
+            # ``extra`` was kept for further form fields and never written: it is them.
+            "ALTER TABLE submissions RENAME COLUMN extra TO fields",
+            "ALTER TABLE submissions ADD COLUMN consent {json}",
+            "CREATE INDEX submissions_form ON submissions (form, created_at)",
+        ),
+    ),
     # Bodies are compressed against a dictionary (service.outbox.packing): ``body``
     # replaces ``payload`` for new emails, ``payload`` stays readable for older
     # ones. "Not purged" is now ``purged_at IS NULL``, whichever column holds it.
     Migration(
-        2,
+        3,
         "compressed email bodies",
         (
             "ALTER TABLE emails ADD COLUMN body {blob}",

@@ -6,9 +6,8 @@ each store converts them to its own column type.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -27,7 +26,6 @@ __all__ = [
     "EmailRecord",
     "EmailState",
     "IdempotencyConflict",
-    "NewSubmission",
     "OutboxStats",
     "PurgeResult",
     "StoreError",
@@ -51,7 +49,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def dump_json_bytes(value: Mapping[str, Any]) -> bytes:
+def dump_json_bytes(value: Mapping[str, Any] | list[Any]) -> bytes:
     """Compact, deterministic JSON (sorted keys, UTF-8) for stored payloads and answers.
 
     orjson rather than the standard library: a stored email holds its whole
@@ -61,7 +59,7 @@ def dump_json_bytes(value: Mapping[str, Any]) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
-def dump_json(value: Mapping[str, Any]) -> str:
+def dump_json(value: Mapping[str, Any] | list[Any]) -> str:
     """:func:`dump_json_bytes` as text, for JSON columns."""
     return dump_json_bytes(value).decode()
 
@@ -109,23 +107,6 @@ class IdempotencyConflict(StoreError):
 
 
 @dataclass(frozen=True, slots=True)
-class NewSubmission:
-    """A validated contact-form submission, as the API hands it to the store.
-
-    ``id`` is chosen before storing so the caller can put it in the answer it
-    stores for idempotent replays. ``extra`` holds any further form fields;
-    like the named fields it is personal data and is purged with them.
-    """
-
-    name: str
-    email: str
-    message: str
-    company: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-
-@dataclass(frozen=True, slots=True)
 class AddResult:
     """What :meth:`Store.add_submission` did.
 
@@ -168,12 +149,12 @@ class ClaimedEmail:
     created_at: datetime
 
     def to_email(self) -> OutgoingEmail:
-        """The stored email, exactly as it was rendered (same Message-ID).
+        """The stored email, exactly as it was rendered (same Message-ID), with its outbox id.
 
         Decoded here, not when claimed: an email whose stored body cannot be read
         fails its own attempt (and is retried, then given up), not the whole claim.
         """
-        return self.stored.email()
+        return replace(self.stored.email(), outbox_id=self.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,15 +183,21 @@ class EmailRecord:
 
 @dataclass(frozen=True, slots=True)
 class SubmissionRecord:
-    """One stored submission; the personal fields are ``None`` once purged."""
+    """One stored submission; the personal fields are ``None`` once purged.
+
+    ``fields`` are the form's declared fields by name; ``consent`` the consent
+    records (field, label text as shown, time given).
+    """
 
     id: str
     created_at: datetime
+    form: str
     name: str | None
     email: str | None
     company: str | None
     message: str | None
-    extra: dict[str, Any] | None
+    fields: dict[str, Any] | None
+    consent: list[dict[str, Any]] | None
     purged_at: datetime | None
 
 

@@ -40,7 +40,6 @@ from service.outbox.models import (
     EmailRecord,
     EmailState,
     IdempotencyConflict,
-    NewSubmission,
     OutboxStats,
     PurgeResult,
     SubmissionRecord,
@@ -53,6 +52,7 @@ from service.outbox.transaction import Body, Row, Transaction
 
 if TYPE_CHECKING:
     from service.message import OutgoingEmail
+    from service.submission import Submission
 
 __all__ = ["Store"]
 
@@ -69,7 +69,9 @@ _EMAIL_COLUMNS = (
     " lease_until, claimed_by, provider, provider_message_id, last_error, queued_at,"
     " created_at, updated_at, sent_at, purged_at"
 )
-_SUBMISSION_COLUMNS = "id, created_at, name, email, company, message, extra, purged_at"
+_SUBMISSION_COLUMNS = (
+    "id, created_at, form, name, email, company, message, fields, consent, purged_at"
+)
 
 # The subquery picks due rows; in PostgreSQL ``{lock}`` makes concurrent
 # claimers skip each other's rows instead of waiting or double-claiming, and
@@ -121,7 +123,7 @@ def _maybe_datetime(value: Any) -> datetime | None:
     return None if value is None else _as_datetime(value)
 
 
-def _maybe_json(value: Any) -> dict[str, Any] | None:
+def _maybe_json(value: Any) -> Any:
     return None if value is None else load_json(value)
 
 
@@ -152,11 +154,13 @@ def _submission_record(row: Row) -> SubmissionRecord:
     return SubmissionRecord(
         id=row["id"],
         created_at=_as_datetime(row["created_at"]),
+        form=row["form"],
         name=row["name"],
         email=row["email"],
         company=row["company"],
         message=row["message"],
-        extra=_maybe_json(row["extra"]),
+        fields=_maybe_json(row["fields"]),
+        consent=_maybe_json(row["consent"]),
         purged_at=_maybe_datetime(row["purged_at"]),
     )
 
@@ -342,7 +346,7 @@ class Store(ABC):
 
     async def add_submission(
         self,
-        submission: NewSubmission,
+        submission: Submission,
         emails: Sequence[OutgoingEmail],
         *,
         idempotency_key: str | None = None,
@@ -380,15 +384,18 @@ class Store(ABC):
                         response=_maybe_json(earlier["response"]),
                     )
             await tx.execute(
-                "INSERT INTO submissions (id, created_at, name, email, company, message, extra)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO submissions"
+                " (id, created_at, form, name, email, company, message, fields, consent)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 submission.id,
                 now,
+                submission.form.id,
                 submission.name,
                 submission.email,
-                submission.company,
+                submission.company or "",
                 submission.message,
-                dump_json(submission.extra),
+                dump_json(submission.fields),
+                dump_json(submission.consent_records()) if submission.consents else None,
             )
             for seq, (email, body) in enumerate(zip(emails, packed, strict=True)):
                 await tx.execute(
@@ -624,13 +631,17 @@ class Store(ABC):
         )
         return _submission_record(rows[0]) if rows else None
 
-    async def list_submissions(self, *, limit: int = 50, offset: int = 0) -> list[SubmissionRecord]:
-        """Submissions newest first."""
+    async def list_submissions(
+        self, *, form: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[SubmissionRecord]:
+        """Submissions newest first; only those of ``form`` when it is given."""
+        where = "" if form is None else "WHERE form = $3"
         rows = await self._fetch(
-            f"SELECT {_SUBMISSION_COLUMNS} FROM submissions"  # noqa: S608 - constant
+            f"SELECT {_SUBMISSION_COLUMNS} FROM submissions {where}"  # noqa: S608 - constants
             " ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",
             limit,
             offset,
+            *([] if form is None else [form]),
         )
         return [_submission_record(row) for row in rows]
 
@@ -676,7 +687,7 @@ class Store(ABC):
             )
             submissions = await tx.execute(
                 "UPDATE submissions SET name = NULL, email = NULL, company = NULL,"
-                " message = NULL, extra = NULL, purged_at = $1"
+                " message = NULL, fields = NULL, consent = NULL, purged_at = $1"
                 " WHERE purged_at IS NULL AND created_at < $2 AND NOT EXISTS ("
                 "   SELECT 1 FROM emails"
                 "   WHERE emails.submission_id = submissions.id AND emails.purged_at IS NULL)",

@@ -17,7 +17,7 @@ from sanic_testing.testing import SanicASGITestClient
 from service.app import create_app
 from service.config import Settings
 from service.emails import Submission, compose_confirmation, compose_notification
-from service.outbox import Delivery, EmailState, NewSubmission, Store
+from service.outbox import Delivery, EmailState, Store
 from tests.api.served import served
 
 TOKEN = "admin-token-0123456789abcdef"
@@ -78,7 +78,7 @@ async def store_lead(
     company: str = "Acme Bakeries",
 ) -> str:
     """A submission whose notification and confirmation ended in ``outcomes``; its id."""
-    new = NewSubmission(name=name, email=VISITOR, message=MESSAGE, company=company)
+    new = Submission(name=name, email=VISITOR, message=MESSAGE, company=company)
     submission = Submission(id=new.id, name=name, email=VISITOR, message=MESSAGE, created_at=at)
     settings, renderer = admin.app.ctx.settings, admin.app.ctx.renderer
     emails = [
@@ -135,10 +135,12 @@ async def test_without_a_token_setting_the_api_is_not_documented(
         ("Bearer wrong-token-0123456789abcdef", 403),
         (f"Bearer {TOKEN[:-1]}", 403),
         (f"Bearer {TOKEN}x", 403),
+        # A byte that is not UTF-8 (Sanic hands it over as a lone surrogate).
+        (f"Bearer {TOKEN}\xe9".encode("latin-1"), 403),
     ],
 )
 async def test_a_missing_token_is_401_and_a_wrong_one_403(
-    admin: Admin, method: str, path: str, authorization: str | None, status: int
+    admin: Admin, method: str, path: str, authorization: str | bytes | None, status: int
 ) -> None:
     headers = {"Authorization": authorization} if authorization is not None else {}
 
@@ -361,10 +363,13 @@ async def test_submissions_keep_every_lead_even_when_every_email_failed(admin: A
     assert oldest == {
         "id": bounced,
         "created_at": oldest["created_at"],
+        "form": "contact",
         "name": "Bruno Bounced",
         "email": VISITOR,
         "company": None,
         "message": MESSAGE,
+        "fields": {},
+        "consent": [],
         "purged": False,
         "emails": [
             {

@@ -61,9 +61,9 @@ async def test_submissions_and_emails_are_counted(
     assert response.headers["content-type"].startswith("text/plain; version=")
     found = values(response.text)
     outcome = "contact_mailer_submissions_total"
-    assert found[(outcome, frozenset({("outcome", "accepted")}))] == 2.0
-    assert found[(outcome, frozenset({("outcome", "invalid")}))] == 1.0
-    assert found[(outcome, frozenset({("outcome", "spam")}))] == 0.0
+    assert found[(outcome, frozenset({("form", "contact"), ("outcome", "accepted")}))] == 2.0
+    assert found[(outcome, frozenset({("form", "contact"), ("outcome", "invalid")}))] == 1.0
+    assert found[(outcome, frozenset({("form", "contact"), ("outcome", "spam")}))] == 0.0
     sent = frozenset({("provider", "file"), ("outcome", "sent")})
     assert found[("contact_mailer_emails_total", sent)] == 4.0  # two emails per submission
     assert found[("contact_mailer_send_seconds_count", sent)] == 4.0
@@ -84,12 +84,15 @@ async def test_metrics_can_be_turned_off(build_app: Callable[..., Sanic]) -> Non
         ("Bearer ", 401),
         ("Bearer wrong-token-0123456789abcdef", 403),
         (f"Bearer {TOKEN}x", 403),
+        # A byte that is not UTF-8 (Sanic hands it over as a lone surrogate).
+        (f"Bearer {TOKEN}\xe9".encode("latin-1"), 403),
+        (b"Bearer \xff\xfe", 403),
         (f"Bearer {TOKEN}", 200),
         (f"bearer {TOKEN}", 200),
     ],
 )
 async def test_a_metrics_token_is_required_when_set(
-    build_app: Callable[..., Sanic], authorization: str | None, status: int
+    build_app: Callable[..., Sanic], authorization: str | bytes | None, status: int
 ) -> None:
     headers = {"authorization": authorization} if authorization is not None else {}
     _, response = await build_app(metrics_token=TOKEN).asgi_client.get("/metrics", headers=headers)
@@ -111,7 +114,8 @@ async def test_each_app_has_its_own_registry(
     Sanic._app_registry.pop(first.name, None)
     _, response = await build_app().asgi_client.get("/metrics")
     found = values(response.text)
-    assert found[("contact_mailer_submissions_total", frozenset({("outcome", "accepted")}))] == 0.0
+    accepted = frozenset({("form", "contact"), ("outcome", "accepted")})
+    assert found[("contact_mailer_submissions_total", accepted)] == 0.0
 
 
 async def test_outbox_gauges_are_read_from_the_store_at_each_scrape(

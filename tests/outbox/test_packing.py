@@ -6,13 +6,15 @@ Runs against SQLite and (when configured) PostgreSQL. The sizes are read with
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from outbox_doubles import SECRET_BODY, VISITOR, FakeClock, build_email
 
-from service.outbox import DeliveryWorker, EmailState, NewSubmission, Store, open_store
+from service.outbox import DeliveryWorker, EmailState, Store, open_store
 from service.outbox.models import dump_json
 from service.providers import ProviderChain
+from service.submission import Submission
 
 LEASE = 60.0
 # A template's worth of markup around the one place a submission goes.
@@ -23,8 +25,8 @@ def rendered(text: str) -> str:
     return f"<table>{TEMPLATE}<tr><td>{text}</td></tr>{TEMPLATE[::-1]}</table>"
 
 
-def new_submission() -> NewSubmission:
-    return NewSubmission(name="Vera", email=VISITOR, message=SECRET_BODY)
+def new_submission() -> Submission:
+    return Submission(name="Vera", email=VISITOR, message=SECRET_BODY)
 
 
 async def body_sizes(store: Store) -> list[int]:
@@ -50,10 +52,10 @@ async def test_a_body_costs_little_next_to_its_sample_and_any_store_reads_it_bac
     # A process that was given no samples (a delivery worker) finds the dictionary stored.
     async with open_store(database_url, clock=clock) as reader:
         claims = await reader.claim_due("w1", 10, LEASE)
-        assert [claim.to_email() for claim in claims] == [email]
+        assert [claim.to_email() for claim in claims] == [replace(email, outbox_id=claims[0].id)]
         assert await reader.mark_sent(claims[0], provider="file", provider_message_id=None)
         (second,) = await reader.claim_due("w1", 10, LEASE)
-        assert second.to_email() == other
+        assert second.to_email() == replace(other, outbox_id=second.id)
 
 
 async def test_an_email_stored_before_bodies_were_compressed_is_still_sent(store: Store) -> None:
@@ -69,7 +71,7 @@ async def test_an_email_stored_before_bodies_were_compressed_is_still_sent(store
     await store._run(as_schema_one, write=True)
 
     (claim,) = await store.claim_due("w1", 10, LEASE)
-    assert claim.to_email() == email
+    assert claim.to_email() == replace(email, outbox_id=claim.id)
 
 
 async def test_a_damaged_body_fails_its_own_attempt_only(

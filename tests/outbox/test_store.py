@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -11,9 +12,9 @@ from outbox_doubles import SECRET_BODY, VISITOR, FakeClock, Submit, build_email
 from service.outbox import (
     EmailState,
     IdempotencyConflict,
-    NewSubmission,
     Store,
 )
+from service.submission import Submission
 
 LEASE = 60.0
 
@@ -32,7 +33,7 @@ async def deliver_all(store: Store) -> None:
 
 async def test_a_stored_email_comes_back_exactly_as_rendered(store: Store) -> None:
     notification = build_email("notification")
-    submission = NewSubmission(name="Vera", email=VISITOR, message=SECRET_BODY)
+    submission = Submission(name="Vera", email=VISITOR, message=SECRET_BODY)
     result = await store.add_submission(submission, [notification])
 
     claim = await claim_one(store)
@@ -42,14 +43,14 @@ async def test_a_stored_email_comes_back_exactly_as_rendered(store: Store) -> No
     assert claim.submission_id == submission.id
     assert (claim.kind, claim.seq, claim.attempts) == ("notification", 0, 1)
     assert claim.message_id == notification.message_id
-    assert claim.to_email() == notification
+    assert claim.to_email() == replace(notification, outbox_id=claim.id)
 
 
 async def test_submission_and_emails_are_stored_together_or_not_at_all(store: Store) -> None:
     unstorable = build_email("confirmation", headers={"X-Broken": object()})
     with pytest.raises(TypeError):
         await store.add_submission(
-            NewSubmission(name="Vera", email=VISITOR, message="hi"),
+            Submission(name="Vera", email=VISITOR, message="hi"),
             [build_email("notification"), unstorable],
         )
     assert await store.list_submissions() == []
@@ -203,7 +204,7 @@ async def test_idempotent_replay_returns_the_first_answer_and_stores_nothing(
 ) -> None:
     first_id = await submit(idempotency_key="k-1", request_hash="h", response={"ok": True})
     replay = await store.add_submission(
-        NewSubmission(name="Vera", email=VISITOR, message=SECRET_BODY),
+        Submission(name="Vera", email=VISITOR, message=SECRET_BODY),
         [build_email("notification"), build_email("confirmation")],
         idempotency_key="k-1",
         request_hash="h",
@@ -238,7 +239,7 @@ async def test_idempotency_keys_expire_after_24_hours(
     second_id = await submit(idempotency_key="k-1", request_hash="h2")
     assert second_id != first_id
     replay = await store.add_submission(
-        NewSubmission(name="V", email=VISITOR, message="m"),
+        Submission(name="V", email=VISITOR, message="m"),
         [],
         idempotency_key="k-1",
         request_hash="h2",
@@ -370,7 +371,7 @@ async def test_purge_forgets_personal_data_after_retention(
     assert (result.emails, result.submissions, result.idempotency_keys) == (2, 1, 1)
     gone = await store.get_submission(old)
     assert gone is not None
-    assert (gone.name, gone.email, gone.message, gone.extra) == (None, None, None, None)
+    assert (gone.name, gone.email, gone.message, gone.fields) == (None, None, None, None)
     assert gone.purged_at == clock.now
     old_emails = [e for e in await store.list_emails() if e.submission_id == old]
     assert all(e.purged and e.state is EmailState.SENT for e in old_emails)

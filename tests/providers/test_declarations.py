@@ -78,7 +78,8 @@ def test_settings_hold_each_providers_declared_variables() -> None:
 def test_each_variable_reaches_its_group(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     values = provider_variables(name)
     for key, value in values.items():
-        monkeypatch.setenv(key.upper(), str(value))
+        # An optional setting left unset (None) is written as an empty variable: also unset.
+        monkeypatch.setenv(key.upper(), "" if value is None else str(value))
     settings = load_settings(email_providers=name)
     group = settings.provider_group(name)
     assert isinstance(group, PROVIDERS[name])
@@ -156,6 +157,8 @@ def test_each_readme_row_says_its_default_and_whether_required_or_secret(row: li
     declared = declaration.model_fields[field].get_default(call_default_factory=True)
     if declared is None:
         assert default == "—"
+    elif isinstance(declared, bool):
+        assert default == f"`{str(declared).lower()}`"
     elif isinstance(declared, int | float):
         assert float(default.strip("`")) == declared
     else:
