@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import multiprocessing
 import os
 import resource
 import shutil
@@ -39,7 +37,6 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Self
 
@@ -53,9 +50,10 @@ from sanic import HTTPResponse, Request, Sanic
 from sanic import json as json_response
 from sanic.worker.loader import AppLoader
 
+from bench._support import SmtpChild, cpu_seconds, peak_rss_mb
 from service.api.schemas import ContactForm, ContactResponse
 from tests.process import ServiceProcess
-from tests.smtp_server import PASSWORD, USERNAME, SmtpServer
+from tests.smtp_server import PASSWORD, USERNAME
 
 THROUGHPUT_SHARE = 0.40
 P99_FACTOR = 5.0
@@ -129,53 +127,6 @@ def serve_ceiling(host: str, port: int, workers: int) -> None:
     Sanic.serve(primary=app, app_loader=loader)
 
 
-def serve_smtp(certificate: trustme.LeafCert, delay: float, conn: Connection) -> None:
-    """Child process: run the SMTP server, report its port, answer message counts until told."""
-    # aiosmtpd logs a deprecation notice on every successful login.
-    logging.getLogger("mail.log").setLevel(logging.ERROR)
-    with SmtpServer(certificate, data_delay=delay) as server:
-        conn.send(server.port)
-        while conn.recv() == "count":
-            conn.send(len(server.messages))
-
-
-class SmtpChild:
-    """The SMTP server in its own process; :meth:`count` asks how many messages it has."""
-
-    def __init__(self, certificate: trustme.LeafCert, delay: float) -> None:
-        self._conn, child = multiprocessing.Pipe()
-        self._process = multiprocessing.get_context("spawn").Process(
-            target=serve_smtp, args=(certificate, delay, child), daemon=True
-        )
-        self.port = 0
-
-    def __enter__(self) -> Self:
-        self._process.start()
-        self.port = self._conn.recv()
-        return self
-
-    @property
-    def pid(self) -> int:
-        """The server process, for its CPU time."""
-        pid = self._process.pid
-        if pid is None:
-            raise RuntimeError("the SMTP server is not running")
-        return pid
-
-    def count(self) -> int:
-        """Messages the server has accepted so far."""
-        self._conn.send("count")
-        return self._conn.recv()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._conn.send("stop")
-        self._process.join(timeout=15)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-        self._conn.close()
-
-
 @dataclass(frozen=True)
 class Load:
     """What ``wrk`` measured."""
@@ -234,17 +185,6 @@ class ServiceRun:
     emails: int
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time the processes have used so far (``/proc/PID/stat``)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        # After the command name in parentheses: state is field 3, utime 14, stime 15.
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
-
-
 def children_cpu_seconds() -> float:
     """CPU time of this script's finished children (``wrk``)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -281,14 +221,6 @@ def warm_up(base_url: str, count: int = 20) -> None:
         for number in range(count):
             body = {"name": "Warm Up", "email": f"warm{number}@example.org", "message": "Hi"}
             client.post("/api/contact", json=body).raise_for_status()
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set (VmHWM) in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for pid {pid}")
 
 
 def stored_emails(base_url: str) -> int:

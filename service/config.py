@@ -146,6 +146,7 @@ class Settings(BaseSettings):
     outbox_retention_days: float = Field(default=30.0, gt=0)
     outbox_lease_seconds: float = Field(default=60.0, ge=5, le=3600)
     outbox_concurrency: int = Field(default=16, ge=1, le=256)
+    delivery_worker: bool = True
 
     # Operations
     log_format: Literal["text", "json"] | None = None

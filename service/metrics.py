@@ -30,6 +30,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    values,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -43,6 +44,7 @@ __all__ = [
     "SUBMISSION_OUTCOMES",
     "Metrics",
     "prepare_multiprocess_dir",
+    "use_multiprocess_values",
 ]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -198,3 +200,13 @@ def prepare_multiprocess_dir(workers: int, default: Path) -> Path | None:
         stale.unlink()
     os.environ[MULTIPROC_VARIABLE] = str(directory)
     return directory
+
+
+def use_multiprocess_values() -> None:
+    """Metrics built from now on write to ``PROMETHEUS_MULTIPROC_DIR`` if it is set.
+
+    prometheus-client picks its value class when it is imported, which in the
+    server's main process is before :func:`prepare_multiprocess_dir` exports the
+    variable; the workers are forked from that process, with its choice.
+    """
+    values.ValueClass = values.get_value_class()

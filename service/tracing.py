@@ -27,8 +27,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import _logs, metrics, propagate, trace
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -117,6 +117,13 @@ class Tracing:
     async def _stop(self, app: Sanic) -> None:
         if self._owned and self._provider is not None:
             self._provider.shutdown()
+            # Application Insights also batches logs and metrics. A Sanic worker is
+            # forked and ends with os._exit, skipping the atexit hooks that would
+            # flush them: flush them here, with the spans.
+            for provider in (_logs.get_logger_provider(), metrics.get_meter_provider()):
+                shutdown = getattr(provider, "shutdown", None)
+                if shutdown is not None:
+                    shutdown()
 
     async def _begin_request(self, request: Request) -> None:
         if self._tracer is None:

@@ -9,6 +9,7 @@ the test. It imports ``service`` from this checkout, whatever is installed.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -131,19 +132,17 @@ class ServiceProcess:
             time.sleep(0.05)
 
     def worker_pids(self) -> list[int]:
-        """The Sanic worker processes: children of the main process that serve requests."""
-        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-        workers = []
-        for child in children:
-            try:
-                environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
-            except FileNotFoundError:
-                continue
-            # Sanic names each worker in its environment; its shared-state manager
-            # and the multiprocessing resource tracker are children too, unnamed.
-            if any(item.startswith(b"SANIC_WORKER_NAME=Sanic-Server-") for item in environ):
-                workers.append(int(child))
-        return workers
+        """The Sanic worker processes: children of the main process that serve requests.
+
+        Workers are forked, so their environment and command line are the main
+        process's; Sanic logs "Starting worker [PID]" for each one it starts,
+        which tells them from its other children (the shared-state manager).
+        """
+        children = set(Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split())
+        started = re.findall(
+            r"Starting worker \[(\d+)\]", self.log_path.read_text(errors="replace")
+        )
+        return [int(pid) for pid in dict.fromkeys(started) if pid in children]
 
     def kill(self) -> None:
         """``kill -9`` the main process and every worker at once; nothing gets to clean up."""
@@ -188,10 +187,14 @@ Launch = Callable[[Path, Mapping[str, str]], ServiceProcess]
 
 @contextmanager
 def service_process(
-    cwd: Path, env: Mapping[str, str] | None = None, *, timeout: float = 30.0
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 30.0,
+    arguments: Sequence[str] = ("-m", "service"),
 ) -> Iterator[ServiceProcess]:
     """A started :class:`ServiceProcess`, stopped (and its group killed) on exit."""
-    service = ServiceProcess(cwd, env)
+    service = ServiceProcess(cwd, env, arguments=arguments)
     try:
         service.start(timeout=timeout)
         yield service

@@ -8,12 +8,13 @@ import re
 from collections.abc import Callable
 from email.header import decode_header, make_header
 from email.headerregistry import Address
+from html.parser import HTMLParser
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.message import OutgoingEmail, make_address, make_message_id
+from service.message import OutgoingEmail, fold_html, make_address, make_message_id
 
 
 def sample(**changes) -> OutgoingEmail:
@@ -259,3 +260,76 @@ def test_make_address_equals_the_standard_librarys(addr_spec: str, display_name:
 def test_make_address_refuses_line_breaks() -> None:
     with pytest.raises(ValueError, match="CR or LF"):
         make_address("a@example.com", "Evil\r\nBcc: x@example.org")
+
+
+class Markup(HTMLParser):
+    """What a browser's parser sees: tags with their attributes, text, comments."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.events: list[tuple[object, ...]] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.events.append(("start", tag, tuple(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        self.events.append(("end", tag))
+
+    def handle_data(self, data: str) -> None:
+        self.events.append(("data", data))
+
+    def handle_comment(self, data: str) -> None:
+        # Outlook reads conditional comments as markup: white space is white space there too.
+        self.events.append(("comment", " ".join(data.split())))
+
+
+def test_folding_breaks_lines_between_attributes_only() -> None:
+    cell = (
+        '<td class="cell wide" style="padding: 4px 8px; color: #333" data-x=\'a > b\' nowrap>'
+        "some text with  spaces, kept on its line</td>"
+    )
+    line = (
+        "<style>td { font-family: Arial, sans-serif; }</style>"
+        + '<!--[if mso | IE]><table role="presentation" border="0"><![endif]-->'
+        + cell * 40
+    )
+    html = f"<html>\n{line}\n</html>\n"
+
+    folded = fold_html(html, width=120)
+
+    assert Markup(folded).events == Markup(html).events
+    lines = folded.split("\n")
+    assert len(lines) > 40
+    assert max(len(line) for line in lines) <= 300
+    # Text and styles are never broken; a tag keeps its first attribute.
+    assert folded.count("some text with  spaces, kept on its line") == 40
+    assert '<!--[if mso | IE]><table role="presentation"' in folded
+    assert "td { font-family: Arial, sans-serif; }" in folded
+    assert folded.count('<td class="cell wide"') == 40
+
+
+def test_folding_leaves_a_line_without_attributes_alone() -> None:
+    html = "<p>" + "word " * 400 + "</p>"
+    assert fold_html(html, width=100) == html
+
+
+@pytest.mark.parametrize(
+    ("html", "encoding"),
+    [
+        ("<p>plain ASCII, short lines</p>\n" * 50, b"7bit"),
+        ("<p>Grüße</p>", b"quoted-printable"),
+        ("<p>" + "x" * 999 + "</p>", b"quoted-printable"),
+        ("<p>a</p>\nFrom here on, an mbox would write >From", b"quoted-printable"),
+        ("<p>nul \0 inside</p>", b"quoted-printable"),
+    ],
+)
+def test_a_body_is_sent_as_it_is_only_when_it_can_be(html: str, encoding: bytes) -> None:
+    raw = sample(text="Line one", html=html).to_bytes()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    plain, rich = parsed.iter_parts()
+    assert plain["Content-Transfer-Encoding"] == "7bit"
+    assert rich["Content-Transfer-Encoding"] == encoding.decode()
+    assert rich.get_content().replace("\r\n", "\n") == html.rstrip("\n") + "\n"
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998

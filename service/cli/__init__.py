@@ -1,4 +1,4 @@
-"""``python -m service [COMMAND]``: serve (the default), check, send a test, operate the outbox.
+"""``python -m service [COMMAND]``: serve (the default), deliver, check, send a test, outbox.
 
 Every command reads the same settings as the server; a configuration error
 prints one line and exits 2.
@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from service.cli import check, outbox, send_test, serve, suppressions
+from service.cli import check, outbox, send_test, serve, suppressions, worker
 from service.config import ConfigError, load_settings
 from service.emails import TemplateError
 from service.outbox import StoreError
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve.add_parser(commands)
+    worker.add_parser(commands)
     check.add_parser(commands)
     send_test.add_parser(commands)
     outbox.add_parser(commands)

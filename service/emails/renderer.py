@@ -28,6 +28,8 @@ import jinja2
 import mjml
 from markupsafe import Markup, escape
 
+from service.message import fold_html
+
 if TYPE_CHECKING:
     from service.config import Settings
 
@@ -212,7 +214,8 @@ class EmailRenderer:
             detail = failures[-1] if failures else f"invalid MJML: {err}"
             raise TemplateError(f"{filename}: {detail}") from err
         try:
-            return self._html_env.from_string(html)
+            # Short lines, so a usual email needs no quoted-printable (see fold_html).
+            return self._html_env.from_string(fold_html(html))
         except jinja2.TemplateSyntaxError as err:
             raise TemplateError(f"{filename}: {err.message}") from err
 

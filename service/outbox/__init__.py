@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 from service.outbox.backoff import next_attempt_at, retry_delay
+from service.outbox.factory import open_store
 from service.outbox.models import (
+    IDEMPOTENCY_TTL,
     UNSENT_STATES,
     AddResult,
     ClaimedEmail,
@@ -20,7 +22,7 @@ from service.outbox.models import (
     StoreError,
     SubmissionRecord,
 )
-from service.outbox.store import IDEMPOTENCY_TTL, Store, open_store
+from service.outbox.store import Store
 from service.outbox.worker import Delivery, DeliveryWorker, Sender
 
 __all__ = [

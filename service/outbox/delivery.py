@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from service.logs import mask_email
 
 if TYPE_CHECKING:
-    from service.outbox.sql import Row, Transaction
+    from service.outbox.transaction import Row, Transaction
 
 __all__ = [
     "DELIVERY_STATES",
@@ -150,7 +150,7 @@ def _when(value: Any) -> datetime:
 
 
 class DeliveryRecords:
-    """Delivery events and suppressions, mixed into :class:`~service.outbox.sql.SqlStore`.
+    """Delivery events and suppressions, mixed into :class:`~service.outbox.store.Store`.
 
     Relies on the store's ``_run`` (a transaction), ``_fetch`` and ``clock``.
     """

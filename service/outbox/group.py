@@ -19,15 +19,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from service.outbox.sql import Transaction
+from service.outbox.transaction import Body, Transaction
 
-__all__ = ["Body", "GroupCommit", "Outcome", "RunBatch", "run_in_savepoints"]
-
-Body = Callable[["Transaction"], Awaitable[Any]]
-"""One write: runs its statements in the transaction it is given, returns its result."""
+__all__ = ["GroupCommit", "Outcome", "RunBatch", "run_in_savepoints"]
 
 RunBatch = Callable[[Sequence[Body]], Awaitable[list["Outcome"]]]
 """Runs bodies in one write transaction (:func:`run_in_savepoints`) and commits it."""

@@ -1,9 +1,9 @@
 """Numbered schema migrations, shared by SQLite and PostgreSQL.
 
-Statements use two placeholders, ``{ts}`` and ``{json}``, that each dialect
-fills with its column types (SQLite: ``REAL`` Unix seconds and ``TEXT``;
-PostgreSQL: ``TIMESTAMPTZ`` and ``JSONB``). Add a migration by appending one
-with the next number; never edit one that has shipped.
+Statements use three placeholders, ``{ts}``, ``{json}`` and ``{blob}``, that
+each dialect fills with its column types (SQLite: ``REAL`` Unix seconds,
+``TEXT`` and ``BLOB``; PostgreSQL: ``TIMESTAMPTZ``, ``JSONB`` and ``BYTEA``).
+Add a migration by appending one with the next number; never edit one that has shipped.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ class Migration:
     name: str
     statements: tuple[str, ...]
 
-    def render(self, *, ts: str, json: str) -> list[str]:
+    def render(self, *, ts: str, json: str, blob: str) -> list[str]:
         """The statements with this dialect's column types."""
-        return [statement.format(ts=ts, json=json) for statement in self.statements]
+        return [statement.format(ts=ts, json=json, blob=blob) for statement in self.statements]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -145,6 +145,26 @@ MIGRATIONS: tuple[Migration, ...] = (
                 created_at {ts} NOT NULL
             )
             """,
+        ),
+    ),
+    # Bodies are compressed against a dictionary (service.outbox.packing): ``body``
+    # replaces ``payload`` for new emails, ``payload`` stays readable for older
+    # ones. "Not purged" is now ``purged_at IS NULL``, whichever column holds it.
+    Migration(
+        4,
+        "compressed email bodies",
+        (
+            "ALTER TABLE emails ADD COLUMN body {blob}",
+            "ALTER TABLE emails ADD COLUMN dictionary_id TEXT",
+            """
+            CREATE TABLE email_dictionaries (
+                id TEXT PRIMARY KEY,
+                data {blob} NOT NULL,
+                created_at {ts} NOT NULL
+            )
+            """,
+            "DROP INDEX emails_sent_at",
+            "CREATE INDEX emails_unpurged ON emails (sent_at) WHERE purged_at IS NULL",
         ),
     ),
 )

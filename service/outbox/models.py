@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from service.message import OutgoingEmail
+if TYPE_CHECKING:
+    from service.message import OutgoingEmail
 
 __all__ = [
+    "IDEMPOTENCY_TTL",
     "UNSENT_STATES",
     "AddResult",
     "ClaimedEmail",
@@ -27,11 +29,16 @@ __all__ = [
     "OutboxStats",
     "PurgeResult",
     "StoreError",
+    "StoredBody",
     "SubmissionRecord",
     "dump_json",
+    "dump_json_bytes",
     "load_json",
     "utcnow",
 ]
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+"""How long an ``Idempotency-Key`` is remembered."""
 
 Clock = Callable[[], datetime]
 """Returns the current time (aware, UTC). Injected so tests control time."""
@@ -42,14 +49,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def dump_json(value: Mapping[str, Any] | list[Any]) -> str:
-    """Compact, deterministic JSON (sorted keys, UTF-8 text) for stored payloads and answers.
+def dump_json_bytes(value: Mapping[str, Any] | list[Any]) -> bytes:
+    """Compact, deterministic JSON (sorted keys, UTF-8) for stored payloads and answers.
 
     orjson rather than the standard library: a stored email holds its whole
     rendered HTML, about 20 kB of quotes to escape, written once per email at
     submission and read once per attempt (about 6x faster to write, 2x to read).
     """
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
+def dump_json(value: Mapping[str, Any] | list[Any]) -> str:
+    """:func:`dump_json_bytes` as text, for JSON columns."""
+    return dump_json_bytes(value).decode()
 
 
 def load_json(text: str | bytes) -> Any:
@@ -108,6 +120,13 @@ class AddResult:
     response: dict[str, Any] | None = None
 
 
+class StoredBody(Protocol):
+    """A stored email read back, decoded when sent (:class:`.packing.StoredEmail`)."""
+
+    def email(self) -> OutgoingEmail:
+        """The email exactly as it was rendered; raises if the stored bytes are damaged."""
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimedEmail:
     """An email a worker holds a lease on.
@@ -122,7 +141,7 @@ class ClaimedEmail:
     kind: str
     seq: int
     message_id: str
-    payload: dict[str, Any]
+    stored: StoredBody
     attempts: int
     claimed_by: str
     lease_until: datetime
@@ -130,8 +149,12 @@ class ClaimedEmail:
     created_at: datetime
 
     def to_email(self) -> OutgoingEmail:
-        """The stored email, exactly as it was rendered (same Message-ID), with its outbox id."""
-        return replace(OutgoingEmail.from_dict(self.payload), outbox_id=self.id)
+        """The stored email, exactly as it was rendered (same Message-ID), with its outbox id.
+
+        Decoded here, not when claimed: an email whose stored body cannot be read
+        fails its own attempt (and is retried, then given up), not the whole claim.
+        """
+        return replace(self.stored.email(), outbox_id=self.id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,17 @@ server settings, e.g. ``?search_path=outbox`` to keep the tables in a schema.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
 from service.outbox.models import Clock, StoreError
-from service.outbox.sql import Row, SqlStore, Transaction
+from service.outbox.store import Store
+from service.outbox.transaction import Row, Transaction
+
+if TYPE_CHECKING:
+    from service.message import OutgoingEmail
 
 __all__ = ["PostgresStore"]
 
@@ -40,11 +44,12 @@ class _PostgresTransaction:
         return [dict(record) for record in await self._conn.fetch(sql, *args)]
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(Store):
     """The outbox in PostgreSQL (``postgresql://user:pass@host/db``)."""
 
     ts_type = "TIMESTAMPTZ"
     json_type = "JSONB"
+    blob_type = "BYTEA"
     claim_lock = "FOR UPDATE SKIP LOCKED"
 
     def __init__(
@@ -52,10 +57,11 @@ class PostgresStore(SqlStore):
         dsn: str,
         *,
         clock: Clock | None = None,
+        samples: Mapping[str, OutgoingEmail] | None = None,
         min_connections: int = 1,
         max_connections: int = 10,
     ) -> None:
-        super().__init__(clock=clock)
+        super().__init__(clock=clock, samples=samples)
         self.dsn = dsn
         self.min_connections = min_connections
         self.max_connections = max_connections

@@ -33,15 +33,19 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from service.outbox.models import Clock, StoreError
-from service.outbox.sql import Row, SqlStore, Transaction
+from service.outbox.store import Store
+from service.outbox.transaction import Row, Transaction
+
+if TYPE_CHECKING:
+    from service.message import OutgoingEmail
 
 __all__ = ["SqliteStore"]
 
@@ -63,7 +67,7 @@ class _SqliteTransaction:
     """Statements of one transaction, run at once on the store's thread.
 
     The methods are coroutines only to share the dialect-neutral bodies of
-    :class:`SqlStore`; they never suspend (see :func:`_complete`).
+    :class:`~service.outbox.store.Store`; they never suspend (see :func:`_complete`).
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -147,18 +151,24 @@ def _write_transaction(
         fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(Store):
     """The outbox in a SQLite file (``sqlite:///path``; the directory is created)."""
 
     ts_type = "REAL"
     json_type = "TEXT"
+    blob_type = "BLOB"
     # Without statistics the planner prefers the state index and sorts every due row.
     claim_index = "INDEXED BY emails_due"
 
     def __init__(
-        self, path: Path, *, clock: Clock | None = None, busy_timeout: float = 10.0
+        self,
+        path: Path,
+        *,
+        clock: Clock | None = None,
+        samples: Mapping[str, OutgoingEmail] | None = None,
+        busy_timeout: float = 10.0,
     ) -> None:
-        super().__init__(clock=clock)
+        super().__init__(clock=clock, samples=samples)
         self.path = path
         self.busy_timeout = busy_timeout
         self._executor: ThreadPoolExecutor | None = None

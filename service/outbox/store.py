@@ -1,10 +1,14 @@
-"""The outbox store interface and the factory that picks an implementation.
+"""The outbox store: submissions and their emails, in SQL that SQLite and PostgreSQL both run.
 
 Every accepted submission and its emails live in the store until delivered;
 the API writes them in one transaction, the delivery workers claim due emails
-under a lease and record each outcome. Two implementations share one
-behaviour (:class:`~service.outbox.sql.SqlStore`): SQLite for one machine and
-PostgreSQL for several replicas.
+under a lease and record each outcome. A dialect subclass (:mod:`.sqlite` for
+one machine, :mod:`.postgres` for several replicas) supplies connections and
+transactions (:meth:`Store._run`), its column types, the row-lock clause and
+index hint of the claim query and a named lock (:meth:`Store._lock`);
+:func:`~service.outbox.factory.open_store` picks one from ``DATABASE_URL``.
+Each operation is a body of a :class:`~service.outbox.transaction.Transaction`,
+and the hot writes share commits (:mod:`service.outbox.group`).
 
 Leases and fencing: :meth:`Store.claim_due` sets ``claimed_by``, a lease end
 and increments ``attempts``. The ``mark_*`` methods only apply while the row is
@@ -16,55 +20,216 @@ twice), but can never overwrite the result of the worker that took it over.
 
 from __future__ import annotations
 
+import logging
+import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from datetime import datetime, timedelta
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
+from service.outbox.delivery import DeliveryRecords
+from service.outbox.group import GroupCommit, Outcome, run_in_savepoints
+from service.outbox.migrations import MIGRATIONS, SCHEMA_VERSION_TABLE
 from service.outbox.models import (
+    IDEMPOTENCY_TTL,
+    UNSENT_STATES,
     AddResult,
     ClaimedEmail,
     Clock,
     EmailRecord,
     EmailState,
+    IdempotencyConflict,
     OutboxStats,
     PurgeResult,
-    StoreError,
     SubmissionRecord,
+    dump_json,
+    load_json,
+    utcnow,
 )
+from service.outbox.packing import Packer, StoredEmail
+from service.outbox.transaction import Body, Row, Transaction
 
 if TYPE_CHECKING:
     from service.message import OutgoingEmail
     from service.submission import Submission
 
-__all__ = ["IDEMPOTENCY_TTL", "Store", "open_store", "sqlite_path"]
+__all__ = ["Store"]
 
-IDEMPOTENCY_TTL = timedelta(hours=24)
-"""How long an ``Idempotency-Key`` is remembered."""
+T = TypeVar("T")
 
-SQLITE_PREFIX = "sqlite:///"
-POSTGRES_PREFIXES = ("postgresql://", "postgres://")
+logger = logging.getLogger("service.outbox")
+
+MIGRATION_LOCK = "service.outbox.migrations"
+
+_UNSENT = ", ".join(f"'{state}'" for state in UNSENT_STATES)
+
+_EMAIL_COLUMNS = (
+    "id, submission_id, kind, seq, message_id, state, attempts, next_attempt_at,"
+    " lease_until, claimed_by, provider, provider_message_id, last_error, queued_at,"
+    " created_at, updated_at, sent_at, purged_at, delivery"
+)
+_SUBMISSION_COLUMNS = (
+    "id, created_at, form, name, email, company, message, fields, consent, purged_at"
+)
+
+# The subquery picks due rows; in PostgreSQL ``{lock}`` makes concurrent
+# claimers skip each other's rows instead of waiting or double-claiming, and
+# SQLite gets the same guarantee from BEGIN IMMEDIATE. The NOT EXISTS keeps a
+# later email of a submission (the confirmation) back while an earlier one
+# (the notification) is unsent.
+#
+# A claim walks the partial index ``emails_due`` in due order and stops after
+# ``LIMIT`` rows, so its cost does not grow with the backlog (it runs inside the
+# write transaction every submission waits for). Hence the state test repeats
+# the index's condition, and an expired ``sending`` row is found by its
+# ``next_attempt_at`` too: it was due when it was claimed, and claiming leaves
+# ``next_attempt_at`` alone. ``{index}`` lets a dialect insist on the index.
+_CLAIM = """
+UPDATE emails
+SET state = 'sending', attempts = attempts + 1, claimed_by = $1, lease_until = $2,
+    updated_at = $3
+WHERE id IN (
+    SELECT e.id FROM emails AS e {index}
+    WHERE e.state IN ('pending', 'retrying', 'sending') AND e.next_attempt_at <= $3
+      AND (e.state <> 'sending' OR e.lease_until <= $3)
+      AND NOT EXISTS (
+          SELECT 1 FROM emails AS earlier
+          WHERE earlier.submission_id = e.submission_id AND earlier.seq < e.seq
+            AND earlier.state IN ('pending', 'retrying', 'sending'))
+    ORDER BY e.next_attempt_at, e.seq
+    LIMIT $4
+    {lock}
+)
+RETURNING id, submission_id, kind, seq, message_id, payload, body, dictionary_id, attempts,
+          claimed_by, lease_until, queued_at, created_at, next_attempt_at
+"""
+
+# Every mark_* carries the claim's fencing token; see the Store module doc.
+_FINISH = """
+UPDATE emails
+SET state = $4, updated_at = $5, lease_until = NULL, {fields}
+WHERE id = $1 AND state = 'sending' AND claimed_by = $2 AND attempts = $3
+"""
 
 
-class Store(ABC):
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.fromtimestamp(float(value), UTC)
+
+
+def _maybe_datetime(value: Any) -> datetime | None:
+    return None if value is None else _as_datetime(value)
+
+
+def _maybe_json(value: Any) -> Any:
+    return None if value is None else load_json(value)
+
+
+def _email_record(row: Row) -> EmailRecord:
+    return EmailRecord(
+        id=row["id"],
+        submission_id=row["submission_id"],
+        kind=row["kind"],
+        seq=row["seq"],
+        message_id=row["message_id"],
+        state=EmailState(row["state"]),
+        attempts=row["attempts"],
+        next_attempt_at=_maybe_datetime(row["next_attempt_at"]),
+        lease_until=_maybe_datetime(row["lease_until"]),
+        claimed_by=row["claimed_by"],
+        provider=row["provider"],
+        provider_message_id=row["provider_message_id"],
+        last_error=row["last_error"],
+        queued_at=_as_datetime(row["queued_at"]),
+        created_at=_as_datetime(row["created_at"]),
+        updated_at=_as_datetime(row["updated_at"]),
+        sent_at=_maybe_datetime(row["sent_at"]),
+        purged=row["purged_at"] is not None,
+        delivery=row["delivery"],
+    )
+
+
+def _submission_record(row: Row) -> SubmissionRecord:
+    return SubmissionRecord(
+        id=row["id"],
+        created_at=_as_datetime(row["created_at"]),
+        form=row["form"],
+        name=row["name"],
+        email=row["email"],
+        company=row["company"],
+        message=row["message"],
+        fields=_maybe_json(row["fields"]),
+        consent=_maybe_json(row["consent"]),
+        purged_at=_maybe_datetime(row["purged_at"]),
+    )
+
+
+def _claimed(row: Row, stored: StoredEmail) -> ClaimedEmail:
+    return ClaimedEmail(
+        id=row["id"],
+        submission_id=row["submission_id"],
+        kind=row["kind"],
+        seq=row["seq"],
+        message_id=row["message_id"],
+        stored=stored,
+        attempts=row["attempts"],
+        claimed_by=row["claimed_by"],
+        lease_until=_as_datetime(row["lease_until"]),
+        queued_at=_as_datetime(row["queued_at"]),
+        created_at=_as_datetime(row["created_at"]),
+    )
+
+
+class Store(DeliveryRecords, ABC):
     """Durable storage for submissions and the emails they cause.
 
-    Build with :func:`open_store` (no I/O), then ``await store.open()`` (connects
-    and applies migrations) and ``await store.close()``; or ``async with``.
-    Every method taking ``now`` uses the store's clock when it is omitted.
+    Build with :func:`~service.outbox.factory.open_store` (no I/O), then
+    ``await store.open()`` (connects and applies migrations) and
+    ``await store.close()``; or ``async with``. Every method taking ``now``
+    uses the store's clock when it is omitted. The writes of the hot path
+    (submissions, claims, outcomes) go through a
+    :class:`~service.outbox.group.GroupCommit` (``group``): concurrent ones
+    share a commit, each in its own savepoint.
+
+    ``samples`` (an email of each kind, rendered with sample data) become the
+    dictionaries that stored bodies are compressed against
+    (:mod:`service.outbox.packing`); a store that only delivers needs none.
     """
 
-    clock: Clock
+    ts_type: ClassVar[str]
+    json_type: ClassVar[str]
+    blob_type: ClassVar[str]
+    claim_lock: ClassVar[str] = ""
+    claim_index: ClassVar[str] = ""
 
-    @abstractmethod
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        samples: Mapping[str, OutgoingEmail] | None = None,
+    ) -> None:
+        self.clock = clock or utcnow
+        self.group = GroupCommit(self._run_batch)
+        self.packer = Packer(samples)
+
     async def open(self) -> None:
         """Connect and bring the schema up to date (safe when processes start at once)."""
+        await self._connect()
+        try:
+            await self._migrate()
+            await self._keep_dictionaries()
+        except BaseException:
+            await self.close()
+            raise
 
-    @abstractmethod
     async def close(self) -> None:
         """Release connections. Idempotent."""
+        # Writes already queued are committed (or fail) before the connections go.
+        await self.group.drain()
+        await self._disconnect()
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -79,6 +244,108 @@ class Store(ABC):
         await self.close()
 
     @abstractmethod
+    async def _connect(self) -> None:
+        """Open the connection(s) and set per-connection options."""
+
+    @abstractmethod
+    async def _disconnect(self) -> None:
+        """Close the connection(s). Idempotent."""
+
+    @abstractmethod
+    async def _run(self, body: Callable[[Transaction], Awaitable[T]], *, write: bool) -> T:
+        """Run ``body`` in one transaction: committed if it returns, rolled back if it raises.
+
+        ``body`` must await nothing but the transaction's own methods (and
+        :meth:`_lock`): a dialect may run it to its end without an event loop.
+        """
+
+    async def _lock(self, tx: Transaction, name: str) -> None:
+        """Serialise transactions that take the lock ``name`` until they end.
+
+        The default suits a dialect whose write transactions already exclude
+        each other (SQLite's BEGIN IMMEDIATE).
+        """
+        return
+
+    async def _run_batch(self, bodies: Sequence[Body]) -> list[Outcome]:
+        return await self._run(partial(run_in_savepoints, bodies=bodies), write=True)
+
+    def _now(self, now: datetime | None) -> datetime:
+        return now if now is not None else self.clock()
+
+    async def _migrate(self) -> None:
+        async def migrate(tx: Transaction) -> None:
+            # Several processes may start at once: only one applies each step.
+            await self._lock(tx, MIGRATION_LOCK)
+            await tx.execute(SCHEMA_VERSION_TABLE.format(ts=self.ts_type))
+            rows = await tx.fetch("SELECT max(version) AS version FROM schema_version")
+            current = rows[0]["version"] or 0
+            for migration in MIGRATIONS:
+                if migration.version <= current:
+                    continue
+                types = {"ts": self.ts_type, "json": self.json_type, "blob": self.blob_type}
+                for statement in migration.render(**types):
+                    await tx.execute(statement)
+                await tx.execute(
+                    "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    self.clock(),
+                )
+
+        await self._run(migrate, write=True)
+
+    async def _keep_dictionaries(self) -> None:
+        """Store the samples' dictionaries, once each, so any process can read what they packed."""
+        samples = self.packer.samples
+        if not samples:
+            return
+        now = self.clock()
+
+        async def keep(tx: Transaction) -> None:
+            for name, data in samples.items():
+                await tx.execute(
+                    "INSERT INTO email_dictionaries (id, data, created_at) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (id) DO NOTHING",
+                    name,
+                    data,
+                    now,
+                )
+
+        await self._run(keep, write=True)
+
+    async def _learn_dictionaries(self, rows: Sequence[Row]) -> None:
+        """Read the dictionaries these rows need that this process does not know yet."""
+        wanted = {row["dictionary_id"] for row in rows} - {None, *self.packer.dictionaries}
+        if not wanted:
+            return
+        placeholders = ", ".join(f"${n}" for n in range(1, len(wanted) + 1))
+        found = await self._fetch(
+            f"SELECT id, data FROM email_dictionaries WHERE id IN ({placeholders})",  # noqa: S608
+            *wanted,
+        )
+        for row in found:
+            self.packer.learn(row["id"], bytes(row["data"]))
+
+    def _stored(self, row: Row) -> StoredEmail:
+        if row["body"] is None:
+            # Stored before bodies were compressed (schema version 1).
+            return StoredEmail(row["payload"], packed=False)
+        return self.packer.stored(row["body"], row["dictionary_id"])
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Row]:
+        """The rows of one query, in a read transaction of its own."""
+
+        async def fetch(tx: Transaction) -> list[Row]:
+            return await tx.fetch(sql, *args)
+
+        return await self._run(fetch, write=False)
+
+    async def schema_version(self) -> int:
+        """The highest migration applied to the database."""
+        rows = await self._fetch("SELECT max(version) AS version FROM schema_version")
+        return rows[0]["version"] or 0
+
     async def add_submission(
         self,
         submission: Submission,
@@ -99,8 +366,83 @@ class Store(ABC):
         with another hash :class:`~service.outbox.models.IdempotencyConflict`
         is raised and nothing is stored.
         """
+        if idempotency_key is not None and request_hash is None:
+            raise ValueError("request_hash is required with idempotency_key")
+        now = self._now(now)
+        packed = [self.packer.pack(email) for email in emails]
 
-    @abstractmethod
+        async def add(tx: Transaction) -> AddResult:
+            if idempotency_key is not None:
+                await self._lock(tx, f"idempotency:{idempotency_key}")
+                earlier = await self._remembered(tx, idempotency_key, now)
+                if earlier is not None:
+                    if earlier["request_hash"] != request_hash:
+                        raise IdempotencyConflict(
+                            idempotency_key, submission_id=earlier["submission_id"]
+                        )
+                    return AddResult(
+                        submission_id=earlier["submission_id"],
+                        replayed=True,
+                        response=_maybe_json(earlier["response"]),
+                    )
+            await tx.execute(
+                "INSERT INTO submissions"
+                " (id, created_at, form, name, email, company, message, fields, consent)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                submission.id,
+                now,
+                submission.form.id,
+                submission.name,
+                submission.email,
+                submission.company or "",
+                submission.message,
+                dump_json(submission.fields),
+                dump_json(submission.consent_records()) if submission.consents else None,
+            )
+            for seq, (email, body) in enumerate(zip(emails, packed, strict=True)):
+                await tx.execute(
+                    "INSERT INTO emails (id, submission_id, kind, seq, message_id, body,"
+                    " dictionary_id, state, attempts, next_attempt_at, queued_at, created_at,"
+                    " updated_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8, $8, $8)",
+                    str(uuid.uuid4()),
+                    submission.id,
+                    email.kind,
+                    seq,
+                    email.message_id,
+                    body.data,
+                    body.dictionary_id,
+                    now,
+                )
+            if idempotency_key is not None:
+                await tx.execute(
+                    "INSERT INTO idempotency_keys"
+                    " (key, request_hash, submission_id, response, created_at)"
+                    " VALUES ($1, $2, $3, $4, $5)",
+                    idempotency_key,
+                    request_hash,
+                    submission.id,
+                    None if response is None else dump_json(response),
+                    now,
+                )
+            return AddResult(submission_id=submission.id, replayed=False, response=response)
+
+        return await self.group.run(add)
+
+    async def _remembered(self, tx: Transaction, key: str, now: datetime) -> Row | None:
+        rows = await tx.fetch(
+            "SELECT request_hash, submission_id, response, created_at"
+            " FROM idempotency_keys WHERE key = $1",
+            key,
+        )
+        if not rows:
+            return None
+        if _as_datetime(rows[0]["created_at"]) > now - IDEMPOTENCY_TTL:
+            return rows[0]
+        # Expired: forget it so the key can be used afresh.
+        await tx.execute("DELETE FROM idempotency_keys WHERE key = $1", key)
+        return None
+
     async def claim_due(
         self,
         worker_id: str,
@@ -115,8 +457,42 @@ class Store(ABC):
         ``sending`` with an expired lease (its worker died). Concurrent callers,
         in any process, never receive the same email while its lease runs.
         """
+        if limit < 1:
+            return []
+        now = self._now(now)
+        lease_until = now + timedelta(seconds=lease_seconds)
+        claim = _CLAIM.format(lock=self.claim_lock, index=self.claim_index)
 
-    @abstractmethod
+        async def take(tx: Transaction) -> list[Row]:
+            return await tx.fetch(claim, worker_id, lease_until, now, limit)
+
+        rows: list[Row] = await self.group.run(take)
+        # RETURNING has no defined order; hand emails out in due order.
+        rows.sort(key=lambda row: (_as_datetime(row["next_attempt_at"]), row["seq"]))
+        try:
+            await self._learn_dictionaries(rows)
+        except Exception:
+            # Leased already: the emails must go to the worker, whose attempt
+            # fails alone on a body it cannot read (and is retried).
+            logger.warning("outbox: could not read compression dictionaries; will retry")
+        return [_claimed(row, self._stored(row)) for row in rows]
+
+    async def _finish(
+        self,
+        claim: ClaimedEmail,
+        state: EmailState,
+        now: datetime | None,
+        fields: str,
+        *values: Any,
+    ) -> bool:
+        statement = _FINISH.format(fields=fields)
+        args = (claim.id, claim.claimed_by, claim.attempts, str(state), self._now(now), *values)
+
+        async def finish(tx: Transaction) -> int:
+            return await tx.execute(statement, *args)
+
+        return await self.group.run(finish) == 1
+
     async def mark_sent(
         self,
         claim: ClaimedEmail,
@@ -126,8 +502,16 @@ class Store(ABC):
         now: datetime | None = None,
     ) -> bool:
         """Record delivery. ``False`` if the lease was taken over (see module doc)."""
+        return await self._finish(
+            claim,
+            EmailState.SENT,
+            now,
+            "provider = $6, provider_message_id = $7, sent_at = $5, last_error = NULL,"
+            " next_attempt_at = NULL",
+            provider,
+            provider_message_id,
+        )
 
-    @abstractmethod
     async def mark_retry(
         self,
         claim: ClaimedEmail,
@@ -137,28 +521,50 @@ class Store(ABC):
         now: datetime | None = None,
     ) -> bool:
         """Record a failure to try again at ``next_attempt_at``. ``False`` if the lease was lost."""
+        return await self._finish(
+            claim,
+            EmailState.RETRYING,
+            now,
+            "last_error = $6, next_attempt_at = $7",
+            error,
+            next_attempt_at,
+        )
 
-    @abstractmethod
     async def mark_rejected(
         self, claim: ClaimedEmail, *, error: str, now: datetime | None = None
     ) -> bool:
         """Record that a provider refused the message itself. ``False`` if the lease was lost."""
+        return await self._finish(
+            claim, EmailState.REJECTED, now, "last_error = $6, next_attempt_at = NULL", error
+        )
 
-    @abstractmethod
     async def mark_dead(
         self, claim: ClaimedEmail, *, error: str, now: datetime | None = None
     ) -> bool:
         """Record giving up (too old). ``False`` if the lease was lost."""
+        return await self._finish(
+            claim, EmailState.DEAD, now, "last_error = $6, next_attempt_at = NULL", error
+        )
 
-    @abstractmethod
     async def requeue(self, email_id: str, *, now: datetime | None = None) -> bool:
         """Move one ``dead`` or ``rejected`` email back to ``pending``, due now.
 
         Its age for the give-up rule restarts now. ``False`` if there is no such
         email in those states, or its body was already purged.
         """
+        now = self._now(now)
 
-    @abstractmethod
+        async def requeue(tx: Transaction) -> int:
+            return await tx.execute(
+                "UPDATE emails SET state = 'pending', next_attempt_at = $2, queued_at = $2,"
+                " updated_at = $2, lease_until = NULL"
+                " WHERE id = $1 AND state IN ('dead', 'rejected') AND purged_at IS NULL",
+                email_id,
+                now,
+            )
+
+        return await self._run(requeue, write=True) == 1
+
     async def requeue_dead(
         self,
         *,
@@ -166,62 +572,133 @@ class Store(ABC):
         now: datetime | None = None,
     ) -> int:
         """Move every email in ``states`` back to ``pending``, due now; returns how many."""
+        wanted = [EmailState(state) for state in states]
+        allowed = (EmailState.DEAD, EmailState.REJECTED)
+        if not wanted or any(state not in allowed for state in wanted):
+            raise ValueError("only dead and rejected emails can be re-queued")
+        now = self._now(now)
 
-    @abstractmethod
+        async def requeue(tx: Transaction) -> int:
+            return await tx.execute(
+                "UPDATE emails SET state = 'pending', next_attempt_at = $1, queued_at = $1,"
+                " updated_at = $1, lease_until = NULL"
+                " WHERE (state = $2 OR state = $3) AND purged_at IS NULL",
+                now,
+                str(wanted[0]),
+                str(wanted[-1]),
+            )
+
+        return await self._run(requeue, write=True)
+
     async def get_email(self, email_id: str) -> EmailRecord | None:
         """One email's delivery metadata, or ``None``."""
+        rows = await self._fetch(
+            f"SELECT {_EMAIL_COLUMNS} FROM emails WHERE id = $1",  # noqa: S608 - constant
+            email_id,
+        )
+        return _email_record(rows[0]) if rows else None
 
-    @abstractmethod
     async def list_emails(
         self, *, state: EmailState | None = None, limit: int = 50, offset: int = 0
     ) -> list[EmailRecord]:
         """Emails newest first, optionally only those in ``state``."""
+        where = "" if state is None else "WHERE state = $3"
+        args: list[Any] = [limit, offset]
+        if state is not None:
+            args.append(str(EmailState(state)))
+        rows = await self._fetch(
+            f"SELECT {_EMAIL_COLUMNS} FROM emails {where}"  # noqa: S608 - constants
+            " ORDER BY created_at DESC, submission_id, seq LIMIT $1 OFFSET $2",
+            *args,
+        )
+        return [_email_record(row) for row in rows]
 
-    @abstractmethod
     async def emails_of(self, submission_ids: Sequence[str]) -> list[EmailRecord]:
         """The emails of these submissions, grouped by submission, each group in sending order."""
+        if not submission_ids:
+            return []
+        placeholders = ", ".join(f"${n}" for n in range(1, len(submission_ids) + 1))
+        rows = await self._fetch(
+            f"SELECT {_EMAIL_COLUMNS} FROM emails"  # noqa: S608 - placeholders only
+            f" WHERE submission_id IN ({placeholders}) ORDER BY submission_id, seq",
+            *submission_ids,
+        )
+        return [_email_record(row) for row in rows]
 
-    @abstractmethod
     async def get_submission(self, submission_id: str) -> SubmissionRecord | None:
         """One submission, or ``None``."""
+        rows = await self._fetch(
+            f"SELECT {_SUBMISSION_COLUMNS} FROM submissions WHERE id = $1",  # noqa: S608
+            submission_id,
+        )
+        return _submission_record(rows[0]) if rows else None
 
-    @abstractmethod
     async def list_submissions(
         self, *, form: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[SubmissionRecord]:
         """Submissions newest first; only those of ``form`` when it is given."""
+        where = "" if form is None else "WHERE form = $3"
+        rows = await self._fetch(
+            f"SELECT {_SUBMISSION_COLUMNS} FROM submissions {where}"  # noqa: S608 - constants
+            " ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",
+            limit,
+            offset,
+            *([] if form is None else [form]),
+        )
+        return [_submission_record(row) for row in rows]
 
-    @abstractmethod
     async def stats(self, *, now: datetime | None = None) -> OutboxStats:
         """Counts by state and the age in seconds of the oldest unsent email."""
+        now = self._now(now)
 
-    @abstractmethod
+        async def read(tx: Transaction) -> tuple[list[Row], list[Row]]:
+            counted = await tx.fetch("SELECT state, count(*) AS n FROM emails GROUP BY state")
+            oldest = await tx.fetch(
+                f"SELECT min(queued_at) AS oldest FROM emails WHERE state IN ({_UNSENT})"  # noqa: S608
+            )
+            return counted, oldest
+
+        counted, oldest = await self._run(read, write=False)
+        counts = {state: 0 for state in EmailState}
+        for row in counted:
+            counts[EmailState(row["state"])] = int(row["n"])
+        first = _maybe_datetime(oldest[0]["oldest"])
+        age = None if first is None else max(0.0, (now - first).total_seconds())
+        return OutboxStats(counts=counts, oldest_unsent_age=age)
+
     async def purge(self, *, retention: timedelta, now: datetime | None = None) -> PurgeResult:
         """Delete personal data older than ``retention`` and expired idempotency keys.
 
-        Empties the body and addresses (``payload``, ``last_error``) of emails
+        Empties the body and addresses (``body``, ``last_error``) of emails
         ``sent`` before ``now - retention`` and of ``dead``/``rejected`` ones
         untouched since then, and the personal fields of submissions older than
         that whose emails are all emptied. Delivery metadata stays for counts.
         """
+        now = self._now(now)
+        cutoff = now - retention
 
+        async def purge(tx: Transaction) -> PurgeResult:
+            emails = await tx.execute(
+                "UPDATE emails SET payload = NULL, body = NULL, dictionary_id = NULL,"
+                " last_error = NULL, purged_at = $1"
+                " WHERE purged_at IS NULL"
+                " AND ((state = 'sent' AND sent_at < $2)"
+                "      OR (state IN ('dead', 'rejected') AND updated_at < $2))",
+                now,
+                cutoff,
+            )
+            submissions = await tx.execute(
+                "UPDATE submissions SET name = NULL, email = NULL, company = NULL,"
+                " message = NULL, fields = NULL, consent = NULL, purged_at = $1"
+                " WHERE purged_at IS NULL AND created_at < $2 AND NOT EXISTS ("
+                "   SELECT 1 FROM emails"
+                "   WHERE emails.submission_id = submissions.id AND emails.purged_at IS NULL)",
+                now,
+                cutoff,
+            )
+            keys = await tx.execute(
+                "DELETE FROM idempotency_keys WHERE created_at <= $1", now - IDEMPOTENCY_TTL
+            )
+            return PurgeResult(emails=emails, submissions=submissions, idempotency_keys=keys)
 
-def sqlite_path(database_url: str) -> Path:
-    """The file a ``sqlite:///path`` URL names; relative paths are relative to the cwd."""
-    raw = database_url.removeprefix(SQLITE_PREFIX)
-    if not raw or raw.startswith(":memory:"):
-        raise StoreError("DATABASE_URL: the outbox needs a file, e.g. sqlite:///var/outbox.db")
-    return Path(raw)
-
-
-def open_store(database_url: str, *, clock: Clock | None = None) -> Store:
-    """The store ``database_url`` selects (``sqlite:///...`` or ``postgresql://...``); no I/O."""
-    if database_url.startswith(SQLITE_PREFIX):
-        from service.outbox.sqlite import SqliteStore
-
-        return SqliteStore(sqlite_path(database_url), clock=clock)
-    if database_url.startswith(POSTGRES_PREFIXES):
-        from service.outbox.postgres import PostgresStore
-
-        return PostgresStore(database_url, clock=clock)
-    raise StoreError("DATABASE_URL: must start with sqlite:/// or postgresql://")
+        return await self._run(purge, write=True)

@@ -259,3 +259,20 @@ def test_presets_are_valid_submissions() -> None:
     assert len(PRESETS["long-message"].submission.message) == 5000
     assert PRESETS["no-company"].submission.company is None
     assert all(isinstance(preset.submission, Submission) for preset in PRESETS.values())
+
+
+def test_the_shipped_templates_go_out_without_quoted_printable(
+    settings: Settings, renderer: EmailRenderer
+) -> None:
+    # An ASCII submission: both parts of both emails are sent as they are (7bit).
+    submission = replace(
+        sample_submission(),
+        name="Zoe Angstrom",
+        company="Example and Co.",
+        message="Could we talk next week?\nZoe",
+    )
+    for compose in COMPOSERS.values():
+        raw = compose(submission, settings, renderer).to_bytes()
+        assert raw.count(b"Content-Transfer-Encoding: 7bit") == 2, compose
+        assert b"quoted-printable" not in raw
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 998

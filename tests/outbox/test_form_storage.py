@@ -73,7 +73,7 @@ async def test_an_outbox_from_before_forms_is_migrated_in_place(
     path = tmp_path / "outbox.db"
     with sqlite3.connect(path) as conn:
         conn.execute(SCHEMA_VERSION_TABLE.format(ts="REAL"))
-        for statement in MIGRATIONS[0].render(ts="REAL", json="TEXT"):
+        for statement in MIGRATIONS[0].render(ts="REAL", json="TEXT", blob="BLOB"):
             conn.execute(statement)
         conn.execute("INSERT INTO schema_version VALUES (1, 'first', 0)")
         conn.execute(

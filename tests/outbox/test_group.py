@@ -20,7 +20,7 @@ from service.outbox import (
     Store,
     open_store,
 )
-from service.outbox.sql import SqlStore, Transaction
+from service.outbox.transaction import Transaction
 from service.submission import Submission
 
 
@@ -46,7 +46,6 @@ async def stored_names(database_url: str, clock: FakeClock) -> list[str]:
 async def test_concurrent_submissions_share_commits_and_are_all_durable(
     store: Store, database_url: str, clock: FakeClock
 ) -> None:
-    assert isinstance(store, SqlStore)
     before = (store.group.batches, store.group.writes)
     names = [f"visitor {number:02}" for number in range(40)]
 
@@ -64,7 +63,6 @@ async def test_concurrent_submissions_share_commits_and_are_all_durable(
 async def test_a_failing_write_is_rolled_back_alone_and_the_others_are_stored(
     store: Store, database_url: str, clock: FakeClock
 ) -> None:
-    assert isinstance(store, SqlStore)
     first = await add(store, "first", idempotency_key="k-1", request_hash="h1", response={"n": 1})
     before = store.group.batches
     # Fails after its submission row is written: the second email cannot be stored.
@@ -111,7 +109,6 @@ async def test_a_failing_write_is_rolled_back_alone_and_the_others_are_stored(
 async def test_when_the_commit_fails_every_write_of_the_batch_fails(
     store: Store, database_url: str, clock: FakeClock
 ) -> None:
-    assert isinstance(store, SqlStore)
 
     async def make_breaker(tx: Transaction) -> None:
         await tx.execute("CREATE TABLE commit_parent (id INTEGER PRIMARY KEY)")
@@ -145,7 +142,6 @@ async def test_when_the_commit_fails_every_write_of_the_batch_fails(
 async def test_concurrent_claims_and_outcomes_share_commits(
     store: Store, database_url: str, clock: FakeClock
 ) -> None:
-    assert isinstance(store, SqlStore)
     await asyncio.gather(*(add(store, f"visitor {number}") for number in range(10)))
     claims = await store.claim_due("w1", 100, 60)
     assert len(claims) == 10  # the notifications; each confirmation waits for its own
@@ -169,7 +165,6 @@ async def test_concurrent_claims_and_outcomes_share_commits(
 async def test_a_caller_cancelled_while_queued_leaves_nothing_behind(
     store: Store, database_url: str, clock: FakeClock
 ) -> None:
-    assert isinstance(store, SqlStore)
     first = add(store, "first")
     await asyncio.sleep(0)  # "first" is queued and its batch is being written
     second = add(store, "cancelled")

@@ -21,7 +21,7 @@ import pytest
 import trustme
 
 from service.outbox import open_store
-from tests.process import Launch, free_port, wait_for
+from tests.process import Launch, free_port, service_process, wait_for
 from tests.smtp_server import PASSWORD, USERNAME, ReceivedMessage, SmtpServer
 
 pytestmark = pytest.mark.slow
@@ -258,3 +258,34 @@ def test_two_workers_send_every_email_exactly_once_in_order(
     workers = asyncio.run(claimers(database_url))
     assert len(workers) == 2, workers
     assert sum(workers.values()) == 2 * SUBMISSIONS
+
+
+def test_web_without_delivery_and_a_worker_process_send_every_email_exactly_once(
+    tmp_path: Path, ca_file: Path, smtp_server: SmtpServer, launch: Launch, database_url: str
+) -> None:
+    env = smtp_env(smtp_server.port, ca_file, DATABASE_URL=database_url)
+    (tmp_path / "web").mkdir()
+    (tmp_path / "worker").mkdir()
+    web = launch(tmp_path / "web", env | {"DELIVERY_WORKER": "off"})
+
+    ids = asyncio.run(submit_concurrently([web.base_url], SUBMISSIONS, concurrency=20))
+    assert len(set(ids)) == SUBMISSIONS
+    # Every email is stored and waits: the web process does not deliver.
+    assert outbox(web.base_url)["depth"] == 2 * SUBMISSIONS
+    assert smtp_server.messages == []
+
+    with service_process(tmp_path / "worker", env, arguments=["-m", "service", "worker"]) as worker:
+        wait_for(lambda: delivered(web.base_url, 2 * SUBMISSIONS), timeout=60)
+        # The worker's probe reads the same outbox.
+        assert outbox(worker.base_url)["states"]["sent"] == 2 * SUBMISSIONS
+        worker_pid = worker.pid
+
+    found = mails(smtp_server)
+    assert len(found) == 2 * SUBMISSIONS
+    assert_complete(found, SUBMISSIONS)
+    assert_notification_first(found)
+    # Every email was claimed by the worker process, none by the web process.
+    workers = asyncio.run(claimers(database_url))
+    assert len(workers) == 1, workers
+    (claimer,) = workers
+    assert claimer.split(":")[1] == str(worker_pid)
