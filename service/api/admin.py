@@ -113,6 +113,9 @@ class SubmissionSummary(BaseModel):
     email: str | None
     company: str | None
     message: str | None
+    locale: str | None = Field(
+        description="The visitor's language (en, nl, de, fr); `null` if stored before it was kept."
+    )
     purged: bool
     emails: list[SubmissionEmail]
 
@@ -249,6 +252,7 @@ def _submission_summary(record: SubmissionRecord, emails: list[EmailRecord]) -> 
         email=record.email,
         company=record.company or None,
         message=record.message,
+        locale=record.locale,
         purged=record.purged_at is not None,
         emails=[
             SubmissionEmail(

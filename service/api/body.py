@@ -12,6 +12,8 @@ from typing import Any
 from sanic import Request
 from sanic.exceptions import BadRequest, PayloadTooLarge, SanicException
 
+from service.i18n import N_
+
 __all__ = ["UnsupportedMediaType", "media_type", "read_fields"]
 
 
@@ -32,21 +34,21 @@ def read_fields(request: Request) -> dict[str, Any]:
     # Sanic's own server refuses a large body before it is read; under an ASGI
     # server the body arrives whole, so the limit is checked here as well.
     if len(request.body) > request.app.config.REQUEST_MAX_SIZE:
-        raise PayloadTooLarge("Request body exceeds the size limit")
+        raise PayloadTooLarge(N_("Request body exceeds the size limit"))
     kind = media_type(request)
     if kind == "application/json" or kind.endswith("+json"):
         try:
             data = json.loads(request.body or b"")
         except ValueError:
-            raise BadRequest("The body is not valid JSON.") from None
+            raise BadRequest(N_("The body is not valid JSON.")) from None
         if not isinstance(data, dict):
-            raise BadRequest("The body must be a JSON object.")
+            raise BadRequest(N_("The body must be a JSON object."))
         return data
     if kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
         if request.files:
-            raise UnsupportedMediaType("File uploads are not accepted.")
+            raise UnsupportedMediaType(N_("File uploads are not accepted."))
         # A repeated field keeps its first value, as a browser form would mean it.
         return {name: values[0] for name, values in request.form.items() if values}
     raise UnsupportedMediaType(
-        "Send application/json, application/x-www-form-urlencoded or multipart/form-data."
+        N_("Send application/json, application/x-www-form-urlencoded or multipart/form-data.")
     )

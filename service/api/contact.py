@@ -1,7 +1,9 @@
 """``POST /api/contact``: validate a submission and queue its two emails in the outbox.
 
 JSON clients get JSON; a plain HTML form posted by a browser gets a ``303`` to
-a thank-you page (or ``CONTACT_REDIRECT_URL``) and HTML error pages.
+a thank-you page (or ``CONTACT_REDIRECT_URL``) and HTML error pages. Answers,
+errors and the confirmation are in the visitor's language
+(:mod:`service.api.locale`), which the submission keeps.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from service.abuse import CaptchaRejected, RateLimited, enforce_rate_limit, scre
 from service.api.body import read_fields
 from service.api.context import count_submission
 from service.api.errors import error_response, wants_html
+from service.api.locale import current_locale, header_locale, request_locale, stamp_locale
 from service.api.schemas import ContactForm, ContactResponse, ErrorResponse, field_errors
 from service.emails import Submission, compose_confirmation, compose_notification
+from service.i18n import LOCALE_FIELD, LOCALES, N_, gettext_for
 from service.logs import mask_email
 from service.outbox import IdempotencyConflict, NewSubmission
 
@@ -34,6 +38,14 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("contact", url_prefix="/api")
 
 _FORM_SCHEMA = ContactForm.model_json_schema()
+_FORM_SCHEMA["properties"][LOCALE_FIELD] = {
+    "type": "string",
+    "description": (
+        f"The visitor's language ({', '.join(LOCALES)}; a region such as nl-BE counts as its "
+        "language). Unsupported values fall back to Accept-Language, then DEFAULT_LOCALE."
+    ),
+    "examples": ["nl-BE"],
+}
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
@@ -94,12 +106,14 @@ async def contact(request: Request) -> HTTPResponse:
         raise
     key = idempotency_key(request)
     fields = read_fields(request)
+    locale = request_locale(request, fields)
+    _ = gettext_for(locale)
     try:
         form = ContactForm.model_validate(fields)
     except ValidationError as err:
         count_submission(request, "invalid")
         return error_response(
-            request, 422, "Please correct the highlighted fields.", field_errors(err)
+            request, 422, N_("Please correct the highlighted fields."), field_errors(err, _)
         )
     try:
         verdict = await screen(request, fields, email=str(form.email))
@@ -109,11 +123,15 @@ async def contact(request: Request) -> HTTPResponse:
     if verdict.spam:
         count_submission(request, "spam")
         # A bot must not learn that it was caught: the answer is a success's, id and all.
-        return accepted(request, ContactResponse(id=str(uuid.uuid4())).model_dump())
+        return accepted(request, _answer(str(uuid.uuid4()), locale))
 
     ctx = request.app.ctx
     new = NewSubmission(
-        name=form.name, email=str(form.email), message=form.message, company=form.company or ""
+        name=form.name,
+        email=str(form.email),
+        message=form.message,
+        company=form.company or "",
+        locale=locale,
     )
     submission = Submission(
         id=new.id,
@@ -121,6 +139,7 @@ async def contact(request: Request) -> HTTPResponse:
         email=new.email,
         message=new.message,
         company=new.company or None,
+        locale=locale,
     )
     logger.info(
         "submission %s from %s",
@@ -135,7 +154,7 @@ async def contact(request: Request) -> HTTPResponse:
     if trace:
         # Set by tracing when it is on: the send attempts become children of this request.
         emails = [replace(email, trace=trace) for email in emails]
-    answer = ContactResponse(id=new.id).model_dump()
+    answer = _answer(new.id, locale)
     try:
         result = await ctx.store.add_submission(
             new,
@@ -146,7 +165,7 @@ async def contact(request: Request) -> HTTPResponse:
         )
     except IdempotencyConflict:
         return error_response(
-            request, 409, "This Idempotency-Key was already used for a different submission."
+            request, 409, N_("This Idempotency-Key was already used for a different submission.")
         )
     except Exception:
         # Nothing was accepted, so nothing is lost: the visitor is told to try again.
@@ -154,7 +173,7 @@ async def contact(request: Request) -> HTTPResponse:
         return error_response(
             request,
             503,
-            "Your message could not be saved right now. Please try again in a minute.",
+            N_("Your message could not be saved right now. Please try again in a minute."),
             headers={"Retry-After": "60"},
         )
     if not result.replayed:
@@ -179,9 +198,20 @@ def _fingerprint(form: ContactForm) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _answer(submission_id: str, locale: str) -> dict[str, object]:
+    """The JSON of an accepted submission, its message in the visitor's language."""
+    message = gettext_for(locale)("Thank you for your message!")
+    return ContactResponse(id=submission_id, message=message).model_dump()
+
+
 def accepted(request: Request, answer: dict[str, object]) -> HTTPResponse:
     """The success answer: JSON, or a 303 for a browser's plain form post."""
+    locale = current_locale(request)
     if wants_html(request):
         target = request.app.ctx.settings.contact_redirect_url
-        return redirect(str(target) if target else request.app.url_for("pages.thanks"), status=303)
-    return json(answer)
+        # The thank-you page negotiates from the same headers; name the language only
+        # when they would not lead to it (a locale field, a form's locale).
+        query = {} if locale == header_locale(request) else {LOCALE_FIELD: locale}
+        thanks = request.app.url_for("pages.thanks", **query)
+        return redirect(str(target) if target else thanks, status=303)
+    return stamp_locale(json(answer), locale)

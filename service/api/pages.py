@@ -1,7 +1,12 @@
-"""Small server-rendered HTML pages for visitors whose browser posted a plain form."""
+"""Small server-rendered HTML pages for visitors whose browser posted a plain form.
+
+Each page is rendered in the request's language (``lang`` on ``<html>`` and a
+``Content-Language`` header), from templates written with ``{% trans %}``.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -9,20 +14,32 @@ import jinja2
 from sanic import Blueprint, HTTPResponse, Request, html
 from sanic_ext import openapi
 
+from service.api.locale import request_locale, stamp_locale
+from service.i18n import SOURCE_LOCALE, jinja_environment
+
 __all__ = ["bp", "render_page"]
 
 bp = Blueprint("pages")
 
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
+TEMPLATES = Path(__file__).parent / "templates"
 
 
-def render_page(name: str, *, status: int = 200, **context: Any) -> HTTPResponse:
-    """Render ``templates/NAME.html`` as an HTML response."""
-    return html(_env.get_template(f"{name}.html").render(**context), status=status)
+@cache
+def _env(locale: str) -> jinja2.Environment:
+    return jinja_environment(
+        locale,
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def render_page(
+    name: str, *, status: int = 200, locale: str = SOURCE_LOCALE, **context: Any
+) -> HTTPResponse:
+    """Render ``templates/NAME.html`` in ``locale`` as an HTML response."""
+    page = _env(locale).get_template(f"{name}.html").render(lang=locale, **context)
+    return stamp_locale(html(page, status=status), locale)
 
 
 @bp.get("/thanks")
@@ -30,4 +47,6 @@ def render_page(name: str, *, status: int = 200, **context: Any) -> HTTPResponse
 async def thanks(request: Request) -> HTTPResponse:
     """The built-in thank-you page for browsers that posted a plain form."""
     brand_url = request.app.ctx.settings.brand_url
-    return render_page("thanks", back=str(brand_url) if brand_url else None)
+    return render_page(
+        "thanks", locale=request_locale(request), back=str(brand_url) if brand_url else None
+    )

@@ -2,7 +2,9 @@
 
 Every email is rendered exactly as it would be sent (same composer, same
 renderer, same settings) with sample data the author can edit or pick from
-presets. The page shows it in a sandboxed iframe at desktop or phone width,
+presets, in any shipped language (the notification as an owner reading that
+language, the confirmation as a visitor writing in it). The page shows it in
+a sandboxed iframe at desktop or phone width,
 with its text part, headers, MJML sources and SpamAssassin score, reloads
 itself when a template file changes, and can send a test through the real
 provider chain.
@@ -31,8 +33,10 @@ from service.api.pages import render_page
 from service.api.schemas import ContactForm, FieldError, field_errors
 from service.emails import Submission, TemplateError
 from service.emails.compose import COMPOSERS, EMAILS
-from service.emails.samples import PRESETS
+from service.emails.renderer import is_localized
+from service.emails.samples import PRESETS, preset_submission
 from service.emails.spamcheck import SpamCheckError, SpamCheckUnavailable, check_spam
+from service.i18n import LOCALE_FIELD, LOCALES, language_name, supported_locale
 from service.providers import ChainExhausted
 
 if TYPE_CHECKING:
@@ -97,30 +101,38 @@ def _same_origin(request: Request) -> bool:
     return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
 
 
-def _sample(fields: dict[str, Any]) -> tuple[Submission, list[FieldError], str | None]:
+def _locale(request: Request, fields: dict[str, Any]) -> str:
+    """The language to preview in: the switch's choice, else ``DEFAULT_LOCALE``."""
+    chosen = supported_locale(fields.get(LOCALE_FIELD))
+    return chosen or request.app.ctx.settings.default_locale
+
+
+def _sample(fields: dict[str, Any], locale: str) -> tuple[Submission, list[FieldError], str | None]:
     """The submission to preview: a preset, the author's fields, or the default sample."""
     preset = fields.get("preset")
     if isinstance(preset, str) and preset in PRESETS:
-        return PRESETS[preset].submission, [], preset
+        return preset_submission(preset, locale), [], preset
     if not any(fields.get(field) for field in SAMPLE_FIELDS):
-        return PRESETS["sample"].submission, [], "sample"
+        return preset_submission("sample", locale), [], "sample"
     try:
         form = ContactForm.model_validate(fields)
     except ValidationError as err:
-        return PRESETS["sample"].submission, field_errors(err), None
+        return preset_submission("sample", locale), field_errors(err), None
     submission = Submission(
         id="preview",
         name=form.name,
         email=str(form.email),
         message=form.message,
         company=form.company or None,
+        locale=locale,
     )
     return submission, [], None
 
 
 def _compose(request: Request, name: str, submission: Submission) -> OutgoingEmail:
+    """Email ``name`` of ``submission``, in the submission's language whoever reads it."""
     ctx = request.app.ctx
-    return COMPOSERS[name](submission, ctx.settings, ctx.renderer)
+    return COMPOSERS[name](submission, ctx.settings, ctx.renderer, locale=submission.locale)
 
 
 def _fields(request: Request) -> dict[str, Any]:
@@ -134,7 +146,7 @@ def _fields(request: Request) -> dict[str, Any]:
 async def index(request: Request) -> HTTPResponse:
     """Every email with its subject, and every template file with where it comes from."""
     renderer = _renderer(request)
-    sample = PRESETS["sample"].submission
+    sample = preset_submission("sample", _locale(request, {}))
     emails = []
     for name in EMAILS:
         try:
@@ -167,7 +179,8 @@ async def studio(request: Request, name: str) -> HTTPResponse:
     """One email: rendered, with its text, headers, sources, spam score and a test send."""
     name = _email_name(name)
     fields = _fields(request)
-    submission, errors, preset = _sample(fields)
+    locale = _locale(request, fields)
+    submission, errors, preset = _sample(fields, locale)
     tab = fields.get("tab") if fields.get("tab") in TABS else "html"
     view = fields.get("view") if fields.get("view") in VIEWS else "desktop"
     renderer = _renderer(request)
@@ -179,7 +192,9 @@ async def studio(request: Request, name: str) -> HTTPResponse:
         "errors": errors,
         "tab": tab,
         "view": view,
-        "sources": _sources(renderer, name),
+        "sample_locale": locale,
+        "locales": [(code, language_name(code, code)) for code in LOCALES],
+        "sources": _sources(renderer, name, locale),
     }
     try:
         email = _compose(request, name, submission)
@@ -205,21 +220,29 @@ async def studio(request: Request, name: str) -> HTTPResponse:
     )
 
 
-def _sources(renderer: EmailRenderer, name: str) -> list[dict[str, Any]]:
-    """The files an email is built from: its own three, then the shared layout."""
-    own = (f"{name}.mjml", f"{name}.txt", f"{name}.subject")
-    files = {file.name: file for file in renderer.files()}
-    wanted = [*own, *sorted(n for n in files if n.startswith("layout/"))]
+def _sources(renderer: EmailRenderer, name: str, locale: str) -> list[dict[str, Any]]:
+    """The files an email is built from in ``locale``: its own three, then the shared layout."""
+    files = {file.path.resolve(): file for file in renderer.files()}
+    layout = sorted(
+        {file.name for file in files.values() if file.name.startswith("layout/")}
+        - {file.name for file in files.values() if is_localized(file.name)}
+    )
     sources = []
-    for filename in wanted:
-        file = files.get(filename)
-        if file is None:
-            continue
+    for filename in (f"{name}.mjml", f"{name}.txt", f"{name}.subject", *layout):
         try:
-            text = renderer.read(filename)
+            path = renderer.resolve(filename, locale)
+            text = renderer.read(filename, locale)
         except TemplateError as err:
-            text = str(err)
-        sources.append({"name": filename, "overridden": file.overridden, "text": text})
+            sources.append({"name": filename, "overridden": False, "text": str(err)})
+            continue
+        file = files.get(path)
+        sources.append(
+            {
+                "name": file.name if file else filename,
+                "overridden": bool(file and file.overridden),
+                "text": text,
+            }
+        )
     return sources
 
 
@@ -230,7 +253,8 @@ async def spam(request: Request, name: str) -> HTTPResponse:
     name = _email_name(name)
     if not _same_origin(request):
         return json({"available": False, "message": "Cross-site request refused."}, status=403)
-    submission, _, _ = _sample(read_fields(request))
+    fields = read_fields(request)
+    submission, _, _ = _sample(fields, _locale(request, fields))
     try:
         email = _compose(request, name, submission)
         report = await check_spam(email.to_bytes())
@@ -263,7 +287,7 @@ async def send_test(request: Request, name: str) -> HTTPResponse:
             {"success": False, "message": "Type a valid email address to send the test to."},
             status=422,
         )
-    submission, errors, _ = _sample(fields)
+    submission, errors, _ = _sample(fields, _locale(request, fields))
     if errors:
         return json(
             {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated
 
 import idna
@@ -15,6 +16,8 @@ from pydantic import (
     Field,
     ValidationError,
 )
+
+from service.i18n import N_
 
 __all__ = [
     "ContactForm",
@@ -30,11 +33,16 @@ __all__ = [
 # broken; it is refused, not silently cleaned.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
+# Field messages are English msgids, translated by field_errors() for the visitor.
+REQUIRED = N_("This field is required.")
+INVALID_EMAIL = N_("Must be a valid email address.")
+TOO_LONG = N_("Must be at most %(limit)d characters.")
+
 
 def _single_line(value: object) -> object:
     # Runs before trimming: a trailing CR, LF or NEL is refused, not trimmed away.
     if isinstance(value, str) and _CONTROL.search(value):
-        raise ValueError("must be a single line without control characters")
+        raise ValueError(N_("Must be a single line without control characters."))
     return value
 
 
@@ -44,16 +52,16 @@ def _ascii_address(value: str) -> str:
     # refused, and an internationalised domain is written in its ASCII form.
     local, _, domain = value.rpartition("@")
     if not local.isascii():
-        raise ValueError("must be a valid email address")
+        raise ValueError(INVALID_EMAIL)
     try:
         return f"{local}@{idna.encode(domain).decode('ascii')}"
     except idna.IDNAError:
-        raise ValueError("must be a valid email address") from None
+        raise ValueError(INVALID_EMAIL) from None
 
 
 def _not_blank(value: str) -> str:
     if not value.strip():
-        raise ValueError("must not be empty")
+        raise ValueError(REQUIRED)
     return value
 
 
@@ -103,15 +111,21 @@ class ErrorResponse(BaseModel):
 
 
 _FRIENDLY = {
-    "missing": "This field is required.",
-    "string_too_short": "This field is required.",
-    "too_short": "This field is required.",
-    "string_type": "Must be text.",
+    "missing": REQUIRED,
+    "string_too_short": REQUIRED,
+    "too_short": REQUIRED,
+    "string_type": N_("Must be text."),
 }
 
 
-def field_errors(error: ValidationError) -> list[FieldError]:
-    """Every problem in ``error``, one entry per field, in a visitor-friendly wording."""
+def _sentence(message: str) -> str:
+    """A validator's message as a sentence: capital first, full stop last."""
+    message = message.strip()
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def field_errors(error: ValidationError, gettext: Callable[[str], str] = str) -> list[FieldError]:
+    """Every problem in ``error``, one entry per field, worded for a visitor by ``gettext``."""
     found: dict[str, FieldError] = {}
     for item in error.errors(include_url=False, include_input=False):
         field = str(item["loc"][0]) if item["loc"] else "body"
@@ -119,12 +133,12 @@ def field_errors(error: ValidationError) -> list[FieldError]:
             continue
         kind = item["type"]
         if kind in ("string_too_long", "too_long"):
-            message = f"Must be at most {item['ctx']['max_length']} characters."
+            message = gettext(TOO_LONG) % {"limit": item["ctx"]["max_length"]}
         elif kind == "value_error" and field == "email":
-            message = "Must be a valid email address."
+            message = gettext(INVALID_EMAIL)
         elif kind == "value_error":
-            message = item["msg"].removeprefix("Value error, ").capitalize() + "."
+            message = gettext(_sentence(item["msg"].removeprefix("Value error, ")))
         else:
-            message = _FRIENDLY.get(kind, item["msg"])
+            message = gettext(_FRIENDLY.get(kind, item["msg"]))
         found[field] = FieldError(field=field, message=message)
     return list(found.values())

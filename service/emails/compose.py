@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from service.emails.colors import readable_on, text_safe
 from service.emails.renderer import TemplateError
+from service.i18n import LOCALES, SOURCE_LOCALE, format_moment, gettext_for, language_name
 from service.message import OutgoingEmail, make_address, make_message_id
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ _MAX_DIGITS = 4
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """One accepted contact-form submission (already validated)."""
+    """One accepted contact-form submission (already validated); ``locale`` is the visitor's."""
 
     id: str
     name: str
@@ -56,6 +56,7 @@ class Submission:
     message: str
     company: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    locale: str = SOURCE_LOCALE
 
 
 def greeting_name(name: str) -> str | None:
@@ -127,10 +128,19 @@ def _fixed(settings: Settings) -> _Fixed:
 
 
 def compose_notification(
-    submission: Submission, settings: Settings, renderer: EmailRenderer
+    submission: Submission,
+    settings: Settings,
+    renderer: EmailRenderer,
+    *,
+    locale: str | None = None,
 ) -> OutgoingEmail:
-    """The site owner's copy: every field, Reply-To the visitor."""
+    """The site owner's copy, in the owner's language: every field, Reply-To the visitor.
+
+    ``locale`` (the preview's language switch) replaces ``OWNER_LOCALE``. The
+    visitor's own language is named, so the owner can answer in it.
+    """
     fixed = _fixed(settings)
+    locale = locale or settings.notification_locale
     context = {
         **fixed.brand,
         "submission": SimpleNamespace(
@@ -140,10 +150,12 @@ def compose_notification(
             company=submission.company,
             message=submission.message,
             received_at=submission.created_at,
-            received=f"{submission.created_at.astimezone(UTC):%d %B %Y, %H:%M} UTC",
+            received=format_moment(submission.created_at, settings.owner_zone, locale),
+            locale=submission.locale,
+            language=language_name(submission.locale, locale),
         ),
     }
-    rendered = renderer.render("notification", context)
+    rendered = renderer.render("notification", context, locale)
     return OutgoingEmail(
         kind="notification",
         sender=fixed.sender,
@@ -153,18 +165,26 @@ def compose_notification(
         text=rendered.text,
         html=rendered.html,
         message_id=make_message_id(fixed.domain),
-        headers={},
+        headers={"Content-Language": locale},
         date=submission.created_at,
     )
 
 
 def compose_confirmation(
-    submission: Submission, settings: Settings, renderer: EmailRenderer
+    submission: Submission,
+    settings: Settings,
+    renderer: EmailRenderer,
+    *,
+    locale: str | None = None,
 ) -> OutgoingEmail:
-    """The visitor's thank-you: a fixed text that echoes nothing but a plausible name."""
+    """The visitor's thank-you, in the visitor's language (or ``locale``).
+
+    A fixed text that echoes nothing but a plausible name.
+    """
     fixed = _fixed(settings)
+    locale = locale or submission.locale
     context = {**fixed.brand, "name": greeting_name(submission.name)}
-    rendered = renderer.render("confirmation", context)
+    rendered = renderer.render("confirmation", context, locale)
     return OutgoingEmail(
         kind="confirmation",
         sender=fixed.sender,
@@ -174,29 +194,42 @@ def compose_confirmation(
         html=rendered.html,
         message_id=make_message_id(fixed.domain),
         # RFC 3834: auto-responders must not answer this in a loop.
-        headers={"Auto-Submitted": "auto-replied"},
+        headers={"Auto-Submitted": "auto-replied", "Content-Language": locale},
         date=submission.created_at,
     )
 
 
-def sample_submission() -> Submission:
-    """A realistic submission for previews and for checking templates at startup."""
+def sample_submission(locale: str = SOURCE_LOCALE) -> Submission:
+    """A realistic submission for previews and for checking templates, written in ``locale``."""
+    _ = gettext_for(locale)
     return Submission(
         id="sample",
         name="Zoë Ångström",
         email="zoe@example.org",
         company="Example & Co.",
-        message=(
+        message=_(
             "Hello,\n"
             "we are planning a new website for our studio and would like a quote for the "
             "design and the first year of hosting.\n\n"
             "Could we talk next week?\n"
             "Zoë"
         ),
+        locale=locale,
     )
 
 
-Composer = Callable[[Submission, "Settings", "EmailRenderer"], OutgoingEmail]
+class Composer(Protocol):
+    """Builds one kind of email of a submission, in its default language or ``locale``."""
+
+    def __call__(
+        self,
+        submission: Submission,
+        settings: Settings,
+        renderer: EmailRenderer,
+        *,
+        locale: str | None = None,
+    ) -> OutgoingEmail: ...
+
 
 COMPOSERS: dict[str, Composer] = {
     "notification": compose_notification,
@@ -211,13 +244,15 @@ def check_templates(settings: Settings, renderer: EmailRenderer) -> None:
     """Render every email with sample data, so a broken template stops startup, not a send.
 
     Both sides of the templates' usual conditions are exercised: with and
-    without a company, with a greeting name and without one.
+    without a company, with a greeting name and without one, in every shipped
+    language (an override such as ``confirmation.de.txt`` is checked too).
     """
     overrides = settings.email_templates_dir
     if overrides is not None and not overrides.is_dir():
         raise TemplateError(f"EMAIL_TEMPLATES_DIR: {overrides} is not a folder")
     sample = sample_submission()
     variants = (sample, replace(sample, company=None, name="https://not-a-name.example"))
-    for submission in variants:
-        for compose in COMPOSERS.values():
-            compose(submission, settings, renderer)
+    for locale in LOCALES:
+        for submission in variants:
+            for compose in COMPOSERS.values():
+                compose(replace(submission, locale=locale), settings, renderer, locale=locale)

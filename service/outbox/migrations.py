@@ -95,5 +95,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at)",
         ),
     ),
+    Migration(
+        2,
+        "the visitor's language on each submission",
+        # NULL for submissions stored before: their language was not recorded.
+        ("ALTER TABLE submissions ADD COLUMN locale TEXT",),
+    ),
 )
 """Every migration, in version order."""

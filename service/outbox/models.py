@@ -103,6 +103,7 @@ class NewSubmission:
     ``id`` is chosen before storing so the caller can put it in the answer it
     stores for idempotent replays. ``extra`` holds any further form fields;
     like the named fields it is personal data and is purged with them.
+    ``locale`` is the language the visitor was answered in (``None``: not known).
     """
 
     name: str
@@ -111,6 +112,7 @@ class NewSubmission:
     company: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +181,10 @@ class EmailRecord:
 
 @dataclass(frozen=True, slots=True)
 class SubmissionRecord:
-    """One stored submission; the personal fields are ``None`` once purged."""
+    """One stored submission; the personal fields are ``None`` once purged.
+
+    ``locale`` (the visitor's language) is kept: it says nothing about the person.
+    """
 
     id: str
     created_at: datetime
@@ -189,6 +194,7 @@ class SubmissionRecord:
     message: str | None
     extra: dict[str, Any] | None
     purged_at: datetime | None
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,7 @@ _EMAIL_COLUMNS = (
     " lease_until, claimed_by, provider, provider_message_id, last_error, queued_at,"
     " created_at, updated_at, sent_at, purged_at"
 )
-_SUBMISSION_COLUMNS = "id, created_at, name, email, company, message, extra, purged_at"
+_SUBMISSION_COLUMNS = "id, created_at, name, email, company, message, extra, purged_at, locale"
 
 # The subquery picks due rows; in PostgreSQL ``{lock}`` makes concurrent
 # claimers skip each other's rows instead of waiting or double-claiming, and
@@ -155,6 +155,7 @@ def _submission_record(row: Row) -> SubmissionRecord:
         message=row["message"],
         extra=_maybe_json(row["extra"]),
         purged_at=_maybe_datetime(row["purged_at"]),
+        locale=row["locale"],
     )
 
 
@@ -296,8 +297,9 @@ class SqlStore(Store):
                         response=_maybe_json(earlier["response"]),
                     )
             await tx.execute(
-                "INSERT INTO submissions (id, created_at, name, email, company, message, extra)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO submissions"
+                " (id, created_at, name, email, company, message, extra, locale)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 submission.id,
                 now,
                 submission.name,
@@ -305,6 +307,7 @@ class SqlStore(Store):
                 submission.company,
                 submission.message,
                 dump_json(submission.extra),
+                submission.locale,
             )
             for seq, email in enumerate(emails):
                 await tx.execute(

@@ -31,6 +31,7 @@ NOTIFICATION_HEADERS = [
     "Subject",
     "Date",
     "Message-ID",
+    "Content-Language",
     "MIME-Version",
     "Content-Type",
 ]
@@ -41,6 +42,7 @@ CONFIRMATION_HEADERS = [
     "Date",
     "Message-ID",
     "Auto-Submitted",
+    "Content-Language",
     "MIME-Version",
     "Content-Type",
 ]
