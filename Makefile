@@ -4,7 +4,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-PYTEST_ARGS ?=
+# Tests run on every core (pytest-xdist); PYTEST_ARGS=-n0 runs them in one process.
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run test lint format bench clean translations
 
