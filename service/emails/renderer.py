@@ -238,9 +238,20 @@ class EmailRenderer:
             self._html[name, locale] = template
         return template
 
+    def shown_name(self, filename: str, locale: str) -> str:
+        """The name of the file ``filename`` resolves to in ``locale``, for error messages."""
+        try:
+            own = (
+                self.resolve(filename, locale).name
+                == PurePosixPath(localized(filename, locale)).name
+            )
+        except TemplateError:
+            own = False
+        return localized(filename, locale) if own else filename
+
     def _compile(self, name: str, locale: str) -> jinja2.Template:
-        filename = f"{name}.mjml"
-        source = self.read(filename, locale)
+        filename = self.shown_name(f"{name}.mjml", locale)
+        source = self.read(f"{name}.mjml", locale)
         failures: list[str] = []
         try:
             html = mjml.mjml2html(
@@ -284,7 +295,7 @@ class EmailRenderer:
         try:
             html = html_template.render(context)
         except jinja2.TemplateError as err:
-            raise TemplateError(f"{name}.mjml: {err}") from err
+            raise TemplateError(f"{self.shown_name(f'{name}.mjml', locale)}: {err}") from err
         # Includes leave blank lines at the end; one line break ends a text part.
         return RenderedEmail(
             subject=" ".join(subject.split()), html=html, text=text.rstrip() + "\n"
@@ -296,6 +307,7 @@ class EmailRenderer:
         except jinja2.TemplateNotFound as err:
             raise TemplateError(f"{filename}: no such template ({err.name})") from err
         except jinja2.TemplateSyntaxError as err:
-            raise TemplateError(f"{err.name or filename}:{err.lineno}: {err.message}") from err
+            shown = self.shown_name(err.name or filename, locale)
+            raise TemplateError(f"{shown}:{err.lineno}: {err.message}") from err
         except jinja2.TemplateError as err:
-            raise TemplateError(f"{filename}: {err}") from err
+            raise TemplateError(f"{self.shown_name(filename, locale)}: {err}") from err
