@@ -6,7 +6,6 @@ Each page is rendered in the request's language (``lang`` on ``<html>`` and a
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +23,18 @@ bp = Blueprint("pages")
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-@cache
-def _env(locale: str) -> jinja2.Environment:
-    return jinja_environment(
-        locale,
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
+_env = jinja_environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
 
 
 def render_page(
     name: str, *, status: int = 200, locale: str = SOURCE_LOCALE, **context: Any
 ) -> HTTPResponse:
     """Render ``templates/NAME.html`` in ``locale`` as an HTML response."""
-    page = _env(locale).get_template(f"{name}.html").render(lang=locale, **context)
+    page = _env.get_template(f"{name}.html").render(lang=locale, **context)
     return stamp_locale(html(page, status=status), locale)
 
 

@@ -13,8 +13,9 @@ before the language-neutral one (``confirmation.nl.txt``, then
 folders.
 
 Built-in templates are written once, in English, with ``{% trans %}`` and
-``_()``; each language gets its own Jinja environments with its catalog
-installed (:func:`service.i18n.jinja_environment`), and ``lang`` in the context.
+``_()``, and compiled once: the render context's ``lang`` picks the catalog
+(:func:`service.i18n.jinja_environment`). Only a language with override files
+of its own gets templates compiled for it.
 
 The MJML is compiled to HTML once, with the Jinja placeholders still in it, and
 Jinja renders that HTML per email with autoescaping on: user text never passes
@@ -116,9 +117,13 @@ class EmailRenderer:
         self.directories: tuple[Path, ...] = (
             (overrides, builtin) if overrides is not None else (builtin,)
         )
-        self._text_envs: dict[str, jinja2.Environment] = {}
-        self._html_envs: dict[str, jinja2.Environment] = {}
-        self._html: dict[tuple[str, str], jinja2.Template] = {}
+        # Keyed by "variant": a language with files of its own, or None for the
+        # language-neutral files every other language shares (compiled once).
+        self._text_envs: dict[str | None, jinja2.Environment] = {}
+        self._html_env = jinja_environment(autoescape=True, undefined=jinja2.StrictUndefined)
+        self._html_env.filters["nl2br"] = nl2br
+        self._html: dict[tuple[str, str | None], jinja2.Template] = {}
+        self._languages: frozenset[str] | None = None
         self._fingerprint: str | None = None
 
     @classmethod
@@ -159,7 +164,7 @@ class EmailRenderer:
             raise TemplateError(f"{filename}: {getattr(err, 'strerror', None) or err}") from err
 
     def _load_text(
-        self, filename: str, *, locale: str
+        self, filename: str, *, locale: str | None
     ) -> tuple[str, str, Callable[[], bool]] | None:
         # Jinja's own loader: the same lookup and the same confinement as MJML includes.
         try:
@@ -203,43 +208,52 @@ class EmailRenderer:
         if changed:
             self._html.clear()
             self._text_envs.clear()
+            self._languages = None
         self._fingerprint = current
         return changed
 
     # Compiling and rendering
 
-    def _text_env(self, locale: str) -> jinja2.Environment:
-        env = self._text_envs.get(locale)
+    def _variant(self, locale: str) -> str | None:
+        """``locale`` if some template file is its own (``*.nl.txt``), else ``None``.
+
+        Languages without files of their own share the neutral templates, so
+        each of those is compiled once whatever the number of languages.
+        """
+        if self._languages is None:
+            self._languages = frozenset(
+                PurePosixPath(file.name).suffixes[-2][1:]
+                for file in self.files()
+                if is_localized(file.name)
+            )
+        return locale if locale in self._languages else None
+
+    def _text_env(self, variant: str | None) -> jinja2.Environment:
+        env = self._text_envs.get(variant)
         if env is None:
             env = jinja_environment(
-                locale,
-                loader=jinja2.FunctionLoader(partial(self._load_text, locale=locale)),
+                loader=jinja2.FunctionLoader(partial(self._load_text, locale=variant)),
                 autoescape=False,
                 undefined=jinja2.StrictUndefined,
                 keep_trailing_newline=True,
                 auto_reload=self.auto_reload,
             )
-            self._text_envs[locale] = env
-        return env
-
-    def _html_env(self, locale: str) -> jinja2.Environment:
-        env = self._html_envs.get(locale)
-        if env is None:
-            env = jinja_environment(locale, autoescape=True, undefined=jinja2.StrictUndefined)
-            env.filters["nl2br"] = nl2br
-            self._html_envs[locale] = env
+            self._text_envs[variant] = env
         return env
 
     def compile(self, name: str, locale: str = SOURCE_LOCALE) -> jinja2.Template:
-        """Compile ``NAME.mjml`` (and includes) to a Jinja template of HTML, once per language."""
-        template = self._html.get((name, locale))
+        """Compile ``NAME.mjml`` (and includes) to a Jinja template of HTML, once per variant."""
+        variant = self._variant(locale)
+        template = self._html.get((name, variant))
         if template is None:
-            template = self._compile(name, locale)
-            self._html[name, locale] = template
+            template = self._compile(name, variant)
+            self._html[name, variant] = template
         return template
 
-    def shown_name(self, filename: str, locale: str) -> str:
+    def shown_name(self, filename: str, locale: str | None) -> str:
         """The name of the file ``filename`` resolves to in ``locale``, for error messages."""
+        if locale is None:
+            return filename
         try:
             own = (
                 self.resolve(filename, locale).name
@@ -249,7 +263,7 @@ class EmailRenderer:
             own = False
         return localized(filename, locale) if own else filename
 
-    def _compile(self, name: str, locale: str) -> jinja2.Template:
+    def _compile(self, name: str, locale: str | None) -> jinja2.Template:
         filename = self.shown_name(f"{name}.mjml", locale)
         source = self.read(f"{name}.mjml", locale)
         failures: list[str] = []
@@ -265,11 +279,11 @@ class EmailRenderer:
             detail = failures[-1] if failures else f"invalid MJML: {err}"
             raise TemplateError(f"{filename}: {detail}") from err
         try:
-            return self._html_env(locale).from_string(html)
+            return self._html_env.from_string(html)
         except jinja2.TemplateSyntaxError as err:
             raise TemplateError(f"{filename}: {err.message}") from err
 
-    def _include_loader(self, failures: list[str], locale: str) -> Callable[[str], str]:
+    def _include_loader(self, failures: list[str], locale: str | None) -> Callable[[str], str]:
         def load(path: str) -> str:
             try:
                 return self.read(path, locale)
@@ -303,7 +317,7 @@ class EmailRenderer:
 
     def _render_text(self, filename: str, context: dict[str, Any], locale: str) -> str:
         try:
-            return self._text_env(locale).get_template(filename).render(context)
+            return self._text_env(self._variant(locale)).get_template(filename).render(context)
         except jinja2.TemplateNotFound as err:
             raise TemplateError(f"{filename}: no such template ({err.name})") from err
         except jinja2.TemplateSyntaxError as err:

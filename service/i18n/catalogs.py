@@ -20,6 +20,8 @@ import jinja2
 from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format, get_timezone_name
 from babel.support import Translations
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 __all__ = [
     "DOMAIN",
@@ -66,15 +68,27 @@ def gettext_for(locale: str) -> Any:
     return translations(locale).gettext
 
 
-def jinja_environment(locale: str, *, autoescape: bool, **options: Any) -> jinja2.Environment:
-    """A Jinja environment whose ``{% trans %}``, ``_()`` and ``gettext()`` speak ``locale``.
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return translations(context.get("lang", SOURCE_LOCALE)).gettext(message)
 
-    New-style gettext: ``_("Hello %(name)s", name=x)`` formats, and under
-    autoescape the variables are escaped while the translation is trusted.
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
+    return translations(context.get("lang", SOURCE_LOCALE)).ngettext(singular, plural, count)
+
+
+def jinja_environment(*, autoescape: bool, **options: Any) -> jinja2.Environment:
+    """A Jinja environment whose ``{% trans %}``, ``_()`` and ``gettext()`` speak ``lang``.
+
+    The language is the render context's ``lang`` (English when absent), so
+    one compiled template serves every language. New-style gettext:
+    ``_("Hello %(name)s", name=x)`` formats, and under autoescape the
+    variables are escaped while the translation is trusted.
     """
     # The caller decides: HTML escapes, text parts and subjects do not.
     env = jinja2.Environment(extensions=["jinja2.ext.i18n"], autoescape=autoescape, **options)  # noqa: S701
-    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     return env
 
 
