@@ -4,6 +4,12 @@ Every setting is an environment variable named after the field in upper case
 (``email_providers`` is ``EMAIL_PROVIDERS``). :func:`load_settings` turns any
 problem into one :class:`ConfigError` whose message names the variable, so that
 ``python -m service`` can print one line and stop instead of a traceback.
+
+Each provider's settings are a typed group declared by the provider itself
+(:mod:`service.providers.catalog`), still read from flat variables
+(``RESEND_API_KEY``); :mod:`service.settings_groups` maps one to the other.
+Keyword overrides of :func:`load_settings` are named like the variables in
+lower case (``resend_api_key=...``), grouped or not.
 """
 
 from __future__ import annotations
@@ -31,28 +37,19 @@ from pydantic_settings import (
 )
 
 from service.i18n import LOCALES, supported_locale
-from service.secret_sources import FileSecretsSource, SecretSourceError, secret_fields
+from service.providers.base import ProviderSettings
+from service.providers.catalog import PROVIDERS, ProviderGroups
+from service.secret_sources import FileSecretsSource, SecretSourceError, secret_variables
+from service.settings_groups import GroupedEnvSource, SettingError, nest, variable_at
 
 __all__ = [
     "MIN_ADMIN_TOKEN_LENGTH",
-    "PROVIDER_CREDENTIALS",
     "RATE_LIMIT_SCHEMES",
     "ConfigError",
     "Settings",
     "load_settings",
     "parse_rate_limit",
 ]
-
-# Which settings each provider cannot work without. Kept here, beside the
-# settings, so that configuration is checked before any provider is built.
-PROVIDER_CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "file": (),
-    "smtp": ("email_address", "email_password"),
-    "resend": ("resend_api_key",),
-    "postmark": ("postmark_server_token",),
-    "sendgrid": ("sendgrid_api_key",),
-    "mailgun": ("mailgun_api_key", "mailgun_domain"),
-}
 
 DEVELOPMENT_FROM = "contact@example.com"
 
@@ -116,8 +113,6 @@ class Settings(BaseSettings):
 
     # Addresses
     email_providers: CommaList = Field(default_factory=list)
-    email_address: EmailStr | None = None
-    email_password: SecretStr | None = None
     email_from: EmailStr | None = None
     email_from_name: str = Field(default="", max_length=100)
     contact_recipients: Annotated[list[EmailStr], NoDecode] = Field(default_factory=list)
@@ -138,24 +133,8 @@ class Settings(BaseSettings):
     owner_locale: str | None = None
     owner_timezone: str = "UTC"
 
-    # Providers
-    email_file_dir: Path = Path("var/mail")
-    smtp_host: str = "smtp.gmail.com"
-    smtp_port: int = Field(default=587, ge=1, le=65535)
-    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
-    smtp_timeout: float = Field(default=15.0, gt=0, le=300)
-    smtp_pool_size: int = Field(default=2, ge=1, le=20)
-    smtp_pool_idle_seconds: float = Field(default=60.0, gt=0)
-    resend_api_key: SecretStr | None = None
-    resend_base_url: AnyHttpUrl = AnyHttpUrl("https://api.resend.com")
-    postmark_server_token: SecretStr | None = None
-    postmark_base_url: AnyHttpUrl = AnyHttpUrl("https://api.postmarkapp.com")
-    postmark_message_stream: str = "outbound"
-    sendgrid_api_key: SecretStr | None = None
-    sendgrid_base_url: AnyHttpUrl = AnyHttpUrl("https://api.sendgrid.com")
-    mailgun_api_key: SecretStr | None = None
-    mailgun_domain: str | None = None
-    mailgun_base_url: AnyHttpUrl = AnyHttpUrl("https://api.mailgun.net")
+    # Providers: one typed group each, as declared in service/providers/catalog/
+    provider_settings: ProviderGroups = Field(default_factory=ProviderGroups)  # type: ignore[valid-type]
     http_timeout: float = Field(default=10.0, gt=0, le=300)
 
     # Retries and failover
@@ -206,14 +185,21 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Add ``<NAME>_FILE`` for every secret, after the environment itself."""
+        """Add grouped variables, then ``<NAME>_FILE`` for every secret, after the environment."""
         return (
             init_settings,
             env_settings,
+            GroupedEnvSource(settings_cls),
             FileSecretsSource(settings_cls),
             dotenv_settings,
             file_secret_settings,
         )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _group_variables(cls, data: Any) -> Any:
+        # Sources and overrides name grouped settings flat (resend_api_key); nest them.
+        return nest(cls, data) if isinstance(data, dict) else data
 
     @field_validator("email_providers", "cors_origins", "contact_recipients", mode="before")
     @classmethod
@@ -224,9 +210,9 @@ class Settings(BaseSettings):
     @classmethod
     def _known_providers(cls, value: list[str]) -> list[str]:
         names = [name.lower() for name in value]
-        unknown = [name for name in names if name not in PROVIDER_CREDENTIALS]
+        unknown = [name for name in names if name not in PROVIDERS]
         if unknown:
-            valid = ", ".join(PROVIDER_CREDENTIALS)
+            valid = ", ".join(PROVIDERS)
             raise ValueError(f"unknown provider {unknown[0]!r}; valid names: {valid}")
         if len(set(names)) != len(names):
             raise ValueError("a provider is listed twice")
@@ -296,14 +282,6 @@ class Settings(BaseSettings):
             raise ValueError("must start with memory:// or redis:// (rediss://, redis+unix://)")
         return value
 
-    @field_validator("email_password")
-    @classmethod
-    def _strip_app_password_spaces(cls, value: SecretStr | None) -> SecretStr | None:
-        # Gmail shows App Passwords in groups of four; people paste them with the spaces.
-        if value is None:
-            return None
-        return SecretStr(value.get_secret_value().replace(" ", ""))
-
     @field_validator("log_format")
     @classmethod
     def _log_format_for_environment(
@@ -356,15 +334,25 @@ class Settings(BaseSettings):
             )
         return self
 
+    def provider_group(self, provider: str) -> ProviderSettings:
+        """The settings group ``provider`` declared (``provider_settings.<name>``)."""
+        return getattr(self.provider_settings, provider)
+
     def missing_credential(self, provider: str) -> str | None:
-        """The first setting ``provider`` cannot work without that is not set, else ``None``."""
-        for field in PROVIDER_CREDENTIALS[provider]:
-            # SMTP_SECURITY=none talks to a local catcher that takes no password.
-            if field == "email_password" and self.smtp_security == "none":
-                continue
-            if getattr(self, field) in (None, ""):
-                return field
-        return None
+        """The variable of the first setting ``provider`` cannot work without that is unset."""
+        return self.provider_group(provider).missing_credential()
+
+    def require_credentials(self, provider: str) -> None:
+        """Raise :class:`ConfigError` naming the first credential ``provider`` lacks."""
+        missing = self.missing_credential(provider)
+        if missing is not None:
+            raise ConfigError(f"{missing}: required by the {provider!r} provider")
+
+    @property
+    def email_address(self) -> str | None:
+        """``EMAIL_ADDRESS``: the SMTP account, declared by the ``smtp`` provider."""
+        username = self.provider_settings.smtp.username
+        return str(username) if username else None
 
     @property
     def production(self) -> bool:
@@ -419,11 +407,11 @@ class Settings(BaseSettings):
         return [] if self.production else ["*"]
 
 
-class _MissingSetting(ValueError):
+class _MissingSetting(SettingError):
     """A required setting is absent; pydantic carries it to :func:`_describe` in ``ctx``."""
 
     def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__(field, reason)
         self.field = field
 
 
@@ -454,7 +442,7 @@ def load_settings(*, vault_client: Any = None, **overrides: Any) -> Settings:
             from service.keyvault import read_vault_secrets
 
             vaulted = read_vault_secrets(
-                str(location.azure_key_vault_url), secret_fields(Settings), client=vault_client
+                str(location.azure_key_vault_url), secret_variables(Settings), client=vault_client
             )
         return Settings(**(vaulted | overrides))
     except ValidationError as err:
@@ -467,8 +455,9 @@ def _describe(err: ValidationError) -> str:
     first = err.errors(include_url=False, include_input=False)[0]
     ctx = first.get("ctx") or {}
     inner = ctx.get("error")
-    if isinstance(inner, _MissingSetting):
-        return f"{inner.field.upper()}: {inner}"
-    loc = first["loc"][0] if first["loc"] else "settings"
+    if isinstance(inner, SettingError):
+        return f"{inner.variable}: {inner}"
+    loc = tuple(first["loc"])
+    variable = variable_at(Settings, loc) or (str(loc[0]).upper() if loc else "SETTINGS")
     message = first["msg"].removeprefix("Value error, ")
-    return f"{str(loc).upper()}: {message}"
+    return f"{variable}: {message}"

@@ -1,7 +1,9 @@
 """Where secret settings may come from besides their own variable: ``<NAME>_FILE``.
 
-A secret is any setting typed :class:`~pydantic.SecretStr`; the list is derived
-from the types, so a new secret setting gets ``_FILE`` support by being declared.
+A secret is any setting typed :class:`~pydantic.SecretStr`, plain or in a
+settings group (a provider's keys); the list is derived from the types
+(:func:`secret_variables`), so a new secret setting gets ``_FILE`` and Key
+Vault support by being declared.
 ``EMAIL_PASSWORD_FILE=/run/secrets/email_password`` reads the password from that
 file, the convention of Docker and Kubernetes secrets; one trailing newline (as
 ``echo`` writes) is stripped. Setting both ``EMAIL_PASSWORD`` and its ``_FILE``
@@ -11,37 +13,26 @@ is an error rather than a silent choice.
 from __future__ import annotations
 
 import os
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-__all__ = ["FileSecretsSource", "SecretSourceError", "secret_fields"]
+from service.settings_groups import variables
+
+__all__ = ["FileSecretsSource", "SecretSourceError", "secret_variables"]
 
 
 class SecretSourceError(Exception):
     """A secret could not be read; the message starts with the variable to fix."""
 
 
-def _is_secret(annotation: Any) -> bool:
-    if annotation is SecretStr:
-        return True
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _is_secret(typing.get_args(annotation)[0])
-    if origin is typing.Union or isinstance(annotation, types.UnionType):
-        return any(_is_secret(arg) for arg in typing.get_args(annotation))
-    return False
-
-
-def secret_fields(model: type[BaseModel]) -> tuple[str, ...]:
-    """The names of ``model``'s fields typed ``SecretStr`` (or ``SecretStr | None``)."""
-    return tuple(name for name, field in model.model_fields.items() if _is_secret(field.annotation))
+def secret_variables(model: type[BaseModel]) -> tuple[str, ...]:
+    """Every secret variable of ``model`` in lower case (``email_password``, ``resend_api_key``)."""
+    return tuple(key for key, variable in variables(model).items() if variable.secret)
 
 
 def _strip_newline(text: str) -> str:
@@ -64,15 +55,18 @@ class FileSecretsSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        """The secrets read from files, by field name; raises :class:`SecretSourceError`."""
+        """The secrets read from files, by variable in lower case.
+
+        Raises :class:`SecretSourceError`.
+        """
         # Variables are matched case-insensitively, as pydantic-settings does by default.
         environ = {
             name.upper(): value
             for name, value in (os.environ if self._environ is None else self._environ).items()
         }
         values: dict[str, Any] = {}
-        for field in secret_fields(self.settings_cls):
-            variable = field.upper()
+        for key in secret_variables(self.settings_cls):
+            variable = key.upper()
             file_variable = f"{variable}_FILE"
             path = environ.get(file_variable)
             if not path:
@@ -88,5 +82,5 @@ class FileSecretsSource(PydanticBaseSettingsSource):
                 raise SecretSourceError(f"{file_variable}: cannot read {path}: {reason}") from err
             except UnicodeDecodeError as err:
                 raise SecretSourceError(f"{file_variable}: {path} is not UTF-8 text") from err
-            values[field] = _strip_newline(text)
+            values[key] = _strip_newline(text)
         return values

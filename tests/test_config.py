@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from service.config import PROVIDER_CREDENTIALS, ConfigError, load_settings
+from service.config import ConfigError, load_settings
+from service.providers.catalog import PROVIDERS
 from tests.process import run_command
+from tests.provider_doubles import provider_variables
 
 
 def test_defaults_are_the_embedded_development_setup() -> None:
@@ -13,7 +15,7 @@ def test_defaults_are_the_embedded_development_setup() -> None:
     assert settings.app_env == "development"
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
     assert settings.providers == ["file"]
-    assert str(settings.email_file_dir) == "var/mail"
+    assert str(settings.provider_settings.file.directory) == "var/mail"
     assert settings.database_url == "sqlite:///var/outbox.db"
     assert settings.allowed_origins == ["*"]
 
@@ -29,8 +31,8 @@ def test_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     settings = load_settings()
     assert settings.port == 9001
     assert settings.providers == ["smtp", "resend"]
-    assert settings.email_password is not None
-    assert settings.email_password.get_secret_value() == "abcdefghijklmnop"
+    assert settings.provider_settings.smtp.password is not None
+    assert settings.provider_settings.smtp.password.get_secret_value() == "abcdefghijklmnop"
     assert settings.sender_address == "me@gmail.com"
     assert settings.recipients == ["a@example.com", "b@example.com"]
     assert settings.allowed_origins == ["https://example.com", "https://www.example.com"]
@@ -139,27 +141,25 @@ def test_the_admin_api_is_off_unless_a_token_is_set(monkeypatch: pytest.MonkeyPa
 
 
 def test_unknown_provider_lists_the_valid_names() -> None:
-    valid = "valid names: file, smtp, resend, postmark, sendgrid, mailgun"
+    valid = "valid names: file, mailgun, postmark, resend, sendgrid, smtp"
+    assert valid.removeprefix("valid names: ").split(", ") == list(PROVIDERS)
     with pytest.raises(ConfigError, match=valid):
         load_settings(email_providers="gmail")
 
 
 @pytest.mark.parametrize(
-    ("provider", "field"),
-    [(name, field) for name, fields in PROVIDER_CREDENTIALS.items() for field in fields],
+    ("provider", "variable"),
+    [
+        (name, declaration.variable(field))
+        for name, declaration in PROVIDERS.items()
+        for field in declaration.credentials
+    ],
 )
-def test_each_provider_names_its_missing_credential(provider: str, field: str) -> None:
-    complete = {
-        "email_address": "me@gmail.com",
-        "email_password": "pw",
-        "resend_api_key": "k",
-        "postmark_server_token": "k",
-        "sendgrid_api_key": "k",
-        "mailgun_api_key": "k",
-        "mailgun_domain": "mg.example.com",
-    }
-    complete.pop(field)
-    with pytest.raises(ConfigError, match=f"^{field.upper()}: required by the '{provider}'"):
+def test_each_provider_names_its_missing_credential(provider: str, variable: str) -> None:
+    complete = provider_variables(provider)
+    load_settings(app_env="production", email_providers=provider, email_from="a@b.co", **complete)
+    complete[variable.lower()] = None
+    with pytest.raises(ConfigError, match=f"^{variable}: required by the '{provider}'"):
         load_settings(app_env="production", email_providers=provider, **complete)
 
 
@@ -167,7 +167,7 @@ def test_smtp_without_tls_needs_no_password() -> None:
     settings = load_settings(
         email_providers="smtp", smtp_security="none", email_address="dev@example.com"
     )
-    assert settings.email_password is None
+    assert settings.provider_settings.smtp.password is None
 
 
 def test_python_m_service_stops_with_one_line(tmp_path) -> None:
@@ -175,7 +175,7 @@ def test_python_m_service_stops_with_one_line(tmp_path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "service: cannot start: EMAIL_PROVIDERS: unknown provider 'carrier-pigeon'; "
-        "valid names: file, smtp, resend, postmark, sendgrid, mailgun"
+        f"valid names: {', '.join(PROVIDERS)}"
     ]
     assert "Traceback" not in result.stdout + result.stderr
 

@@ -33,7 +33,7 @@ from requests.structures import CaseInsensitiveDict
 
 from service.config import ConfigError, Settings, load_settings
 from service.keyvault import read_vault_secrets, vault_secret_name
-from service.secret_sources import secret_fields
+from service.secret_sources import secret_variables
 from tests.process import free_port, run_command
 
 VAULT_URL = "https://contact-mailer.vault.azure.net"
@@ -179,11 +179,13 @@ def test_vault_secrets_win_and_missing_ones_fall_back_to_the_environment(
         azure_key_vault_url=VAULT_URL, vault_client=vault_client(stub, credential)
     )
 
-    assert settings.email_password.get_secret_value() == "abcdefghijklmnop"  # validated as usual
-    assert settings.resend_api_key.get_secret_value() == "re_from_env"
-    assert settings.mailgun_api_key.get_secret_value() == "key-mg"
+    assert (
+        settings.provider_settings.smtp.password.get_secret_value() == "abcdefghijklmnop"
+    )  # validated as usual
+    assert settings.provider_settings.resend.api_key.get_secret_value() == "re_from_env"
+    assert settings.provider_settings.mailgun.api_key.get_secret_value() == "key-mg"
     asked = [urlsplit(r.url).path for r in stub.requests if "Authorization" in r.headers]
-    assert asked == [f"/secrets/{vault_secret_name(f)}/" for f in secret_fields(Settings)]
+    assert asked == [f"/secrets/{vault_secret_name(f)}/" for f in secret_variables(Settings)]
     assert credential.scopes[0] == ("https://vault.azure.net/.default",)
 
 
@@ -194,7 +196,11 @@ def test_vault_completes_a_production_configuration(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("EMAIL_FROM", "owner@example.com")
     stub = KeyVaultStub({"POSTMARK-SERVER-TOKEN": "pm-token"})
     settings = load_settings(vault_client=vault_client(stub))
-    assert settings.postmark_server_token.get_secret_value() == "pm-token"
+    assert settings.provider_settings.postmark.server_token.get_secret_value() == "pm-token"
+
+
+# The vault is read secret by secret; the first one asked for is the one that fails.
+FIRST_SECRET = vault_secret_name(secret_variables(Settings)[0])
 
 
 def test_a_denied_vault_stops_startup_with_one_line() -> None:
@@ -203,7 +209,7 @@ def test_a_denied_vault_stops_startup_with_one_line() -> None:
         load_settings(azure_key_vault_url=VAULT_URL, vault_client=client)
     message = str(caught.value)
     assert message.startswith(
-        f"AZURE_KEY_VAULT_URL: cannot read secret EMAIL-PASSWORD from {VAULT_URL}/: "
+        f"AZURE_KEY_VAULT_URL: cannot read secret {FIRST_SECRET} from {VAULT_URL}/: "
     )
     assert "does not have secrets get permission" in message
     assert "\n" not in message
@@ -218,7 +224,7 @@ def test_a_credential_failure_stops_startup_with_one_line() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(azure_key_vault_url=VAULT_URL, vault_client=client)
     assert str(caught.value) == (
-        f"AZURE_KEY_VAULT_URL: cannot read secret EMAIL-PASSWORD from {VAULT_URL}/: "
+        f"AZURE_KEY_VAULT_URL: cannot read secret {FIRST_SECRET} from {VAULT_URL}/: "
         "DefaultAzureCredential failed to retrieve a token from the included credentials."
     )
 
@@ -237,7 +243,7 @@ def test_an_unreachable_vault_stops_startup_with_one_line() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(azure_key_vault_url=VAULT_URL, vault_client=vault_client(Unreachable()))
     message = str(caught.value)
-    assert message.startswith("AZURE_KEY_VAULT_URL: cannot read secret EMAIL-PASSWORD from ")
+    assert message.startswith(f"AZURE_KEY_VAULT_URL: cannot read secret {FIRST_SECRET} from ")
     assert "Connection refused" in message
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from service.config import ConfigError, Settings, load_settings
-from service.secret_sources import secret_fields
+from service.secret_sources import secret_variables
+from service.settings_groups import value_of
 from tests.process import run_command
 
-SECRETS = secret_fields(Settings)
+SECRETS = secret_variables(Settings)
 
 
-def test_every_secret_str_field_is_a_secret_and_nothing_else() -> None:
+def test_every_secret_str_setting_is_a_secret_and_nothing_else() -> None:
     assert set(SECRETS) >= {
         "email_password",
         "resend_api_key",
@@ -38,7 +39,7 @@ def test_each_secret_can_come_from_a_file(
     path = tmp_path / field
     path.write_text(value + "\n")
     monkeypatch.setenv(f"{field.upper()}_FILE", str(path))
-    secret = getattr(load_settings(), field)
+    secret = value_of(load_settings(), field)
     assert secret.get_secret_value() == value
 
 
@@ -48,9 +49,9 @@ def test_only_one_trailing_newline_is_stripped(
     path = tmp_path / "key"
     path.write_bytes(b"re_key\r\n")
     monkeypatch.setenv("RESEND_API_KEY_FILE", str(path))
-    assert load_settings().resend_api_key.get_secret_value() == "re_key"
+    assert load_settings().provider_settings.resend.api_key.get_secret_value() == "re_key"
     path.write_bytes(b"re_key\n\n")
-    assert load_settings().resend_api_key.get_secret_value() == "re_key\n"
+    assert load_settings().provider_settings.resend.api_key.get_secret_value() == "re_key\n"
 
 
 def test_a_file_secret_is_validated_like_the_variable(
@@ -61,7 +62,7 @@ def test_a_file_secret_is_validated_like_the_variable(
     monkeypatch.setenv("EMAIL_PASSWORD_FILE", str(path))
     monkeypatch.setenv("EMAIL_PROVIDERS", "smtp")
     monkeypatch.setenv("EMAIL_ADDRESS", "me@gmail.com")
-    assert load_settings().email_password.get_secret_value() == "abcdefghijklmnop"
+    assert load_settings().provider_settings.smtp.password.get_secret_value() == "abcdefghijklmnop"
     path.write_text("short\n")
     monkeypatch.setenv("METRICS_TOKEN_FILE", str(path))
     with pytest.raises(ConfigError, match=r"^METRICS_TOKEN: must be at least 16 characters$"):
@@ -111,7 +112,10 @@ def test_an_override_wins_over_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     path = tmp_path / "key"
     path.write_text("from-file")
     monkeypatch.setenv("RESEND_API_KEY_FILE", str(path))
-    assert load_settings(resend_api_key="given").resend_api_key.get_secret_value() == "given"
+    assert (
+        load_settings(resend_api_key="given").provider_settings.resend.api_key.get_secret_value()
+        == "given"
+    )
 
 
 def test_a_non_secret_setting_has_no_file_variant(

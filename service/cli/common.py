@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from service.config import ConfigError
-from service.providers.registry import PROVIDER_CLASSES
+from service.providers.registry import PROVIDER_NAMES
 
 if TYPE_CHECKING:
     from service.config import Settings
     from service.providers.errors import SendError
 
 __all__ = ["PROVIDER_NAMES", "fail_line", "ok_line", "selected_providers"]
-
-PROVIDER_NAMES = tuple(PROVIDER_CLASSES)
 
 # Wide enough for every provider name, so the columns line up.
 _NAME_WIDTH = max(len(name) for name in PROVIDER_NAMES) + 1
@@ -25,15 +22,13 @@ def selected_providers(settings: Settings, names: Sequence[str] | None) -> list[
 
     Any registered provider may be named, not only those in ``EMAIL_PROVIDERS``:
     an operator tests a provider before putting it in the chain. Raises
-    :class:`ConfigError` naming the first missing credential.
+    :class:`~service.config.ConfigError` naming the first missing credential.
     """
     if not names:
         return list(settings.providers)
     chosen = list(dict.fromkeys(names))
     for name in chosen:
-        missing = settings.missing_credential(name)
-        if missing is not None:
-            raise ConfigError(f"{missing.upper()}: required by the {name!r} provider")
+        settings.require_credentials(name)
     return chosen
 
 

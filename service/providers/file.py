@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from service.providers.base import Provider, SendResult
+from service.providers.catalog.file import FileSettings
 from service.providers.errors import ProviderUnavailable, SendError
 
 if TYPE_CHECKING:
@@ -26,14 +27,15 @@ __all__ = ["FileProvider"]
 class FileProvider(Provider):
     """Writes ``<timestamp>-<kind>-<id>.eml`` files under ``EMAIL_FILE_DIR``."""
 
-    name = "file"
+    declaration = FileSettings
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     @classmethod
     def from_settings(cls, settings: Settings, **shared: object) -> Self:
-        return cls(settings.email_file_dir)
+        options: FileSettings = settings.provider_group(cls.name)  # type: ignore[assignment]
+        return cls(options.directory)
 
     async def open(self) -> None:
         await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)

@@ -1,11 +1,17 @@
 """The base shared by the HTTP email APIs (Resend, Postmark, SendGrid, Mailgun).
 
-Each provider splits sending into two pure steps around one I/O call, in the
+Each provider splits sending into pure steps around one I/O call, in the
 style of django-anymail's backends:
 
 * :meth:`HttpProvider.build_request` turns an email into an :class:`HttpRequest`,
-  plain data that tests can inspect without any network;
-* :meth:`HttpProvider.deliver` sends it through the app's shared
+  plain data that tests can inspect without any network. The request
+  serialises its body once (JSON or a form) and keeps those exact bytes;
+* :meth:`HttpProvider.authorize` adds the headers of
+  :meth:`HttpProvider.auth_headers`, the one place a provider builds its
+  authentication, for sending and checking alike. It sees the final method,
+  URL, headers and body bytes, so a provider that signs requests (SigV4, HMAC)
+  signs exactly what is sent;
+* :meth:`HttpProvider.deliver` sends those bytes through the app's shared
   ``httpx.AsyncClient`` (made by :func:`make_http_client` in
   ``before_server_start``, closed in ``after_server_stop``);
 * :meth:`HttpProvider.parse_response` turns the answer into a
@@ -49,27 +55,35 @@ process, so retrying can deliver twice; only Resend offers an idempotency key
 to prevent that.
 
 Error messages carry the provider's short error name and text (at most 200
-characters; HTML error pages are replaced by the reason phrase), never the
-API key (redacted should a provider echo it) nor the subject or body.
+characters; HTML error pages are replaced by the reason phrase), never a
+secret of the provider (each declared secret is redacted should a provider
+echo it, :meth:`~service.providers.base.Provider.redacted`) nor the subject or body.
+
+A provider built on this base declares its settings in
+``service/providers/catalog/<name>.py`` (with a ``base_url`` field) and
+implements :meth:`HttpProvider.build_request`, :meth:`HttpProvider.auth_headers`,
+:meth:`HttpProvider.check_request` and :meth:`HttpProvider.check_passed`;
+:meth:`HttpProvider.from_settings` and :meth:`HttpProvider.accepted` are
+shared (set ``message_id_path``, ``message_id_header`` or ``accepted_statuses``).
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import math
 import re
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.utils import formataddr, parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self
+from urllib.parse import urlencode
 
 import httpx
-from pydantic import SecretStr
 
-from service.config import ConfigError
-from service.providers.base import Provider, SendResult
+from service.providers.base import Provider, ProviderSettings, SendResult, redact
 from service.providers.errors import (
     MessageRejected,
     ProviderUnavailable,
@@ -148,10 +162,12 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
 class HttpRequest:
     """One API call as plain data: what :meth:`HttpProvider.deliver` will send.
 
-    Exactly one of ``json`` (a JSON body) and ``form`` (an
+    At most one of ``json`` (a JSON body) and ``form`` (an
     ``application/x-www-form-urlencoded`` body; a list value repeats the field)
-    is set. Headers and body stay out of ``repr`` because they hold the API key
-    and the email.
+    is given; it is serialised once, here, into ``body`` (UTF-8 JSON without
+    spaces, as httpx writes it) with its ``Content-Type`` added to ``headers``.
+    Those bytes are what is signed and sent. Headers and body stay out of
+    ``repr`` because they hold keys and the email.
     """
 
     method: str
@@ -159,6 +175,27 @@ class HttpRequest:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     json: Any = field(default=None, repr=False)
     form: Mapping[str, str | Sequence[str]] | None = field(default=None, repr=False)
+    body: bytes = field(default=b"", repr=False)
+
+    def __post_init__(self) -> None:
+        if self.body or (self.json is None and self.form is None):
+            return  # already serialised (a copy with more headers), or no body
+        if self.json is not None and self.form is not None:
+            raise ValueError("an HttpRequest has a JSON body or a form, not both")
+        if self.json is not None:
+            content_type = "application/json"
+            body = jsonlib.dumps(
+                self.json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode("utf-8")
+        else:
+            content_type = "application/x-www-form-urlencoded"
+            body = urlencode(dict(self.form or {}), doseq=True).encode("ascii")
+        object.__setattr__(self, "body", body)
+        object.__setattr__(self, "headers", {**self.headers, "Content-Type": content_type})
+
+    def with_headers(self, headers: Mapping[str, str]) -> HttpRequest:
+        """The same request, body bytes untouched, with ``headers`` added."""
+        return replace(self, headers={**self.headers, **headers})
 
 
 class ErrorDetail(NamedTuple):
@@ -219,24 +256,38 @@ def needs_quoting(display_name: str) -> bool:
 class HttpProvider(Provider):
     """Base for providers that send through one HTTP API call per email.
 
-    Subclasses set ``name``, implement :meth:`from_settings`,
-    :meth:`build_request`, :meth:`accepted` and usually
-    :meth:`error_detail`, and refine :meth:`classify` for their own error codes.
+    Subclasses set ``declaration``, implement :meth:`build_request`,
+    :meth:`auth_headers`, :meth:`check_request` and :meth:`check_passed`, say
+    where an accepted email's id is (``message_id_path`` ...), usually
+    implement :meth:`error_detail`, and refine :meth:`classify` for their own
+    error codes. ``options`` is the provider's declared settings group.
     """
 
     #: Extra header names (lower case) this API refuses besides :data:`RESERVED_HEADERS`.
     reserved_headers: ClassVar[frozenset[str]] = frozenset()
+    #: The statuses that mean "accepted"; ``None`` for any 2xx.
+    accepted_statuses: ClassVar[frozenset[int] | None] = None
+    #: Keys leading to the provider's id in a JSON answer (``("id",)``); ``None``: no body.
+    message_id_path: ClassVar[tuple[str, ...] | None] = ("id",)
+    #: A response header carrying the provider's id instead (optional in the answer).
+    message_id_header: ClassVar[str | None] = None
 
-    def __init__(
-        self,
-        *,
-        api_key: SecretStr,
-        base_url: str,
-        client: httpx.AsyncClient,
-    ) -> None:
-        self.api_key = api_key
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, *, options: ProviderSettings, client: httpx.AsyncClient) -> None:
+        self.options = options
+        self.base_url = self.api_base(options).rstrip("/")
         self.client = client
+
+    def api_base(self, options: ProviderSettings) -> str:
+        """The API's base URL: the declared ``base_url`` (a provider may derive it instead)."""
+        return str(getattr(options, "base_url"))  # noqa: B009 - not every declaration has one
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **shared: object) -> Self:
+        """The provider on its declared settings and the app's shared ``http_client``."""
+        return cls(
+            options=settings.provider_group(cls.name),
+            client=cls.shared_client(shared, cls.name),
+        )
 
     @staticmethod
     def shared_client(shared: Mapping[str, object], provider: str) -> httpx.AsyncClient:
@@ -249,18 +300,30 @@ class HttpProvider(Provider):
             )
         return client
 
-    @staticmethod
-    def required_secret(value: SecretStr | None, variable: str, provider: str) -> SecretStr:
-        """A credential the provider cannot work without, or a :class:`ConfigError` naming it."""
-        if value is None or not value.get_secret_value():
-            raise ConfigError(f"{variable}: required by the {provider!r} provider")
-        return value
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret the declaration holds (keys, tokens), never to be shown."""
+        return self.options.secret_values()
 
     # Building the request (pure)
 
     @abstractmethod
     def build_request(self, email: OutgoingEmail) -> HttpRequest:
-        """The API call that sends ``email``; no I/O. May raise a :class:`SendError`."""
+        """The API call that sends ``email``, without authentication; no I/O.
+
+        May raise a :class:`SendError`.
+        """
+
+    @abstractmethod
+    async def auth_headers(self, request: HttpRequest) -> dict[str, str]:
+        """The headers that authenticate ``request``, whose body bytes are final.
+
+        Async so that a provider may fetch or refresh a token here (a managed
+        identity, refreshable cloud credentials); a static key just returns.
+        """
+
+    async def authorize(self, request: HttpRequest) -> HttpRequest:
+        """``request`` as it is sent: with :meth:`auth_headers`, body untouched."""
+        return request.with_headers(await self.auth_headers(request))
 
     def extra_headers(self, email: OutgoingEmail) -> dict[str, str]:
         """``email.headers``, checked: a header this API cannot carry fails loudly.
@@ -292,15 +355,14 @@ class HttpProvider(Provider):
     # Sending (the only I/O)
 
     async def deliver(self, email: OutgoingEmail) -> SendResult:
-        request = self.build_request(email)
-        response = await self.client.request(
-            request.method,
-            request.url,
-            headers=dict(request.headers),
-            json=request.json,
-            data=dict(request.form) if request.form is not None else None,
+        return self.parse_response(await self.call(self.build_request(email)))
+
+    async def call(self, request: HttpRequest) -> httpx.Response:
+        """Authorize ``request`` and send exactly its bytes; the only I/O."""
+        sent = await self.authorize(request)
+        return await self.client.request(
+            sent.method, sent.url, headers=dict(sent.headers), content=sent.body or None
         )
-        return self.parse_response(response)
 
     def translate(self, error: Exception) -> SendError:
         # ConnectError is a NetworkError too: test it first.
@@ -328,7 +390,7 @@ class HttpProvider(Provider):
 
     @abstractmethod
     def check_request(self) -> HttpRequest:
-        """The provider's documented authenticated read-only call; no I/O."""
+        """The provider's documented read-only call, without authentication; no I/O."""
 
     @abstractmethod
     def check_passed(self, response: httpx.Response) -> str | None:
@@ -339,11 +401,7 @@ class HttpProvider(Provider):
         """
 
     async def probe(self) -> str:
-        request = self.check_request()
-        response = await self.client.request(
-            request.method, request.url, headers=dict(request.headers)
-        )
-        return self.parse_check(response)
+        return self.parse_check(await self.call(self.check_request()))
 
     def parse_check(self, response: httpx.Response) -> str:
         """What the check proved; raise a :class:`SendError` when it failed."""
@@ -384,16 +442,34 @@ class HttpProvider(Provider):
             )
         return result
 
-    @abstractmethod
     def accepted(self, response: httpx.Response) -> SendResult | None:
-        """The result for a 2xx answer as documented, or ``None`` for any other 2xx answer."""
+        """The result for a 2xx answer as documented, or ``None`` for any other 2xx answer.
+
+        By default: the status is one of ``accepted_statuses``, and the id is
+        the non-empty string at ``message_id_path`` in the JSON body (required)
+        or the ``message_id_header`` (optional). Override for anything else.
+        """
+        statuses = self.accepted_statuses
+        if statuses is not None and response.status_code not in statuses:
+            return None
+        message_id: str | None = None
+        if self.message_id_path is not None:
+            found: Any = json_body(response)
+            for key in self.message_id_path:
+                found = found.get(key) if isinstance(found, Mapping) else None
+            if not isinstance(found, str) or not found:
+                return None
+            message_id = found
+        if self.message_id_header is not None:
+            message_id = response.headers.get(self.message_id_header) or message_id
+        return SendResult(provider=self.name, message_id=message_id)
 
     def error_from(self, response: httpx.Response) -> SendError:
         """The :class:`SendError` an error answer stands for (see the module table)."""
-        detail = self.error_detail(response)
+        detail = self.error_detail(self._without_secrets(response))
         kind = self.classify(response.status_code, detail.code)
         code = detail.code if detail.code is not None else response.status_code
-        message = self._redact(f"HTTP {response.status_code}: {detail.text}")
+        message = f"HTTP {response.status_code}: {detail.text}"
         if kind is TransientError:
             retry_after = parse_retry_after(
                 response.headers.get("Retry-After"), cap=RETRY_AFTER_CAP_SECONDS
@@ -409,16 +485,27 @@ class HttpProvider(Provider):
             return ProviderUnavailable
         return MessageRejected
 
+    def _without_secrets(self, response: httpx.Response) -> httpx.Response:
+        # An echoed secret goes before the text is cut to length: no part of it survives.
+        text = response.text
+        clean = redact(text, self.secrets())
+        if clean == text:
+            return response
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        }
+        return httpx.Response(
+            response.status_code, headers=headers, content=clean.encode(), request=response.request
+        )
+
     def error_detail(self, response: httpx.Response) -> ErrorDetail:
         """The provider's error name and text; by default JSON ``message``, else the reason."""
         body = json_body(response)
         if isinstance(body, Mapping) and isinstance(body.get("message"), str):
             return ErrorDetail(None, short(body["message"]))
         return ErrorDetail(None, plain_reason(response))
-
-    def _redact(self, text: str) -> str:
-        secret = self.api_key.get_secret_value()
-        return text.replace(secret, "[redacted]") if secret else text
 
 
 def json_body(response: httpx.Response) -> Any:

@@ -38,54 +38,36 @@ do not say); the provider id returned is Mailgun's own ``id``.
 from __future__ import annotations
 
 import base64
-import re
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING
 
-from service.config import ConfigError
-from service.providers.base import SendResult
+from service.providers.catalog.mailgun import MailgunSettings
 from service.providers.errors import ProviderUnavailable, SendError
 from service.providers.http import HttpProvider, HttpRequest, format_address, json_body
 
 if TYPE_CHECKING:
     import httpx
 
-    from service.config import Settings
     from service.message import OutgoingEmail
 
 __all__ = ["MailgunProvider"]
 
-# A hostname; "/" or "%" would change the endpoint, and Mailgun answers a
-# wrong endpoint with a misleading 200.
 _CHECK_HINTS = {
     401: "a Domain Sending Key can only send, so check cannot prove it: try send-test",
     403: "a Domain Sending Key can only send, so check cannot prove it: try send-test",
     404: "check MAILGUN_DOMAIN and the region (api.mailgun.net or api.eu.mailgun.net)",
 }
 
-_DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
-
 
 class MailgunProvider(HttpProvider):
     """Sends each email with one ``POST /v3/{domain}/messages`` call to Mailgun."""
 
-    name = "mailgun"
+    declaration = MailgunSettings
+    options: MailgunSettings
 
-    def __init__(self, *, domain: str, **options: Any) -> None:
-        super().__init__(**options)
-        if not _DOMAIN.match(domain):
-            raise ConfigError(f"MAILGUN_DOMAIN: {domain!r} is not a domain name")
-        self.domain = domain
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **shared: object) -> Self:
-        if not settings.mailgun_domain:
-            raise ConfigError(f"MAILGUN_DOMAIN: required by the {cls.name!r} provider")
-        return cls(
-            api_key=cls.required_secret(settings.mailgun_api_key, "MAILGUN_API_KEY", cls.name),
-            base_url=str(settings.mailgun_base_url),
-            domain=settings.mailgun_domain,
-            client=cls.shared_client(shared, cls.name),
-        )
+    @property
+    def domain(self) -> str:
+        """``MAILGUN_DOMAIN``, checked at startup (required, a plain hostname)."""
+        return self.options.domain or ""
 
     def build_request(self, email: OutgoingEmail) -> HttpRequest:
         if not email.sender.addr_spec.isascii():
@@ -105,20 +87,15 @@ class MailgunProvider(HttpProvider):
         return HttpRequest(
             method="POST",
             url=self.url(f"v3/{self.domain}/messages"),
-            headers={"Authorization": self._basic_auth()},
             form=form,
         )
 
-    def _basic_auth(self) -> str:
-        credentials = f"api:{self.api_key.get_secret_value()}".encode()
-        return f"Basic {base64.b64encode(credentials).decode('ascii')}"
+    async def auth_headers(self, request: HttpRequest) -> dict[str, str]:
+        credentials = f"api:{self.options.secret('api_key')}".encode()
+        return {"Authorization": f"Basic {base64.b64encode(credentials).decode('ascii')}"}
 
     def check_request(self) -> HttpRequest:
-        return HttpRequest(
-            method="GET",
-            url=self.url(f"v4/domains/{self.domain}"),
-            headers={"Authorization": self._basic_auth()},
-        )
+        return HttpRequest(method="GET", url=self.url(f"v4/domains/{self.domain}"))
 
     def check_passed(self, response: httpx.Response) -> str | None:
         body = json_body(response)
@@ -140,9 +117,3 @@ class MailgunProvider(HttpProvider):
             return error
         detail = f"{Exception.__str__(error)}; {hint}"
         return type(error)(detail, provider=self.name, code=error.code)
-
-    def accepted(self, response: httpx.Response) -> SendResult | None:
-        body = json_body(response)
-        if isinstance(body, dict) and isinstance(body.get("id"), str) and body["id"]:
-            return SendResult(provider=self.name, message_id=body["id"])
-        return None

@@ -38,9 +38,9 @@ provider id returned is Postmark's own ``MessageID``, a UUID.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
-from service.providers.base import SendResult
+from service.providers.catalog.postmark import PostmarkSettings
 from service.providers.errors import MessageRejected, ProviderUnavailable, SendError, TransientError
 from service.providers.http import (
     ErrorDetail,
@@ -55,8 +55,8 @@ from service.providers.http import (
 if TYPE_CHECKING:
     import httpx
 
-    from service.config import Settings
     from service.message import OutgoingEmail
+    from service.providers.base import SendResult
 
 __all__ = ["POSTMARK_ERROR_KINDS", "PostmarkProvider"]
 
@@ -81,22 +81,9 @@ POSTMARK_ERROR_KINDS: dict[int, type[SendError]] = {
 class PostmarkProvider(HttpProvider):
     """Sends each email with one ``POST /email`` call to Postmark."""
 
-    name = "postmark"
-
-    def __init__(self, *, message_stream: str, **options: Any) -> None:
-        super().__init__(**options)
-        self.message_stream = message_stream
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **shared: object) -> Self:
-        return cls(
-            api_key=cls.required_secret(
-                settings.postmark_server_token, "POSTMARK_SERVER_TOKEN", cls.name
-            ),
-            base_url=str(settings.postmark_base_url),
-            message_stream=settings.postmark_message_stream,
-            client=cls.shared_client(shared, cls.name),
-        )
+    declaration = PostmarkSettings
+    options: PostmarkSettings
+    message_id_path = ("MessageID",)
 
     def build_request(self, email: OutgoingEmail) -> HttpRequest:
         headers = {**self.extra_headers(email), "Message-ID": email.message_id}
@@ -107,28 +94,23 @@ class PostmarkProvider(HttpProvider):
             "HtmlBody": email.html,
             "TextBody": email.text,
             "Headers": [{"Name": name, "Value": value} for name, value in headers.items()],
-            "MessageStream": self.message_stream,
+            "MessageStream": self.options.message_stream,
         }
         if email.reply_to is not None:
             body["ReplyTo"] = format_address(email.reply_to)
         return HttpRequest(
             method="POST",
             url=self.url("email"),
-            headers={
-                "X-Postmark-Server-Token": self.api_key.get_secret_value(),
-                "Accept": "application/json",
-            },
+            headers={"Accept": "application/json"},
             json=body,
         )
 
+    async def auth_headers(self, request: HttpRequest) -> dict[str, str]:
+        return {"X-Postmark-Server-Token": self.options.secret("server_token")}
+
     def check_request(self) -> HttpRequest:
         return HttpRequest(
-            method="GET",
-            url=self.url("server"),
-            headers={
-                "X-Postmark-Server-Token": self.api_key.get_secret_value(),
-                "Accept": "application/json",
-            },
+            method="GET", url=self.url("server"), headers={"Accept": "application/json"}
         )
 
     def check_passed(self, response: httpx.Response) -> str | None:
@@ -142,12 +124,6 @@ class PostmarkProvider(HttpProvider):
         if response.is_success and isinstance(body, dict) and body.get("ErrorCode", 0) != 0:
             raise self.error_from(response)
         return super().parse_response(response)
-
-    def accepted(self, response: httpx.Response) -> SendResult | None:
-        body = json_body(response)
-        if isinstance(body, dict) and isinstance(body.get("MessageID"), str) and body["MessageID"]:
-            return SendResult(provider=self.name, message_id=body["MessageID"])
-        return None
 
     def error_detail(self, response: httpx.Response) -> ErrorDetail:
         body = json_body(response)

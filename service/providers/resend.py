@@ -42,9 +42,9 @@ from __future__ import annotations
 import hashlib
 from email.charset import Charset
 from email.utils import formataddr
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
-from service.providers.base import SendResult
+from service.providers.catalog.resend import ResendSettings
 from service.providers.errors import MessageRejected, ProviderUnavailable, SendError, TransientError
 from service.providers.http import (
     ErrorDetail,
@@ -61,7 +61,6 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from service.config import Settings
     from service.message import OutgoingEmail
 
 __all__ = ["ResendProvider", "idempotency_key"]
@@ -90,15 +89,8 @@ def idempotency_key(message_id: str) -> str:
 class ResendProvider(HttpProvider):
     """Sends each email with one ``POST /emails`` call to Resend."""
 
-    name = "resend"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **shared: object) -> Self:
-        return cls(
-            api_key=cls.required_secret(settings.resend_api_key, "RESEND_API_KEY", cls.name),
-            base_url=str(settings.resend_base_url),
-            client=cls.shared_client(shared, cls.name),
-        )
+    declaration = ResendSettings
+    options: ResendSettings
 
     def build_request(self, email: OutgoingEmail) -> HttpRequest:
         body: dict[str, Any] = {
@@ -116,19 +108,15 @@ class ResendProvider(HttpProvider):
         return HttpRequest(
             method="POST",
             url=self.url("emails"),
-            headers={
-                "Authorization": f"Bearer {self.api_key.get_secret_value()}",
-                "Idempotency-Key": idempotency_key(email.message_id),
-            },
+            headers={"Idempotency-Key": idempotency_key(email.message_id)},
             json=body,
         )
 
+    async def auth_headers(self, request: HttpRequest) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.options.secret('api_key')}"}
+
     def check_request(self) -> HttpRequest:
-        return HttpRequest(
-            method="GET",
-            url=self.url("domains"),
-            headers={"Authorization": f"Bearer {self.api_key.get_secret_value()}"},
-        )
+        return HttpRequest(method="GET", url=self.url("domains"))
 
     def check_passed(self, response: httpx.Response) -> str | None:
         body = json_body(response)
@@ -154,12 +142,6 @@ class ResendProvider(HttpProvider):
                 "EMAIL_FROM_NAME has characters Resend cannot take in 'from' (such as a comma)"
             )
         return f"{name} <{address.addr_spec}>"
-
-    def accepted(self, response: httpx.Response) -> SendResult | None:
-        body = json_body(response)
-        if isinstance(body, dict) and isinstance(body.get("id"), str) and body["id"]:
-            return SendResult(provider=self.name, message_id=body["id"])
-        return None
 
     def error_detail(self, response: httpx.Response) -> ErrorDetail:
         body = json_body(response)

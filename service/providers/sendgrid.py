@@ -35,9 +35,9 @@ its own id for events and returns it as ``X-Message-Id``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
-from service.providers.base import SendResult
+from service.providers.catalog.sendgrid import SendgridSettings
 from service.providers.errors import ProviderUnavailable
 from service.providers.http import (
     ErrorDetail,
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from service.config import Settings
     from service.message import OutgoingEmail
 
 __all__ = ["SendgridProvider"]
@@ -65,16 +64,13 @@ SEND_SCOPE = "mail.send"
 class SendgridProvider(HttpProvider):
     """Sends each email with one ``POST /v3/mail/send`` call to SendGrid."""
 
-    name = "sendgrid"
+    declaration = SendgridSettings
+    options: SendgridSettings
     reserved_headers = frozenset({"x-sg-id", "x-sg-eid", "received", "dkim-signature"})
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **shared: object) -> Self:
-        return cls(
-            api_key=cls.required_secret(settings.sendgrid_api_key, "SENDGRID_API_KEY", cls.name),
-            base_url=str(settings.sendgrid_base_url),
-            client=cls.shared_client(shared, cls.name),
-        )
+    # 202 is the documented acceptance; the id is useful but not the proof.
+    accepted_statuses = frozenset({202})
+    message_id_path = None
+    message_id_header = "X-Message-Id"
 
     def build_request(self, email: OutgoingEmail) -> HttpRequest:
         # SendGrid refuses an empty content value, and wants text/plain first.
@@ -95,16 +91,14 @@ class SendgridProvider(HttpProvider):
         return HttpRequest(
             method="POST",
             url=self.url("v3/mail/send"),
-            headers={"Authorization": f"Bearer {self.api_key.get_secret_value()}"},
             json=body,
         )
 
+    async def auth_headers(self, request: HttpRequest) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.options.secret('api_key')}"}
+
     def check_request(self) -> HttpRequest:
-        return HttpRequest(
-            method="GET",
-            url=self.url("v3/scopes"),
-            headers={"Authorization": f"Bearer {self.api_key.get_secret_value()}"},
-        )
+        return HttpRequest(method="GET", url=self.url("v3/scopes"))
 
     def check_passed(self, response: httpx.Response) -> str | None:
         body = json_body(response)
@@ -118,12 +112,6 @@ class SendgridProvider(HttpProvider):
                 code=SEND_SCOPE,
             )
         return f"key accepted with the {SEND_SCOPE} scope"
-
-    def accepted(self, response: httpx.Response) -> SendResult | None:
-        # 202 is the documented acceptance; the id is useful but not the proof.
-        if response.status_code != 202:
-            return None
-        return SendResult(provider=self.name, message_id=response.headers.get("X-Message-Id"))
 
     def error_detail(self, response: httpx.Response) -> ErrorDetail:
         body = json_body(response)

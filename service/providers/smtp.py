@@ -49,6 +49,7 @@ import contextlib
 import ipaddress
 import re
 import ssl
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal, Self
 
 from aiosmtplib import (
@@ -67,7 +68,8 @@ from aiosmtplib import (
 )
 
 from service.config import ConfigError
-from service.providers.base import Provider, SendResult
+from service.providers.base import Provider, SendResult, redact
+from service.providers.catalog.smtp import SmtpSettings
 from service.providers.errors import (
     MessageRejected,
     ProviderUnavailable,
@@ -145,7 +147,7 @@ def _server_dropped(error: Exception) -> bool:
 class SmtpProvider(Provider):
     """Sends through one SMTP server with a small pool of logged-in connections."""
 
-    name = "smtp"
+    declaration = SmtpSettings
 
     def __init__(
         self,
@@ -183,15 +185,16 @@ class SmtpProvider(Provider):
 
     @classmethod
     def from_settings(cls, settings: Settings, **shared: object) -> Self:
+        options: SmtpSettings = settings.provider_group(cls.name)  # type: ignore[assignment]
         return cls(
-            settings.smtp_host,
-            settings.smtp_port,
-            security=settings.smtp_security,
-            username=str(settings.email_address) if settings.email_address else None,
-            password=settings.email_password,
-            timeout=settings.smtp_timeout,
-            pool_size=settings.smtp_pool_size,
-            pool_idle_seconds=settings.smtp_pool_idle_seconds,
+            options.host,
+            options.port,
+            security=options.security,
+            username=str(options.username) if options.username else None,
+            password=options.password,
+            timeout=options.timeout,
+            pool_size=options.pool_size,
+            pool_idle_seconds=options.pool_idle_seconds,
         )
 
     async def open(self) -> None:
@@ -229,6 +232,9 @@ class SmtpProvider(Provider):
             connection.hang_up()
         done = "login accepted by" if self._password is not None else "connected to"
         return f"{done} {self.host}:{self.port} ({_PROTECTION[self.security]})"
+
+    def secrets(self) -> Iterable[str]:
+        return (self._password.get_secret_value(),) if self._password is not None else ()
 
     def translate(self, error: Exception) -> SendError:
         if isinstance(error, OpenFailed) and isinstance(error.__cause__, Exception):
@@ -355,7 +361,5 @@ class SmtpProvider(Provider):
         return self._scrub(f"{error.code} {text}")[:_REPLY_LIMIT]
 
     def _scrub(self, text: str) -> str:
-        if self._password is None:
-            return text
-        secret = self._password.get_secret_value()
-        return text.replace(secret, "[password]") if secret else text
+        # Before any cut to length, so no part of the password survives it.
+        return redact(text, self.secrets())

@@ -1,22 +1,22 @@
-"""Test doubles and builders for the outbox tests (a module, so tests can import them)."""
+"""Test doubles and builders for the outbox tests (a module, so tests can import them).
+
+The provider double is :class:`tests.provider_doubles.ScriptedProvider`, shared with the
+provider tests.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from service.config import Settings
 from service.message import Address, OutgoingEmail, make_message_id
-from service.providers import Provider, SendResult
 
 __all__ = [
     "SECRET_BODY",
     "VISITOR",
     "FakeClock",
-    "ScriptedProvider",
     "Submit",
     "build_email",
     "with_search_path",
@@ -66,32 +66,3 @@ def build_email(kind: str, **changes: Any) -> OutgoingEmail:
 
 
 Submit = Callable[..., Awaitable[str]]
-
-
-class ScriptedProvider(Provider):
-    """A provider double: each send takes the next step of its script.
-
-    A step is ``None`` (accept), an exception to raise, or an :class:`asyncio.Event`
-    to wait for before accepting. Past the end of the script it accepts.
-    """
-
-    name = "scripted"
-
-    def __init__(self, script: Iterable[BaseException | asyncio.Event | None] = ()) -> None:
-        self.script = list(script)
-        self.sent: list[str] = []
-        self.started = asyncio.Event()
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **shared: object) -> Self:
-        return cls()
-
-    async def deliver(self, email: OutgoingEmail) -> SendResult:
-        self.started.set()
-        step = self.script.pop(0) if self.script else None
-        if isinstance(step, asyncio.Event):
-            await step.wait()
-        elif step is not None:
-            raise step
-        self.sent.append(email.message_id)
-        return SendResult(provider=self.name, message_id=f"scripted-{len(self.sent)}")

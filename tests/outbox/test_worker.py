@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from outbox_doubles import SECRET_BODY, VISITOR, FakeClock, ScriptedProvider, Submit, build_email
+from outbox_doubles import SECRET_BODY, VISITOR, FakeClock, Submit, build_email
 
 from service.config import load_settings
 from service.message import OutgoingEmail
@@ -22,6 +22,7 @@ from service.providers import (
     SendResult,
     TransientError,
 )
+from tests.provider_doubles import ScriptedProvider
 
 
 class Deliveries:
@@ -83,7 +84,9 @@ async def test_exhausted_chain_schedules_a_retry_within_30_seconds(
     clock: FakeClock,
 ) -> None:
     await submit(emails=[build_email("notification")])
-    down = ScriptedProvider([ProviderUnavailable("connection refused", provider="scripted")])
+    down = ScriptedProvider(
+        [ProviderUnavailable("connection refused", provider="scripted"), "sent"]
+    )
     worker = DeliveryWorker(store, ProviderChain([down]), worker_id="w1")
 
     (failed,) = await worker.run_once()
@@ -131,7 +134,9 @@ async def test_rejected_message_is_not_retried_and_the_confirmation_still_goes(
     submit: Submit,
 ) -> None:
     await submit()
-    refusing = ScriptedProvider([MessageRejected("no such mailbox", provider="scripted", code=550)])
+    refusing = ScriptedProvider(
+        [MessageRejected("no such mailbox", provider="scripted", code=550), "sent"]
+    )
     worker = DeliveryWorker(store, ProviderChain([refusing]))
 
     (rejected,) = await worker.run_once()
@@ -352,6 +357,7 @@ async def test_logs_name_the_email_but_never_its_body_or_addresses(
         [
             ProviderUnavailable(f"refused {VISITOR}", provider="scripted", code=421),
             MessageRejected(f"550 {VISITOR}: no such user", provider="scripted", code=550),
+            "sent",
         ]
     )
     worker = DeliveryWorker(store, ProviderChain([provider]), max_age=timedelta(hours=1))

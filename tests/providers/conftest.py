@@ -3,6 +3,7 @@
 Chain tests: a test email, fake time and scripted providers. HTTP API tests:
 settings with every API key, the shared client and a sample email (names are
 specific, ``http_*`` and ``sample_email``, since all provider tests share this file).
+The doubles and builders themselves live in :mod:`tests.provider_doubles`.
 SMTP tests: ``make_email`` and ``make_smtp_provider`` for the aiosmtpd server in
 ``tests/conftest.py``.
 """
@@ -18,13 +19,18 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from service.config import Settings, load_settings
+from service.config import Settings
 from service.message import Address, OutgoingEmail, make_message_id
-from service.providers.base import Provider, SendResult
-from service.providers.errors import MessageRejected, ProviderUnavailable, TransientError
 from service.providers.http import HttpProvider, make_http_client
 from service.providers.registry import build_providers
 from service.providers.smtp import SmtpProvider
+from tests.provider_doubles import (
+    FAKE_SECRETS,
+    FakeTime,
+    ScriptedProvider,
+    Step,
+    make_http_settings,
+)
 from tests.smtp_server import PASSWORD, USERNAME, SmtpServer
 
 # Appears only in the email body: a log line containing it leaked the body.
@@ -46,78 +52,10 @@ def chain_email() -> OutgoingEmail:
     )
 
 
-class FakeTime:
-    """A monotonic clock that only moves when told to, and a sleep that moves it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.advance(seconds)
-
-
 @pytest.fixture
 def fake_time() -> FakeTime:
     """Pass ``clock=fake_time, sleep=fake_time.sleep`` to a chain; nothing really sleeps."""
     return FakeTime()
-
-
-Outcome = str | BaseException
-
-
-class ScriptedProvider(Provider):
-    """A provider whose ``deliver`` plays a script of outcomes; the last one repeats.
-
-    An outcome is ``"sent"``, ``"transient"``, ``"unavailable"``, ``"rejected"``
-    or an exception instance to raise as is. Each call is appended to the
-    shared ``journal`` so tests can check the order providers were tried in.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        script: Sequence[Outcome],
-        *,
-        journal: list[str],
-        clock: FakeTime,
-        duration: float,
-    ) -> None:
-        self.name = name  # type: ignore[misc] - one class stands in for many providers
-        self.script = list(script)
-        self.journal = journal
-        self.clock = clock
-        self.duration = duration
-        self.calls = 0
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **shared: object) -> ScriptedProvider:
-        raise NotImplementedError("built by the scripted_provider fixture")
-
-    async def deliver(self, email: OutgoingEmail) -> SendResult:
-        outcome = self.script[min(self.calls, len(self.script) - 1)]
-        self.calls += 1
-        self.journal.append(self.name)
-        self.clock.advance(self.duration)
-        match outcome:
-            case "sent":
-                return SendResult(provider=self.name, message_id=f"{self.name}-{self.calls}")
-            case "transient":
-                raise TransientError("try again later", provider=self.name, code=421)
-            case "unavailable":
-                raise ProviderUnavailable("authentication failed", provider=self.name, code=535)
-            case "rejected":
-                raise MessageRejected("no such recipient", provider=self.name, code=550)
-            case BaseException():
-                raise outcome
-        raise ValueError(f"unknown scripted outcome {outcome!r}")
 
 
 @pytest.fixture
@@ -135,38 +73,12 @@ def scripted_provider(
     ``duration`` is how far each call moves ``fake_time``.
     """
 
-    def build(name: str, script: Sequence[Outcome], *, duration: float = 0.0) -> ScriptedProvider:
+    def build(name: str, script: Sequence[Step], *, duration: float = 0.0) -> ScriptedProvider:
         return ScriptedProvider(
-            name, script, journal=provider_journal, clock=fake_time, duration=duration
+            script, name=name, journal=provider_journal, clock=fake_time, duration=duration
         )
 
     return build
-
-
-# Distinct fake keys, so that a test can tell whether one leaked into a message.
-HTTP_KEYS = {
-    "resend_api_key": "re_test_9f8e7d6c5b4a",
-    "postmark_server_token": "pm-test-0a1b2c3d-4e5f",
-    "sendgrid_api_key": "SG.test-key.abcdef123456",
-    "mailgun_api_key": "key-test-1234567890abcdef",
-}
-
-
-def make_http_settings(**overrides: object) -> Settings:
-    """Settings for the HTTP providers; explicit keys and URLs keep the environment out."""
-    values: dict[str, object] = {
-        **HTTP_KEYS,
-        "mailgun_domain": "mg.example.com",
-        "resend_base_url": "https://api.resend.com",
-        "postmark_base_url": "https://api.postmarkapp.com",
-        "postmark_message_stream": "outbound",
-        "sendgrid_base_url": "https://api.sendgrid.com",
-        "mailgun_base_url": "https://api.mailgun.net",
-        "http_timeout": 5.0,
-        "retry_max_seconds": 20.0,
-    }
-    values.update(overrides)
-    return load_settings(**values)
 
 
 @pytest.fixture
@@ -177,7 +89,7 @@ def http_settings_factory() -> Callable[..., Settings]:
 
 @pytest.fixture
 def http_settings() -> Settings:
-    """Settings with all four HTTP providers configured."""
+    """Settings with every HTTP provider configured."""
     return make_http_settings()
 
 
@@ -190,8 +102,8 @@ async def http_client(http_settings: Settings) -> AsyncIterator[httpx.AsyncClien
 
 @pytest.fixture
 def http_keys() -> dict[str, str]:
-    """The fake API keys in :func:`http_settings`, by setting name."""
-    return dict(HTTP_KEYS)
+    """The fake secrets in :func:`http_settings`, by variable in lower case."""
+    return dict(FAKE_SECRETS)
 
 
 @pytest.fixture

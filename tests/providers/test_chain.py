@@ -22,13 +22,12 @@ from service.providers.errors import (
     TransientError,
 )
 from service.providers.file import FileProvider
-from service.providers.registry import PROVIDER_CLASSES, build_providers
+from service.providers.registry import PROVIDER_NAMES, build_providers
 
 if TYPE_CHECKING:
-    from conftest import FakeTime, ScriptedProvider
-
     from service.config import Settings
     from service.message import OutgoingEmail
+    from tests.provider_doubles import FakeTime, ScriptedProvider
 
     Scripted = Callable[..., ScriptedProvider]
 
@@ -451,7 +450,7 @@ def test_unknown_provider_name_fails_with_the_valid_names() -> None:
     message = str(caught.value)
     assert message.startswith("EMAIL_PROVIDERS:")
     assert "'gmail'" in message
-    for name in PROVIDER_CLASSES:
+    for name in PROVIDER_NAMES:
         assert name in message
 
 

@@ -25,7 +25,7 @@ from service.providers.errors import ProviderUnavailable, SendError, TransientEr
 from service.providers.file import FileProvider
 from service.providers.http import HttpProvider
 from service.providers.smtp import SmtpProvider
-from tests.providers.conftest import HTTP_KEYS
+from tests.provider_doubles import FAKE_SECRETS as HTTP_KEYS
 from tests.smtp_server import PASSWORD, SmtpServer
 
 MakeSmtp = Callable[..., SmtpProvider]

@@ -7,18 +7,26 @@ that broke the shared mapping fails here by name.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import logging
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 
 from service.config import ConfigError, Settings
 from service.message import OutgoingEmail
+from service.providers.base import ProviderSettings
+from service.providers.chain import ProviderChain
 from service.providers.errors import (
+    ChainExhausted,
     MessageRejected,
     ProviderUnavailable,
     SendError,
@@ -32,9 +40,13 @@ from service.providers.http import (
     needs_quoting,
     parse_retry_after,
 )
-from service.providers.registry import build_providers
+from service.providers.registry import PROVIDER_NAMES, build_providers, provider_class
+from tests.provider_doubles import FAKE_SECRETS, provider_variables, shows_a_secret
 
-HTTP_PROVIDERS = ("resend", "postmark", "sendgrid", "mailgun")
+# Every provider built on HttpProvider, as declared: a new one meets these tests by itself.
+HTTP_PROVIDERS = tuple(
+    name for name in PROVIDER_NAMES if issubclass(provider_class(name), HttpProvider)
+)
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 
 
@@ -226,31 +238,104 @@ async def test_transport_errors(
     assert caught.value.__cause__ is exception
 
 
-@pytest.mark.parametrize("name", HTTP_PROVIDERS)
-async def test_an_echoed_key_is_redacted(
-    name: str,
-    http_provider: Callable[..., HttpProvider],
-    http_keys: dict[str, str],
-    sample_email: OutgoingEmail,
-    respx_mock: respx.MockRouter,
-) -> None:
-    provider = http_provider(name)
-    key = provider.api_key.get_secret_value()
-    echo = f"key {key} is not valid"
-    body = {
+def echoing(secrets: Sequence[str], *, padding: int = 0) -> dict[str, Any]:
+    """An error body in every provider's shape, echoing each secret after ``padding`` characters."""
+    echo = "x" * padding + " ".join(f"key {secret} is not valid" for secret in secrets)
+    return {
         "name": "validation_error",
         "message": echo,
         "ErrorCode": 300,
         "Message": echo,
         "errors": [{"message": echo, "field": None}],
     }
+
+
+@pytest.mark.parametrize("name", HTTP_PROVIDERS)
+@pytest.mark.parametrize("padding", [0, 180], ids=["short", "secret-across-the-cut"])
+async def test_every_echoed_secret_is_redacted(
+    name: str,
+    padding: int,
+    http_provider: Callable[..., HttpProvider],
+    sample_email: OutgoingEmail,
+    respx_mock: respx.MockRouter,
+) -> None:
+    provider = http_provider(name)
+    secrets = provider_secrets(name)
+    assert secrets, f"{name} declares no secret"
+    body = echoing(secrets, padding=padding)
     respx_mock.post(provider.build_request(sample_email).url).respond(422, json=body)
 
     with pytest.raises(MessageRejected) as caught:
         await provider.send(sample_email)
 
-    assert "[redacted] is not valid" in str(caught.value)
-    assert not any(secret in str(caught.value) for secret in http_keys.values())
+    shown = str(caught.value)
+    assert "[redacted]" in shown
+    # Not even a part of a secret survives the cut to 200 characters.
+    assert not shows_a_secret(shown)
+
+
+@pytest.mark.parametrize("name", HTTP_PROVIDERS)
+async def test_the_chains_logs_never_carry_a_secret(
+    name: str,
+    http_provider: Callable[..., HttpProvider],
+    sample_email: OutgoingEmail,
+    respx_mock: respx.MockRouter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    provider = http_provider(name)
+    url = provider.build_request(sample_email).url
+    respx_mock.post(url).respond(503, json=echoing(provider_secrets(name)))
+    chain = ProviderChain([provider], attempts=2, sleep=no_sleep)
+    caplog.set_level(logging.DEBUG)
+
+    with pytest.raises(ChainExhausted) as caught:
+        await chain.send(sample_email)
+
+    assert "[redacted]" in caplog.text
+    assert "[redacted]" in str(caught.value)
+    assert not shows_a_secret(caplog.text)
+    assert not shows_a_secret(str(caught.value))
+
+
+async def no_sleep(seconds: float) -> None:
+    """The chain's backoff, skipped."""
+
+
+@pytest.mark.parametrize("name", HTTP_PROVIDERS)
+async def test_a_transport_error_naming_a_secret_is_redacted(
+    name: str,
+    http_provider: Callable[..., HttpProvider],
+    sample_email: OutgoingEmail,
+    respx_mock: respx.MockRouter,
+) -> None:
+    provider = http_provider(name)
+    error = httpx.ConnectError(f"proxy refused {' '.join(provider_secrets(name))}")
+    respx_mock.post(provider.build_request(sample_email).url).mock(side_effect=error)
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        await provider.send(sample_email)
+
+    assert "cannot connect: proxy refused [redacted]" in str(caught.value)
+    assert not shows_a_secret(str(caught.value))
+
+
+@pytest.mark.parametrize("name", HTTP_PROVIDERS)
+async def test_a_check_echoing_the_secrets_is_redacted(
+    name: str, http_provider: Callable[..., HttpProvider], respx_mock: respx.MockRouter
+) -> None:
+    provider = http_provider(name)
+    respx_mock.get(provider.check_request().url).respond(401, json=echoing(provider_secrets(name)))
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        await provider.check()
+
+    assert "[redacted]" in str(caught.value)
+    assert not shows_a_secret(str(caught.value))
+
+
+def provider_secrets(name: str) -> list[str]:
+    """The fake values of every secret provider ``name`` declares."""
+    return [value for key, value in provider_variables(name).items() if key in FAKE_SECRETS]
 
 
 @pytest.mark.parametrize("name", HTTP_PROVIDERS)
@@ -303,6 +388,105 @@ def test_http_request_is_plain_frozen_data() -> None:
     with pytest.raises(AttributeError):
         request.url = "https://elsewhere.example/"  # type: ignore[misc]
     assert request.form is None
+
+
+def test_http_request_serialises_its_body_once_as_httpx_would() -> None:
+    payload = {"name": "Zoë", "to": ["a@example.com"], "n": 1}
+    request = HttpRequest(method="POST", url="https://api.example/x", json=payload)
+    assert request.body == httpx.Request("POST", "https://x", json=payload).content
+    assert request.headers == {"Content-Type": "application/json"}
+
+    form = {"to": ["a@example.com", "b@example.com"], "subject": "Ça va"}
+    request = HttpRequest(method="POST", url="https://api.example/x", form=form)
+    assert request.body == httpx.Request("POST", "https://x", data=form).content
+    assert request.headers == {"Content-Type": "application/x-www-form-urlencoded"}
+
+    signed = request.with_headers({"Authorization": "sig"})
+    assert signed.body is request.body
+    assert dict(signed.headers) == {**request.headers, "Authorization": "sig"}
+
+
+class SigningSettings(ProviderSettings):
+    """A stand-in declaration (not in the catalog) for an API that signs each request."""
+
+    name: ClassVar[str] = "signing"
+    implementation: ClassVar[str] = "tests.providers.test_http:SigningProvider"
+    secret_key: SecretStr = SecretStr("signing-secret-0123")
+    base_url: str = "https://sign.example"
+
+
+class SigningProvider(HttpProvider):
+    """Signs method, URL and the exact body bytes with HMAC-SHA256, as SES and ACS do."""
+
+    declaration = SigningSettings
+    options: SigningSettings
+
+    def build_request(self, email: OutgoingEmail) -> HttpRequest:
+        return HttpRequest(
+            method="POST", url=self.url("send"), json={"subject": email.subject, "html": email.html}
+        )
+
+    async def auth_headers(self, request: HttpRequest) -> dict[str, str]:
+        return {
+            "X-Signature": sign(
+                self.options.secret("secret_key"), request.method, request.url, request.body
+            )
+        }
+
+    def check_request(self) -> HttpRequest:
+        return HttpRequest(method="GET", url=self.url("account"))
+
+    def check_passed(self, response: httpx.Response) -> str | None:
+        return "signed read accepted"
+
+
+def sign(key: str, method: str, url: str, body: bytes) -> str:
+    message = method.encode() + b"\n" + url.encode() + b"\n" + body
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+async def test_a_signing_provider_signs_exactly_the_bytes_sent(
+    http_client: httpx.AsyncClient, sample_email: OutgoingEmail, respx_mock: respx.MockRouter
+) -> None:
+    provider = SigningProvider(options=SigningSettings(), client=http_client)
+    seen: list[httpx.Request] = []
+
+    def verify(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        expected = sign("signing-secret-0123", request.method, str(request.url), request.content)
+        ok = hmac.compare_digest(request.headers["X-Signature"], expected)
+        return httpx.Response(200 if ok else 403, json={"id": "signed-1"})
+
+    respx_mock.post("https://sign.example/send").mock(side_effect=verify)
+    respx_mock.get("https://sign.example/account").mock(side_effect=verify)
+
+    assert (await provider.send(sample_email)).message_id == "signed-1"
+    assert await provider.check() == "signed read accepted"
+    assert [request.method for request in seen] == ["POST", "GET"]
+    assert seen[0].content == provider.build_request(sample_email).body
+    assert "Zoë" in seen[0].content.decode()
+
+
+async def test_a_signature_over_other_bytes_is_refused(
+    http_client: httpx.AsyncClient, sample_email: OutgoingEmail, respx_mock: respx.MockRouter
+) -> None:
+    # The same check as above must be able to fail: a signature over re-serialised JSON.
+    provider = SigningProvider(options=SigningSettings(), client=http_client)
+
+    async def signed_elsewhere(request: HttpRequest) -> dict[str, str]:
+        body = request.body + b" "
+        return {"X-Signature": sign("signing-secret-0123", request.method, request.url, body)}
+
+    provider.auth_headers = signed_elsewhere  # type: ignore[method-assign]
+
+    def verify(request: httpx.Request) -> httpx.Response:
+        expected = sign("signing-secret-0123", request.method, str(request.url), request.content)
+        ok = hmac.compare_digest(request.headers["X-Signature"], expected)
+        return httpx.Response(200 if ok else 403, json={"id": "signed-1"})
+
+    respx_mock.post("https://sign.example/send").mock(side_effect=verify)
+    with pytest.raises(ProviderUnavailable, match="HTTP 403"):
+        await provider.send(sample_email)
 
 
 # Real sockets, no respx: what httpx itself raises must land in the right kind.

@@ -46,16 +46,19 @@ def expected_form(email: OutgoingEmail) -> dict[str, list[str]]:
     }
 
 
-def test_build_request_is_the_documented_call(
+async def test_build_request_is_the_documented_call(
     mailgun: HttpProvider, sample_email: OutgoingEmail, http_keys: dict[str, str]
 ) -> None:
-    request = mailgun.build_request(sample_email)
+    request = await mailgun.authorize(mailgun.build_request(sample_email))  # as sent
 
     assert request.method == "POST"
     assert request.url == URL
     assert request.json is None
     credentials = base64.b64encode(f"api:{http_keys['mailgun_api_key']}".encode()).decode()
-    assert dict(request.headers) == {"Authorization": f"Basic {credentials}"}
+    assert dict(request.headers) == {
+        "Authorization": f"Basic {credentials}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
     assert request.form == {
         field: values if field == "to" else values[0]
         for field, values in expected_form(sample_email).items()

@@ -57,16 +57,17 @@ def ok(**extra: object) -> dict[str, object]:
     }
 
 
-def test_build_request_is_the_documented_call(
+async def test_build_request_is_the_documented_call(
     postmark: HttpProvider, sample_email: OutgoingEmail, http_keys: dict[str, str]
 ) -> None:
-    request = postmark.build_request(sample_email)
+    request = await postmark.authorize(postmark.build_request(sample_email))  # as sent
 
     assert request.method == "POST"
     assert request.url == URL
     assert dict(request.headers) == {
         "X-Postmark-Server-Token": http_keys["postmark_server_token"],
         "Accept": "application/json",
+        "Content-Type": "application/json",
     }
     assert request.json == expected_body(sample_email)
 

@@ -46,16 +46,17 @@ def expected_body(email: OutgoingEmail) -> dict[str, object]:
     }
 
 
-def test_build_request_is_the_documented_call(
+async def test_build_request_is_the_documented_call(
     resend: HttpProvider, sample_email: OutgoingEmail, http_keys: dict[str, str]
 ) -> None:
-    request = resend.build_request(sample_email)
+    request = await resend.authorize(resend.build_request(sample_email))  # as sent
 
     assert request.method == "POST"
     assert request.url == URL
     assert dict(request.headers) == {
         "Authorization": f"Bearer {http_keys['resend_api_key']}",
         "Idempotency-Key": KEY,
+        "Content-Type": "application/json",
     }
     assert request.json == expected_body(sample_email)
     assert request.form is None

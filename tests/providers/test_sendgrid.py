@@ -54,14 +54,17 @@ def expected_body(email: OutgoingEmail) -> dict[str, object]:
     }
 
 
-def test_build_request_is_the_documented_call(
+async def test_build_request_is_the_documented_call(
     sendgrid: HttpProvider, sample_email: OutgoingEmail, http_keys: dict[str, str]
 ) -> None:
-    request = sendgrid.build_request(sample_email)
+    request = await sendgrid.authorize(sendgrid.build_request(sample_email))  # as sent
 
     assert request.method == "POST"
     assert request.url == URL
-    assert dict(request.headers) == {"Authorization": f"Bearer {http_keys['sendgrid_api_key']}"}
+    assert dict(request.headers) == {
+        "Authorization": f"Bearer {http_keys['sendgrid_api_key']}",
+        "Content-Type": "application/json",
+    }
     assert request.json == expected_body(sample_email)
     # Key order matters to SendGrid: text/plain must come before text/html.
     assert [part["type"] for part in request.json["content"]] == ["text/plain", "text/html"]

@@ -1,0 +1,166 @@
+"""Provider test doubles and builders, shared by the provider, outbox and API tests.
+
+* :class:`ScriptedProvider`: the one stand-in for a provider, playing a script.
+* :class:`FakeTime`: a monotonic clock (and sleep) for the chain.
+* :func:`make_http_settings`: settings with every HTTP provider configured from
+  the declarations: a distinct fake value for each secret (:data:`FAKE_SECRETS`),
+  each other setting at its declared default (so the environment stays out),
+  and :data:`SAMPLE_VALUES` for required settings that have no default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from service.config import Settings, load_settings
+from service.message import OutgoingEmail
+from service.providers.base import Provider, SendResult
+from service.providers.catalog import PROVIDERS
+from service.providers.errors import MessageRejected, ProviderUnavailable, TransientError
+from service.settings_groups import variables
+
+__all__ = [
+    "FAKE_SECRETS",
+    "SAMPLE_VALUES",
+    "FakeTime",
+    "ScriptedProvider",
+    "Step",
+    "make_http_settings",
+    "provider_variables",
+    "shows_a_secret",
+]
+
+Step = str | BaseException | asyncio.Event | None
+
+
+class FakeTime:
+    """A monotonic clock that only moves when told to, and a sleep that moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(seconds)
+
+
+class ScriptedProvider(Provider):
+    """A provider whose ``deliver`` plays a script, one step per call; the last step repeats.
+
+    A step is ``"sent"`` or ``None`` (accept); ``"transient"`` (421),
+    ``"unavailable"`` (535) or ``"rejected"`` (550), raised as that kind; an
+    exception instance, raised as is; or an :class:`asyncio.Event`, waited for
+    before accepting. ``sent`` lists the Message-IDs accepted, ``calls``
+    counts calls, ``started`` is set at the first call. With a ``journal``
+    each call appends the name (the order providers were tried in); with a
+    ``clock`` each call moves it by ``duration``.
+    """
+
+    def __init__(
+        self,
+        script: Sequence[Step] = ("sent",),
+        *,
+        name: str = "scripted",
+        journal: list[str] | None = None,
+        clock: FakeTime | None = None,
+        duration: float = 0.0,
+    ) -> None:
+        self.name = name  # type: ignore[misc] - one class stands in for many providers
+        self.script = list(script) or ["sent"]
+        self.journal = journal
+        self.clock = clock
+        self.duration = duration
+        self.calls = 0
+        self.sent: list[str] = []
+        self.started = asyncio.Event()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **shared: object) -> ScriptedProvider:
+        return cls()
+
+    async def deliver(self, email: OutgoingEmail) -> SendResult:
+        step = self.script[min(self.calls, len(self.script) - 1)]
+        self.calls += 1
+        self.started.set()
+        if self.journal is not None:
+            self.journal.append(self.name)
+        if self.clock is not None:
+            self.clock.advance(self.duration)
+        if isinstance(step, asyncio.Event):
+            await step.wait()
+        elif isinstance(step, BaseException):
+            raise step
+        elif step not in ("sent", None):
+            raise _canned(step, self.name)
+        self.sent.append(email.message_id)
+        return SendResult(provider=self.name, message_id=f"{self.name}-{self.calls}")
+
+
+def _canned(step: str, name: str) -> Exception:
+    match step:
+        case "transient":
+            return TransientError("try again later", provider=name, code=421)
+        case "unavailable":
+            return ProviderUnavailable("authentication failed", provider=name, code=535)
+        case "rejected":
+            return MessageRejected("no such recipient", provider=name, code=550)
+    raise ValueError(f"unknown scripted step {step!r}")
+
+
+def provider_variables(name: str) -> dict[str, Any]:
+    """Provider ``name``'s variables (lower case), valued as :func:`make_http_settings` does."""
+    declaration = PROVIDERS[name]
+    values: dict[str, Any] = {}
+    for field, info in declaration.model_fields.items():
+        key = declaration.variable(field).lower()
+        if key in FAKE_SECRETS:
+            values[key] = FAKE_SECRETS[key]
+        elif key in SAMPLE_VALUES:
+            values[key] = SAMPLE_VALUES[key]
+        elif not info.is_required():
+            values[key] = info.get_default(call_default_factory=True)
+    return values
+
+
+def _fake_secrets() -> dict[str, str]:
+    # Distinct and recognisable, so a test can tell which one leaked.
+    return {
+        variable.key: f"fake-{variable.key.replace('_', '-')}-{index:04d}"
+        for index, variable in enumerate(variables(Settings).values())
+        if variable.secret and variable.path[0] == "provider_settings"
+    }
+
+
+#: A distinct fake value for every provider secret, by variable in lower case.
+FAKE_SECRETS: Mapping[str, str] = _fake_secrets()
+
+
+def shows_a_secret(text: str) -> bool:
+    """True when ``text`` holds any fake provider secret, or its first 8 characters."""
+    return any(secret[:8] in text for secret in FAKE_SECRETS.values())
+
+
+#: Values for required non-secret provider settings without a default (add yours).
+SAMPLE_VALUES: Mapping[str, Any] = {
+    "email_address": "owner@example.com",
+    "mailgun_domain": "mg.example.com",
+}
+
+
+def make_http_settings(**overrides: object) -> Settings:
+    """Settings with every provider's variables set explicitly, plus ``overrides``."""
+    values: dict[str, object] = {"http_timeout": 5.0, "retry_max_seconds": 20.0}
+    for name in PROVIDERS:
+        values.update(provider_variables(name))
+    values.pop("email_file_dir", None)  # the file provider's folder comes from the test
+    values.update(overrides)
+    return load_settings(**values)
