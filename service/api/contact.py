@@ -188,7 +188,7 @@ def idempotency_key(request: Request) -> str | None:
     if key is None:
         return None
     if not _KEY.fullmatch(key):
-        raise BadRequest("Idempotency-Key must be 1 to 255 printable ASCII characters.")
+        raise BadRequest(N_("Idempotency-Key must be 1 to 255 printable ASCII characters."))
     return key
 
 

@@ -276,3 +276,13 @@ async def test_a_browser_post_in_another_language_than_its_headers_keeps_it_to_t
         "/api/contact", data=VALID_FORM, headers=headers, follow_redirects=False
     )
     assert plain.headers["location"] == "/thanks"  # the page negotiates nl by itself
+
+
+async def test_a_malformed_idempotency_key_is_refused_in_the_visitor_s_language(
+    make_app: Callable[..., Sanic],
+) -> None:
+    response = await post(make_app(), VALID_FORM, "de", **{"idempotency-key": "a b"})
+    assert response.status == 400
+    assert response.json["message"] == (
+        "Der Idempotency-Key muss aus 1 bis 255 druckbaren ASCII-Zeichen bestehen."
+    )
