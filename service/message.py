@@ -197,7 +197,11 @@ class OutgoingEmail:
     From, To, Reply-To, Subject, Date and Message-ID have their own fields.
     ``trace`` is the W3C trace context (``traceparent``, ``tracestate``) of the
     request that stored the email, so its send attempts join that trace; it is
-    never written into the message.
+    never written into the message. ``outbox_id`` is the outbox's id for the
+    email, set when the worker claims it (``None`` before it is stored, as in
+    ``send-test``); HTTP providers send it as their metadata, tag or custom id,
+    so that delivery events can be matched to the email (issue 15). It is not
+    part of :meth:`to_dict`: the outbox keeps it as the row's key.
     """
 
     kind: str
@@ -211,6 +215,7 @@ class OutgoingEmail:
     headers: Mapping[str, str] = field(default_factory=dict)
     date: datetime = field(default_factory=lambda: datetime.now(UTC))
     trace: Mapping[str, str] = field(default_factory=dict)
+    outbox_id: str | None = None
 
     def to_bytes(self) -> bytes:
         """The ``multipart/alternative`` message as it goes on the wire (text, then HTML).

@@ -2,6 +2,7 @@
 
 * :class:`ScriptedProvider`: the one stand-in for a provider, playing a script.
 * :class:`FakeTime`: a monotonic clock (and sleep) for the chain.
+* :data:`API_ACCEPTS`: how each HTTP API documents accepting a send.
 * :func:`make_http_settings`: settings with every HTTP provider configured from
   the declarations: a distinct fake value for each secret (:data:`FAKE_SECRETS`),
   each other setting at its declared default (so the environment stays out),
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from service.config import Settings, load_settings
@@ -22,8 +25,10 @@ from service.providers.errors import MessageRejected, ProviderUnavailable, Trans
 from service.settings_groups import variables
 
 __all__ = [
+    "API_ACCEPTS",
     "FAKE_SECRETS",
     "SAMPLE_VALUES",
+    "Accepts",
     "FakeTime",
     "ScriptedProvider",
     "Step",
@@ -59,10 +64,10 @@ class ScriptedProvider(Provider):
     A step is ``"sent"`` or ``None`` (accept); ``"transient"`` (421),
     ``"unavailable"`` (535) or ``"rejected"`` (550), raised as that kind; an
     exception instance, raised as is; or an :class:`asyncio.Event`, waited for
-    before accepting. ``sent`` lists the Message-IDs accepted, ``calls``
-    counts calls, ``started`` is set at the first call. With a ``journal``
-    each call appends the name (the order providers were tried in); with a
-    ``clock`` each call moves it by ``duration``.
+    before accepting. ``sent`` lists the Message-IDs accepted, ``received``
+    every email handed over, ``calls`` counts calls, ``started`` is set at the
+    first call. With a ``journal`` each call appends the name (the order
+    providers were tried in); with a ``clock`` each call moves it by ``duration``.
     """
 
     def __init__(
@@ -81,6 +86,7 @@ class ScriptedProvider(Provider):
         self.duration = duration
         self.calls = 0
         self.sent: list[str] = []
+        self.received: list[OutgoingEmail] = []
         self.started = asyncio.Event()
 
     @classmethod
@@ -90,6 +96,7 @@ class ScriptedProvider(Provider):
     async def deliver(self, email: OutgoingEmail) -> SendResult:
         step = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
+        self.received.append(email)
         self.started.set()
         if self.journal is not None:
             self.journal.append(self.name)
@@ -164,3 +171,56 @@ def make_http_settings(**overrides: object) -> Settings:
     values.pop("email_file_dir", None)  # the file provider's folder comes from the test
     values.update(overrides)
     return load_settings(**values)
+
+
+@dataclass(frozen=True)
+class Accepts:
+    """How an HTTP API documents accepting a send: the answer, and the id it gives."""
+
+    url: str
+    status: int
+    message_id: str
+    json: object = None
+    headers: dict[str, str] = dataclass_field(default_factory=dict)
+
+
+#: Each API's documented acceptance of a send, by provider (failover and send-test tests).
+API_ACCEPTS: Mapping[str, Accepts] = {
+    "brevo": Accepts(
+        "https://api.brevo.com/v3/smtp/email",
+        201,
+        "<201798300811.5787683@smtp-relay.mailin.fr>",
+        json={"messageId": "<201798300811.5787683@smtp-relay.mailin.fr>"},
+    ),
+    "mailjet": Accepts(
+        "https://api.mailjet.com/v3.1/send",
+        200,
+        "123",
+        json={
+            "Messages": [
+                {
+                    "Status": "success",
+                    "To": [{"Email": "sales@example.com", "MessageUUID": "123", "MessageID": 456}],
+                }
+            ]
+        },
+    ),
+    "mailersend": Accepts(
+        "https://api.mailersend.com/v1/email",
+        202,
+        "5e42957d51f1d94a1070a733",
+        headers={"X-Message-Id": "5e42957d51f1d94a1070a733"},
+    ),
+    "sparkpost": Accepts(
+        "https://api.sparkpost.com/api/v1/transmissions",
+        200,
+        "11668787484950529",
+        json={
+            "results": {
+                "total_rejected_recipients": 0,
+                "total_accepted_recipients": 1,
+                "id": "11668787484950529",
+            }
+        },
+    ),
+}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -151,8 +151,8 @@ class ClaimedEmail:
     created_at: datetime
 
     def to_email(self) -> OutgoingEmail:
-        """The stored email, exactly as it was rendered (same Message-ID)."""
-        return OutgoingEmail.from_dict(self.payload)
+        """The stored email, exactly as it was rendered (same Message-ID), with its outbox id."""
+        return replace(OutgoingEmail.from_dict(self.payload), outbox_id=self.id)
 
 
 @dataclass(frozen=True, slots=True)

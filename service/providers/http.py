@@ -1,4 +1,4 @@
-"""The base shared by the HTTP email APIs (Resend, Postmark, SendGrid, Mailgun).
+"""The base shared by the HTTP email APIs (every provider but ``smtp`` and ``file``).
 
 Each provider splits sending into pure steps around one I/O call, in the
 style of django-anymail's backends:

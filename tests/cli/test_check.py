@@ -8,6 +8,7 @@ import pytest
 import respx
 
 from service.cli import main
+from tests.cli.columns import named
 from tests.process import run_command
 from tests.smtp_server import SmtpServer
 
@@ -17,7 +18,7 @@ RESEND_DOMAINS = "https://api.resend.com/domains"
 
 def test_the_development_setup_checks_its_mail_folder(workdir: Path, capsys) -> None:
     assert main(["check"]) == 0
-    assert capsys.readouterr().out == "file      ok   var/mail is writable\n"
+    assert capsys.readouterr().out == named("file", "ok   var/mail is writable\n")
 
 
 def test_smtp_login_accepted(
@@ -28,7 +29,7 @@ def test_smtp_login_accepted(
     assert main(["check"]) == 0
 
     out = capsys.readouterr().out
-    assert out == f"smtp      ok   login accepted by 127.0.0.1:{smtp_env.port} (STARTTLS)\n"
+    assert out == named("smtp", f"ok   login accepted by 127.0.0.1:{smtp_env.port} (STARTTLS)\n")
     assert smtp_env.logins == 1
     assert smtp_env.messages == []
 
@@ -55,9 +56,11 @@ def test_each_provider_has_its_line_and_one_failure_fails_the_check(
         ["resend", "FAIL"],
         ["file", "ok"],
     ]
-    assert lines[0].startswith("smtp      FAIL unavailable [535]: login refused; AUTH answered 535")
+    assert lines[0].startswith(
+        named("smtp", "FAIL unavailable [535]: login refused; AUTH answered 535")
+    )
     assert lines[1] == (
-        "resend    FAIL unavailable [invalid_api_key]: HTTP 403: API key is invalid"
+        named("resend", "FAIL unavailable [invalid_api_key]: HTTP 403: API key is invalid")
     )
     # One login attempt for a wrong password: no second mechanism, no retry.
     assert smtp_env.logins == 1
@@ -75,7 +78,7 @@ def test_a_provider_outside_the_chain_can_be_checked(
     assert main(["check", "--provider", "resend"]) == 0
 
     assert capsys.readouterr().out == (
-        "resend    ok   full-access key accepted; 0 of 0 domain(s) verified\n"
+        named("resend", "ok   full-access key accepted; 0 of 0 domain(s) verified\n")
     )
     assert route.calls.last.request.headers["Authorization"] == f"Bearer {RESEND_KEY}"
 
@@ -119,12 +122,12 @@ def test_a_configuration_error_is_one_line_and_exit_2(
 @pytest.mark.slow
 def test_exit_codes_of_the_real_command(tmp_path: Path) -> None:
     passed = run_command(tmp_path, {}, "check")
-    assert (passed.returncode, passed.stdout) == (0, "file      ok   var/mail is writable\n")
+    assert (passed.returncode, passed.stdout) == (0, named("file", "ok   var/mail is writable\n"))
     (tmp_path / "var" / "mail").rmdir()
     (tmp_path / "var" / "mail").write_text("")
     failed = run_command(tmp_path, {}, "check")
     assert failed.returncode == 1
-    assert failed.stdout.startswith("file      FAIL unavailable")
+    assert failed.stdout.startswith(named("file", "FAIL unavailable"))
     misconfigured = run_command(tmp_path, {"EMAIL_PROVIDERS": "carrier-pigeon"}, "check")
     assert misconfigured.returncode == 2
     assert misconfigured.stderr.startswith(

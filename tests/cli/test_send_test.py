@@ -8,10 +8,13 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+import respx
 
 from service.cli import main
 from service.config import load_settings
 from service.emails import EmailRenderer, compose_notification, sample_submission
+from tests.cli.columns import named
+from tests.provider_doubles import API_ACCEPTS, provider_variables
 from tests.smtp_server import SmtpServer
 
 TO = "operator@example.net"
@@ -31,7 +34,7 @@ def test_the_file_provider_writes_the_sample_notification_to_address(workdir: Pa
 
     [message] = read_mail(workdir / "var" / "mail")
     stem = next((workdir / "var" / "mail").glob("*.eml")).stem
-    assert capsys.readouterr().out == f"file      ok   message id {stem}\n"
+    assert capsys.readouterr().out == named("file", f"ok   message id {stem}\n")
     assert message["To"] == TO
     sample = compose_notification(sample_submission(), load_settings(), EmailRenderer())
     assert message["Subject"] == sample.subject
@@ -46,7 +49,7 @@ def test_through_the_smtp_server(workdir: Path, smtp_env: SmtpServer, capsys) ->
     [received] = smtp_env.messages
     assert received.rcpt_tos == (TO,)
     message_id = received.parsed()["Message-ID"]
-    assert capsys.readouterr().out == f"smtp      ok   message id {message_id}\n"
+    assert capsys.readouterr().out == named("smtp", f"ok   message id {message_id}\n")
     assert not (workdir / "var" / "mail").exists()
 
 
@@ -58,7 +61,7 @@ def test_the_chain_fails_over_to_the_next_provider(
 
     assert main(["send-test", "--to", TO]) == 0
 
-    assert capsys.readouterr().out.startswith("file      ok   message id ")
+    assert capsys.readouterr().out.startswith(named("file", "ok   message id "))
     assert smtp_env.messages == []
     assert [message["To"] for message in read_mail(workdir / "var" / "mail")] == [TO]
 
@@ -71,7 +74,7 @@ def test_every_provider_failing_is_exit_1_with_each_answer(
     assert main(["send-test", "--to", TO, "--provider", "smtp"]) == 1
 
     out = capsys.readouterr().out
-    assert out.startswith("smtp      FAIL unavailable [535]: login refused; AUTH answered 535")
+    assert out.startswith(named("smtp", "FAIL unavailable [535]: login refused; AUTH answered 535"))
     assert "not-the-password" not in out
     assert smtp_env.logins == 1
 
@@ -110,3 +113,24 @@ def test_a_provider_without_credentials_is_a_configuration_error(workdir: Path, 
     assert capsys.readouterr().err == (
         "service: cannot start: POSTMARK_SERVER_TOKEN: required by the 'postmark' provider\n"
     )
+
+
+@pytest.mark.parametrize("name", sorted(API_ACCEPTS))
+def test_through_an_http_api(
+    name: str, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # Not in the chain (development's is file): its credentials alone allow it.
+    for key, value in provider_variables(name).items():
+        monkeypatch.setenv(key.upper(), str(value))
+    accepts = API_ACCEPTS[name]
+
+    with respx.mock() as mock:
+        route = mock.post(accepts.url).respond(
+            accepts.status, json=accepts.json, headers=accepts.headers
+        )
+        assert main(["send-test", "--to", TO, "--provider", name]) == 0
+
+    assert capsys.readouterr().out == named(name, f"ok   message id {accepts.message_id}\n")
+    assert route.call_count == 1
+    assert TO.encode() in route.calls.last.request.content
+    assert not (workdir / "var" / "mail").exists()

@@ -129,6 +129,20 @@ async def test_providers_retry_after_is_respected(
     assert (failed.next_attempt_at - clock.now).total_seconds() >= 600
 
 
+async def test_each_email_reaches_the_provider_with_its_outbox_id(
+    store: Store, submit: Submit
+) -> None:
+    # Providers send it as metadata, so delivery events can be matched to the email.
+    await submit()
+    provider = ScriptedProvider(["sent"])
+    worker = DeliveryWorker(store, ProviderChain([provider]))
+
+    delivered = await worker.run_once() + await worker.run_once()
+
+    assert [email.outbox_id for email in provider.received] == [d.email_id for d in delivered]
+    assert all(d.email_id for d in delivered)
+
+
 async def test_rejected_message_is_not_retried_and_the_confirmation_still_goes(
     store: Store,
     submit: Submit,

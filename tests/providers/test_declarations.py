@@ -156,6 +156,8 @@ def test_each_readme_row_says_its_default_and_whether_required_or_secret(row: li
     declared = declaration.model_fields[field].get_default(call_default_factory=True)
     if declared is None:
         assert default == "—"
+    elif isinstance(declared, bool):
+        assert default == f"`{str(declared).lower()}`"
     elif isinstance(declared, int | float):
         assert float(default.strip("`")) == declared
     else:

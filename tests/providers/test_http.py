@@ -1,6 +1,6 @@
 """The HTTP provider base: Retry-After parsing, the status table, transport errors, the client.
 
-The status table is checked through all four real providers, so a provider
+The status table is checked through every HTTP provider declared, so a provider
 that broke the shared mapping fails here by name.
 """
 
@@ -246,6 +246,7 @@ def echoing(secrets: Sequence[str], *, padding: int = 0) -> dict[str, Any]:
         "message": echo,
         "ErrorCode": 300,
         "Message": echo,
+        "ErrorMessage": echo,
         "errors": [{"message": echo, "field": None}],
     }
 
