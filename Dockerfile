@@ -11,7 +11,7 @@ COPY pyproject.toml setup.cfg README.md ./
 COPY service ./service
 # The source folder is removed after the install so that `python -m service` runs the
 # installed wheel, proving the templates ship as package data.
-RUN pip install ".[azure]" \
+RUN pip install ".[azure,aws]" \
     && rm -rf service build *.egg-info \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin mailer \
     && mkdir -p /app/var \

@@ -10,6 +10,7 @@ keyword-only); connections are opened in ``before_server_start`` and closed in
 from __future__ import annotations
 
 import logging
+from contextlib import AsyncExitStack
 from functools import partial
 
 from sanic import Sanic
@@ -20,6 +21,7 @@ from service.api import BLUEPRINTS, DEVELOPMENT_BLUEPRINTS, JsonErrorHandler
 from service.api import admin as admin_api
 from service.api import metrics as metrics_api
 from service.api.context import return_request_id, start_request
+from service.api.health import OutboxWrites
 from service.api.security import add_security_headers
 from service.config import Settings, load_settings
 from service.emails import EmailRenderer, check_templates
@@ -28,6 +30,7 @@ from service.metrics import Metrics
 from service.outbox import Delivery, DeliveryWorker, EmailState, open_store
 from service.providers import ProviderChain, build_providers
 from service.providers.http import make_http_client
+from service.startup import STARTUP_ERRORS, stop_server
 
 __all__ = ["APP_NAME", "create_app"]
 
@@ -46,6 +49,8 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     )
     app.config.update(
         REQUEST_MAX_SIZE=settings.request_max_size,
+        # Read by service.deadline's protocol when `python -m service` serves the app.
+        REQUEST_DEADLINE=settings.request_deadline_seconds,
         FALLBACK_ERROR_FORMAT="json",
         # sanic-ext's code default is empty whatever its docs say: set it explicitly.
         CORS_ORIGINS=",".join(settings.allowed_origins),
@@ -73,6 +78,7 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
     app.ctx.metrics = Metrics()
     app.ctx.metrics.add_refresher(partial(_observe_outbox, app))
     app.ctx.defences = Defences.from_settings(settings)
+    app.ctx.outbox_writes = OutboxWrites()
     for blueprint in BLUEPRINTS:
         app.blueprint(blueprint)
     if not settings.production:
@@ -99,16 +105,29 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
 
 
 async def _open_resources(app: Sanic) -> None:
-    """Open the shared HTTP client and every provider in this worker."""
+    """Open what this worker serves with; a problem here stops the server in one line."""
+    app.ctx.opened = AsyncExitStack()
+    try:
+        await _open(app, app.ctx.opened)
+    except STARTUP_ERRORS as err:
+        await app.ctx.opened.aclose()
+        stop_server(app, err)
+
+
+async def _open(app: Sanic, opened: AsyncExitStack) -> None:
+    """Open the shared HTTP client, every provider, the defences, the store and the worker."""
     settings: Settings = app.ctx.settings
     check_templates(settings, app.ctx.renderer)
     app.ctx.http_client = make_http_client(settings)
+    opened.push_async_callback(app.ctx.http_client.aclose)
     providers = build_providers(settings, http_client=app.ctx.http_client)
     observers = [app.ctx.metrics]
     if (tracing := getattr(app.ctx, "tracing", None)) is not None:
         observers.append(tracing)
     app.ctx.chain = ProviderChain.from_settings(settings, providers, observers=observers)
+    opened.push_async_callback(app.ctx.chain.close)
     await app.ctx.chain.open()
+    opened.push_async_callback(app.ctx.defences.close)
     await app.ctx.defences.open()
     logger.info("provider chain: %s", " -> ".join(app.ctx.chain.names))
     if "file" in app.ctx.chain.names:
@@ -117,6 +136,7 @@ async def _open_resources(app: Sanic) -> None:
         )
     app.ctx.store = open_store(settings.database_url)
     await app.ctx.store.open()
+    opened.push_async_callback(app.ctx.store.close)
     app.ctx.worker = DeliveryWorker.from_settings(
         app.ctx.store, app.ctx.chain, settings, on_delivery=partial(_count_dead, app.ctx.metrics)
     )
@@ -144,7 +164,4 @@ async def _stop_delivery(app: Sanic) -> None:
 
 async def _close_resources(app: Sanic) -> None:
     """Close what :func:`_open_resources` opened, in reverse order."""
-    await app.ctx.store.close()
-    await app.ctx.chain.close()
-    await app.ctx.defences.close()
-    await app.ctx.http_client.aclose()
+    await app.ctx.opened.aclose()

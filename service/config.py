@@ -41,6 +41,7 @@ from service.providers.base import ProviderSettings
 from service.providers.catalog import PROVIDERS, ProviderGroups
 from service.secret_sources import FileSecretsSource, SecretSourceError, secret_variables
 from service.settings_groups import GroupedEnvSource, SettingError, nest, variable_at
+from service.validation import check_single_line
 
 __all__ = [
     "MIN_ADMIN_TOKEN_LENGTH",
@@ -119,6 +120,7 @@ class Settings(BaseSettings):
     contact_redirect_url: AnyHttpUrl | None = None
     cors_origins: CommaList | None = None
     request_max_size: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    request_deadline_seconds: float = Field(default=30.0, gt=0, le=600)
 
     # Branding and templates
     brand_name: str = Field(default="Contact", max_length=100)
@@ -205,6 +207,12 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split_commas(value)
+
+    @field_validator("email_from_name", "brand_name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # Both end up in headers (From, Subject), where a line break is an injection.
+        return check_single_line(value)
 
     @field_validator("email_providers")
     @classmethod
@@ -326,13 +334,26 @@ class Settings(BaseSettings):
             missing = self.missing_credential(name)
             if missing is not None:
                 raise _MissingSetting(missing, f"required by the {name!r} provider")
-        if production and self.sender_address == DEVELOPMENT_FROM:
-            raise _MissingSetting("email_from", "set EMAIL_FROM or EMAIL_ADDRESS in production")
+        if production and self.sender_address.lower() == DEVELOPMENT_FROM:
+            raise self._placeholder_sender()
         if self.captcha_provider and self.captcha_secret is None:
             raise _MissingSetting(
                 "captcha_secret", f"required by CAPTCHA_PROVIDER={self.captcha_provider}"
             )
         return self
+
+    def _placeholder_sender(self) -> _MissingSetting:
+        """Why production refuses the development From address: unset, or set to it."""
+        if self.email_from is None and self.email_address is None:
+            return _MissingSetting(
+                "email_from", "required in production; set EMAIL_FROM (or EMAIL_ADDRESS)"
+            )
+        field = "email_from" if self.email_from is not None else "email_address"
+        return _MissingSetting(
+            field,
+            f"{self.sender_address} is the development placeholder, not allowed in production; "
+            "set your own address",
+        )
 
     def provider_group(self, provider: str) -> ProviderSettings:
         """The settings group ``provider`` declared (``provider_settings.<name>``)."""

@@ -37,17 +37,27 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_command(
-    cwd: Path, env: Mapping[str, str], *args: str, timeout: float = 120
+    cwd: Path,
+    env: Mapping[str, str],
+    *args: str,
+    timeout: float = 120,
+    prefix: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m service ARGS`` from this checkout, with only ``env`` set; never raises."""
+    """Run ``python -m service ARGS`` from this checkout, with only ``env`` set; never raises.
+
+    ``prefix`` runs it through another command (``unshare ...``). The command
+    gets a session of its own: Sanic kills its process group when a worker dies
+    at startup, which must not be the test's.
+    """
     return subprocess.run(
-        [sys.executable, "-m", "service", *args],
+        [*prefix, sys.executable, "-m", "service", *args],
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env},
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        start_new_session=True,
     )
 
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -138,10 +139,23 @@ def provider_variables(name: str) -> dict[str, Any]:
     return values
 
 
+#: Values for required settings without a default, and for secrets with a format (add yours).
+SAMPLE_VALUES: Mapping[str, Any] = {
+    "email_address": "owner@example.com",
+    "mailgun_domain": "mg.example.com",
+    "aws_region": "eu-west-1",
+    # The key first: shows_a_secret() looks for a secret's first 8 characters.
+    "acs_connection_string": "accesskey="
+    + base64.b64encode(b"fake-acs-access-key-for-tests-0001").decode()
+    + ";endpoint=https://contoso.communication.azure.com/",
+}
+
+
 def _fake_secrets() -> dict[str, str]:
     # Distinct and recognisable, so a test can tell which one leaked.
     return {
-        variable.key: f"fake-{variable.key.replace('_', '-')}-{index:04d}"
+        variable.key: SAMPLE_VALUES.get(variable.key)
+        or f"fake-{variable.key.replace('_', '-')}-{index:04d}"
         for index, variable in enumerate(variables(Settings).values())
         if variable.secret and variable.path[0] == "provider_settings"
     }
@@ -154,13 +168,6 @@ FAKE_SECRETS: Mapping[str, str] = _fake_secrets()
 def shows_a_secret(text: str) -> bool:
     """True when ``text`` holds any fake provider secret, or its first 8 characters."""
     return any(secret[:8] in text for secret in FAKE_SECRETS.values())
-
-
-#: Values for required non-secret provider settings without a default (add yours).
-SAMPLE_VALUES: Mapping[str, Any] = {
-    "email_address": "owner@example.com",
-    "mailgun_domain": "mg.example.com",
-}
 
 
 def make_http_settings(**overrides: object) -> Settings:

@@ -97,8 +97,29 @@ def test_production_has_no_cors_default_and_no_silent_provider() -> None:
         ({"contact_redirect_url": "not a url"}, "CONTACT_REDIRECT_URL: Input should be a valid"),
         (
             {"app_env": "production", "email_providers": "file"},
-            "EMAIL_FROM: set EMAIL_FROM or EMAIL_ADDRESS in production",
+            "EMAIL_FROM: required in production; set EMAIL_FROM (or EMAIL_ADDRESS)",
         ),
+        (
+            {
+                "app_env": "production",
+                "email_providers": "file",
+                "email_from": "contact@example.com",
+            },
+            "EMAIL_FROM: contact@example.com is the development placeholder, "
+            "not allowed in production",
+        ),
+        (
+            {
+                "app_env": "production",
+                "email_providers": "file",
+                "email_address": "Contact@example.com",
+            },
+            "EMAIL_ADDRESS: Contact@example.com is the development placeholder",
+        ),
+        ({"email_from_name": "Example\r\nBcc: x@example.net"}, "EMAIL_FROM_NAME: must be a single"),
+        ({"email_from_name": "Example\u202e"}, "EMAIL_FROM_NAME: must not contain invisible"),
+        ({"brand_name": "Example\nLtd"}, "BRAND_NAME: must be a single line"),
+        ({"request_deadline_seconds": "0"}, "REQUEST_DEADLINE_SECONDS: Input should be greater"),
         ({"log_format": "xml"}, "LOG_FORMAT: Input should be 'text' or 'json'"),
         ({"log_level": "loud"}, "LOG_LEVEL: Input should be 'DEBUG', 'INFO'"),
         ({"metrics_enabled": "maybe"}, "METRICS_ENABLED: Input should be a valid boolean"),

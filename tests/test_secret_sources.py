@@ -11,6 +11,7 @@ from service.config import ConfigError, Settings, load_settings
 from service.secret_sources import secret_variables
 from service.settings_groups import value_of
 from tests.process import run_command
+from tests.provider_doubles import SAMPLE_VALUES
 
 SECRETS = secret_variables(Settings)
 
@@ -35,7 +36,8 @@ def test_each_secret_can_come_from_a_file(
     field: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Docker writes the file with a trailing newline; only that one is stripped.
-    value = f"{field}-value-0123456789"
+    # A secret with a format (an ACS connection string) gets its sample value.
+    value = SAMPLE_VALUES.get(field, f"{field}-value-0123456789")
     path = tmp_path / field
     path.write_text(value + "\n")
     monkeypatch.setenv(f"{field.upper()}_FILE", str(path))

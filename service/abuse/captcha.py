@@ -19,6 +19,7 @@ from sanic.exceptions import SanicException
 from service.abuse.client_ip import is_ip_address
 from service.abuse.events import count
 from service.i18n import N_
+from service.jsonparse import parse_json
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -148,7 +149,7 @@ class CaptchaVerifier:
         try:
             response = await client.post(self.provider.verify_url, data=form)
             response.raise_for_status()
-            answer = response.json()
+            answer = parse_json(response.content)
         except (httpx.HTTPError, ValueError) as err:
             # The error names the URL at most; the form with the secret is never logged.
             logger.warning("%s siteverify failed: %s", self.provider.name, type(err).__name__)

@@ -4,7 +4,10 @@ The confirmation goes to whatever address the form was given, so it is the
 part of the service a spammer can aim at someone else. It is sent at most
 once per address per ``CONFIRMATION_RATE_LIMIT``, never to one of our own
 addresses (which would mail ourselves, or loop with an auto-responder), and
-never for a submission that tripped a spam check (the caller's job).
+never for a submission that tripped a spam check (the caller's job). Both
+checks compare mailboxes, not strings (:func:`~service.validation.mailbox_key`):
+``victim+1@example.net`` is ``victim@example.net``'s second confirmation, and
+``contact+x@example.com`` is our own ``contact@example.com``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Self
 
 from service.abuse.events import count
+from service.validation import mailbox_key
 
 if TYPE_CHECKING:
     from service.abuse.ratelimit import RateLimits
@@ -21,11 +25,11 @@ __all__ = ["ConfirmationPolicy", "own_addresses"]
 
 
 def own_addresses(settings: Settings) -> frozenset[str]:
-    """Every address the service sends from or to, lower case."""
+    """Every mailbox the service sends from or to, as :func:`mailbox_key` writes it."""
     addresses = {*settings.recipients, settings.sender_address}
     if settings.email_address:
         addresses.add(str(settings.email_address))
-    return frozenset(address.lower() for address in addresses)
+    return frozenset(mailbox_key(address) for address in addresses)
 
 
 class ConfirmationPolicy:
@@ -41,11 +45,12 @@ class ConfirmationPolicy:
         return cls(own_addresses(settings), limits)
 
     async def allows(self, address: str) -> bool:
-        """True when ``address`` may get a confirmation now (and counts it)."""
-        if address.strip().lower() in self.own:
+        """True when ``address`` may get a confirmation now (and counts it against its mailbox)."""
+        mailbox = mailbox_key(address)
+        if mailbox in self.own:
             count("confirmation_skipped", "own-address")
             return False
-        if not await self.limits.allow_confirmation(address):
+        if not await self.limits.allow_confirmation(mailbox):
             count("confirmation_skipped", "rate-limited")
             return False
         return True

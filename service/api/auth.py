@@ -16,7 +16,9 @@ def check_bearer(request: Request, token: SecretStr | None) -> HTTPResponse | No
     """``None`` when ``token`` is unset or the request carries it; else the 401 or 403 answer.
 
     The comparison takes the same time whatever the token sent, so it leaks nothing
-    about how much of it was right.
+    about how much of it was right. It compares the bytes as sent: Sanic decodes a
+    header byte that is not UTF-8 into a lone surrogate, which ``surrogateescape``
+    turns back into that byte (a plain ``encode()`` would raise).
     """
     if token is None:
         return None
@@ -29,6 +31,6 @@ def check_bearer(request: Request, token: SecretStr | None) -> HTTPResponse | No
             headers={"WWW-Authenticate": 'Bearer realm="contact-mailer"'},
         )
     expected = token.get_secret_value().encode()
-    if not hmac.compare_digest(offered.strip().encode(), expected):
+    if not hmac.compare_digest(offered.strip().encode("utf-8", "surrogateescape"), expected):
         return error_response(request, 403, "This token is not allowed here.")
     return None

@@ -167,15 +167,17 @@ async def contact(request: Request) -> HTTPResponse:
         return error_response(
             request, 409, N_("This Idempotency-Key was already used for a different submission.")
         )
-    except Exception:
+    except Exception as err:
         # Nothing was accepted, so nothing is lost: the visitor is told to try again.
         logger.exception("outbox: could not store submission %s", new.id)
+        ctx.outbox_writes.failed(err)
         return error_response(
             request,
             503,
             N_("Your message could not be saved right now. Please try again in a minute."),
             headers={"Retry-After": "60"},
         )
+    ctx.outbox_writes.succeeded()
     if not result.replayed:
         ctx.worker.notify()
         count_submission(request, "accepted")

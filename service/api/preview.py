@@ -7,7 +7,7 @@ language, the confirmation as a visitor writing in it). The page shows it in
 a sandboxed iframe at desktop or phone width,
 with its text part, headers, MJML sources and SpamAssassin score, reloads
 itself when a template file changes, and can send a test through the real
-provider chain.
+provider chain (from the studio's own page only, a few a minute).
 
 The pages are server-rendered; a small script from ``static/`` switches tabs
 and widths, polls for template changes and calls the JSON endpoints. Their
@@ -17,17 +17,19 @@ Content-Security-Policy allows scripts from this origin only.
 from __future__ import annotations
 
 import dataclasses
+import math
 from email import message_from_bytes
 from email.headerregistry import Address
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import EmailStr, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sanic import Blueprint, HTTPResponse, Request, json
 from sanic.exceptions import NotFound
 from sanic_ext import openapi
 
+from service.abuse.moving_window import MovingWindows
 from service.api.body import read_fields
 from service.api.pages import render_page
 from service.api.schemas import ContactForm, FieldError, field_errors
@@ -38,6 +40,7 @@ from service.emails.samples import PRESETS, preset_submission
 from service.emails.spamcheck import SpamCheckError, SpamCheckUnavailable, check_spam
 from service.i18n import LOCALE_FIELD, LOCALES, language_name, supported_locale
 from service.providers import ChainExhausted
+from service.validation import EmailAddress
 
 if TYPE_CHECKING:
     from service.emails import EmailRenderer
@@ -57,13 +60,16 @@ PREVIEW_CSP = (
 )
 
 TABS = ("html", "text", "headers", "source", "spam")
+
+SEND_LIMIT = (5, 60.0)
+"""At most 5 test sends a minute: enough to try a template, too few to relay anything."""
 VIEWS = ("desktop", "mobile")
 SAMPLE_FIELDS = ("name", "email", "company", "message")
 
 bp = Blueprint("preview", url_prefix="/dev/preview")
 bp.static("/static", str(STATIC_DIR), name="static")
 
-_ADDRESS = TypeAdapter(EmailStr)
+_ADDRESS = TypeAdapter(EmailAddress)
 
 
 def _page(
@@ -94,11 +100,22 @@ def _email_name(name: str) -> str:
 
 
 def _same_origin(request: Request) -> bool:
-    """False for a cross-site browser request: another site must not send mail through us."""
+    """True only for a post from the studio's own page: nobody else may send mail through us.
+
+    A browser says where a post comes from (``Origin``, ``Sec-Fetch-Site``);
+    a request that says neither (curl, a script) is refused too.
+    """
     origin = request.headers.get("origin")
     if origin is not None:
         return origin == f"{request.scheme}://{request.host}"
-    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+    return request.headers.get("sec-fetch-site") == "same-origin"
+
+
+def _sends_left(request: Request) -> float | None:
+    """Count a test send; ``None`` when it may go, else the seconds until one may."""
+    # In this worker's memory, kept on the app: the studio is one author's tool.
+    windows = vars(request.app.ctx).setdefault("preview_sends", MovingWindows())
+    return windows.hit("send", *SEND_LIMIT)
 
 
 def _locale(request: Request, fields: dict[str, Any]) -> str:
@@ -302,6 +319,12 @@ async def send_test(request: Request, name: str) -> HTTPResponse:
     except TemplateError as err:
         return json({"success": False, "message": str(err)}, status=500)
     email = dataclasses.replace(email, to=(Address(addr_spec=to),))
+    if (wait := _sends_left(request)) is not None:
+        return json(
+            {"success": False, "message": "Too many test sends. Please wait a minute."},
+            status=429,
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
     try:
         result = await request.app.ctx.chain.send(email)
     except ChainExhausted as err:

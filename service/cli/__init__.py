@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from service.cli import check, outbox, send_test, serve
 from service.config import ConfigError, load_settings
 from service.emails import TemplateError
+from service.outbox import StoreError
 
 __all__ = ["EXIT_CONFIG", "build_parser", "main"]
 
@@ -44,6 +45,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = getattr(args, "run", serve.run)
     try:
         return run(settings, args)
-    except (ConfigError, TemplateError) as err:
+    except (ConfigError, TemplateError, StoreError) as err:
         print(f"service: cannot start: {err}", file=sys.stderr)
         return EXIT_CONFIG

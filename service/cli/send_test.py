@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from service.api.schemas import EmailAddress
 from service.cli.common import PROVIDER_NAMES, fail_line, ok_line, selected_providers
 from service.emails import EmailRenderer, compose_notification, sample_submission
 from service.message import Address
@@ -29,6 +28,7 @@ from service.providers.chain import ProviderChain
 from service.providers.errors import ChainExhausted, SendError
 from service.providers.http import make_http_client
 from service.providers.registry import build_providers
+from service.validation import EmailAddress
 
 if TYPE_CHECKING:
     from service.config import Settings

@@ -1,18 +1,35 @@
-"""``python -m service [serve]``: serve HTTP on ``HOST``:``PORT`` with ``WORKERS`` processes."""
+"""``python -m service [serve]``: serve HTTP on ``HOST``:``PORT`` with ``WORKERS`` processes.
+
+What can be checked without the workers is checked first, so that a mistake is
+one line and exit 2 before any worker starts: the templates, the providers'
+settings (built, not opened), the database URL, the metrics folder, and the
+address to listen on (bound here, then handed to Sanic). What only a worker
+can find (the database itself) ends the same way through
+:mod:`service.startup`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import errno
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sanic import Sanic
+from sanic.server.socket import bind_socket
 from sanic.worker.loader import AppLoader
 
 from service.app import create_app
 from service.config import ConfigError
+from service.deadline import DeadlineProtocol
 from service.emails import EmailRenderer, check_templates
 from service.metrics import MULTIPROC_VARIABLE, prepare_multiprocess_dir
+from service.outbox import open_store
+from service.providers.http import make_http_client
+from service.providers.registry import build_providers
+from service.startup import StartupFailures
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -29,25 +46,54 @@ def add_parser(commands: Any) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    """Check the templates, then serve until stopped."""
+    """Check what can be checked, then serve until stopped."""
     del args
-    # A broken template stops startup here, in one line, not in every worker.
+    check_before_workers(settings)
+    listener = listen(settings)
+    loader = AppLoader(factory=create_app)
+    app = loader.load()
+    failures = StartupFailures()
+    failures.share_with(app)
+    app.prepare(
+        sock=listener,
+        workers=settings.workers,
+        protocol=DeadlineProtocol,
+        debug=False,
+        access_log=True,
+        motd=False,
+    )
+    Sanic.serve(primary=app, app_loader=loader)
+    failures.raise_first()
+    return 0
+
+
+def check_before_workers(settings: Settings) -> None:
+    """Raise the first problem that needs no worker to find, in one line naming the setting."""
     check_templates(settings, EmailRenderer.from_settings(settings))
+    # No I/O: an unusable URL (sqlite:/// without a file) is refused here.
+    open_store(settings.database_url)
+    # Built, not opened: settings that cannot work together (SMTP_SECURITY=none
+    # with a password or a remote host) are refused by the providers themselves.
+    asyncio.run(_build_providers(settings))
     if settings.metrics_enabled:
         try:
             # Before any worker exists: they inherit the variable and find an empty folder.
             prepare_multiprocess_dir(settings.workers, METRICS_DIR)
         except OSError as err:
             raise ConfigError(f"{MULTIPROC_VARIABLE}: {err}") from err
-    loader = AppLoader(factory=create_app)
-    app = loader.load()
-    app.prepare(
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        debug=False,
-        access_log=True,
-        motd=False,
-    )
-    Sanic.serve(primary=app, app_loader=loader)
-    return 0
+
+
+async def _build_providers(settings: Settings) -> None:
+    async with make_http_client(settings) as client:
+        build_providers(settings, http_client=client)
+
+
+def listen(settings: Settings) -> socket.socket:
+    """The listening socket on ``HOST``:``PORT``, as Sanic would bind it; one line if it cannot."""
+    try:
+        return bind_socket(settings.host, settings.port)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        if err.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise ConfigError(f"PORT: cannot listen on port {settings.port}: {reason}") from None
+        raise ConfigError(f"HOST: cannot listen on {settings.host!r}: {reason}") from None

@@ -8,8 +8,6 @@ settings, never from the submission.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -21,6 +19,7 @@ from service.emails.colors import readable_on, text_safe
 from service.emails.renderer import TemplateError
 from service.i18n import LOCALES, SOURCE_LOCALE, format_moment, gettext_for, language_name
 from service.message import OutgoingEmail, make_address, make_message_id
+from service.validation import greeting_name
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -34,16 +33,8 @@ __all__ = [
     "check_templates",
     "compose_confirmation",
     "compose_notification",
-    "greeting_name",
     "sample_submission",
 ]
-
-# A name that carries a link, an address or a phone number is how spammers
-# smuggle text into confirmations; such a name is not echoed. Mail clients
-# turn a bare "shop.example" into a link, so any word.word counts as a link,
-# and compatibility forms (full-width letters, at signs and dots) are folded first.
-_NOT_A_NAME = re.compile(r"[@:/\\]|[^\W_]\.[^\W\d_]{2,}", re.IGNORECASE)
-_MAX_DIGITS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +48,6 @@ class Submission:
     company: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     locale: str = SOURCE_LOCALE
-
-
-def greeting_name(name: str) -> str | None:
-    """The visitor's name if it looks like a name, else ``None`` (a generic greeting)."""
-    folded = unicodedata.normalize("NFKC", name).replace("\u3002", ".")
-    if _NOT_A_NAME.search(folded) or sum(char.isdigit() for char in folded) > _MAX_DIGITS:
-        return None
-    return name
 
 
 def brand_context(settings: Settings) -> dict[str, Any]:
@@ -179,7 +162,7 @@ def compose_confirmation(
 ) -> OutgoingEmail:
     """The visitor's thank-you, in the visitor's language (or ``locale``).
 
-    A fixed text that echoes nothing but a plausible name.
+    A fixed text that echoes nothing but a name safe to greet with.
     """
     fixed = _fixed(settings)
     locale = locale or submission.locale

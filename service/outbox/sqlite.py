@@ -190,6 +190,10 @@ class SqliteStore(SqlStore):
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             lock = os.open(f"{path}-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except (OSError, sqlite3.Error) as err:
+            # "file is not a database", a lock file it may not create: name the setting.
+            conn.close()
+            raise StoreError(f"DATABASE_URL: cannot use {path}: {err}") from err
         except BaseException:
             conn.close()
             raise

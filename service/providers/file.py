@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
+from service.config import ConfigError
 from service.providers.base import Provider, SendResult
 from service.providers.catalog.file import FileSettings
 from service.providers.errors import ProviderUnavailable, SendError
@@ -38,7 +39,13 @@ class FileProvider(Provider):
         return cls(options.directory)
 
     async def open(self) -> None:
-        await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)
+        try:
+            await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)
+        except OSError as err:
+            # The folder is the setting's to get right: one line at startup, not a send error.
+            raise ConfigError(
+                f"EMAIL_FILE_DIR: cannot create {self.directory}: {err.strerror or err}"
+            ) from err
 
     async def deliver(self, email: OutgoingEmail) -> SendResult:
         local_id = email.message_id.strip("<>").split("@", 1)[0]
@@ -62,6 +69,9 @@ class FileProvider(Provider):
         os.replace(partial, self.directory / f"{stem}.eml")
 
     def translate(self, error: Exception) -> SendError:
+        if isinstance(error, ConfigError):
+            # From open(), through `check`: a FAIL line there, one line at startup for serve.
+            return ProviderUnavailable(str(error), provider=self.name, code=None)
         if isinstance(error, OSError):
             return ProviderUnavailable(
                 f"cannot write to {self.directory}: {error.strerror or error}",

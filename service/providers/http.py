@@ -83,6 +83,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from service.jsonparse import JsonError, parse_json
 from service.providers.base import Provider, ProviderSettings, SendResult, redact
 from service.providers.errors import (
     MessageRejected,
@@ -96,6 +97,7 @@ if TYPE_CHECKING:
     from service.message import OutgoingEmail
 
 __all__ = [
+    "OUTBOX_ID_KEY",
     "RESERVED_HEADERS",
     "ErrorDetail",
     "HttpProvider",
@@ -139,6 +141,13 @@ _TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 _UNAVAILABLE_STATUSES = frozenset({401, 403, 404, 405, 407})
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 ftext: printable ASCII except ":"
 _DETAIL_LIMIT = 200
+
+OUTBOX_ID_KEY = "outbox_id"
+"""The metadata key (tag, custom argument, variable) carrying the stored email's id.
+
+Each HTTP provider sends it where its API lets a sender attach data that its
+delivery webhooks echo back, so an event names the email it is about.
+"""
 
 
 def make_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -509,10 +518,10 @@ class HttpProvider(Provider):
 
 
 def json_body(response: httpx.Response) -> Any:
-    """The decoded JSON body, or ``None`` when it is empty or not JSON."""
+    """The decoded JSON body, or ``None`` when it is empty, not JSON or absurdly nested."""
     try:
-        return response.json()
-    except ValueError:
+        return parse_json(response.content)
+    except JsonError:
         return None
 
 

@@ -157,8 +157,18 @@ async def test_a_failed_captcha_is_a_422_and_sends_nothing(
         httpx.Response(503, json={"success": True}),
         httpx.Response(200, text="<html>challenge</html>"),
         httpx.Response(200, json=["success", True]),
+        httpx.Response(200, content=b'{"success": true, "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
     ],
-    ids=["connect-timeout", "read-timeout", "refused", "500", "503", "not-json", "not-object"],
+    ids=[
+        "connect-timeout",
+        "read-timeout",
+        "refused",
+        "500",
+        "503",
+        "not-json",
+        "not-object",
+        "nested-5000-deep",
+    ],
 )
 async def test_an_unreachable_or_broken_provider_fails_closed(
     captcha_client: SanicASGITestClient,

@@ -11,7 +11,7 @@ from sanic_testing.testing import SanicASGITestClient
 
 from service.abuse.confirmation import own_addresses
 from service.config import load_settings
-from tests.abuse.forms import VALID_FORM, mail_kinds, post_json
+from tests.abuse.forms import VALID_FORM, mail_kinds, post_json, read_mail
 
 MakeClient = Callable[..., SanicASGITestClient]
 
@@ -28,6 +28,20 @@ async def test_a_second_submission_notifies_the_owner_but_confirms_nothing(
     assert mail_kinds(mail_dir) == [("confirmation", "zoe@example.org")] + OWNER * 3
     skipped = [r.getMessage() for r in caplog.records if r.name == "service.abuse"]
     assert skipped == ["abuse: confirmation_skipped (rate-limited)"] * 2
+
+
+async def test_a_plus_tag_or_a_unicode_domain_is_the_same_mailbox_and_the_same_allowance(
+    make_client: MakeClient, mail_dir: Path
+) -> None:
+    client = make_client()
+    for email in (
+        "victim@b\u00fccher.example",
+        "Victim+1@xn--bcher-kva.example",
+        "victim+2@B\u00dcCHER.example",
+    ):
+        assert (await post_json(client, {**VALID_FORM, "email": email})).status == 200
+    # One confirmation, to the address as typed; every notification keeps its own address.
+    assert mail_kinds(mail_dir) == [("confirmation", "victim@xn--bcher-kva.example")] + OWNER * 3
 
 
 async def test_other_addresses_have_their_own_allowance(
@@ -55,7 +69,15 @@ async def test_off_confirms_every_submission(make_client: MakeClient, mail_dir: 
 
 
 @pytest.mark.parametrize(
-    "address", ["sales@example.com", "OPS@example.com", "owner@example.com", "gmail@example.net"]
+    "address",
+    [
+        "sales@example.com",
+        "OPS@example.com",
+        "owner@example.com",
+        "gmail@example.net",
+        "sales+x@example.com",
+        "Owner+contact-form@EXAMPLE.com",
+    ],
 )
 async def test_no_confirmation_to_an_address_of_our_own(
     make_client: MakeClient, mail_dir: Path, address: str
@@ -63,6 +85,15 @@ async def test_no_confirmation_to_an_address_of_our_own(
     client = make_client(email_address="gmail@example.net")
     assert (await post_json(client, {**VALID_FORM, "email": address})).status == 200
     assert mail_kinds(mail_dir) == OWNER
+
+
+async def test_the_notification_keeps_the_tagged_address_the_visitor_typed(
+    make_client: MakeClient, mail_dir: Path
+) -> None:
+    client = make_client()
+    assert (await post_json(client, {**VALID_FORM, "email": "Zoe+Shop@example.org"})).status == 200
+    [notification] = [m for m in read_mail(mail_dir) if m["Reply-To"]]
+    assert notification["Reply-To"] == "Zoe+Shop@example.org"
 
 
 def test_own_addresses_default_to_the_sender_when_no_recipients_are_set() -> None:

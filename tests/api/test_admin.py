@@ -137,10 +137,12 @@ async def test_without_a_token_setting_the_api_is_not_documented(
         ("Bearer wrong-token-0123456789abcdef", 403),
         (f"Bearer {TOKEN[:-1]}", 403),
         (f"Bearer {TOKEN}x", 403),
+        # A byte that is not UTF-8 (Sanic hands it over as a lone surrogate).
+        (f"Bearer {TOKEN}\xe9".encode("latin-1"), 403),
     ],
 )
 async def test_a_missing_token_is_401_and_a_wrong_one_403(
-    admin: Admin, method: str, path: str, authorization: str | None, status: int
+    admin: Admin, method: str, path: str, authorization: str | bytes | None, status: int
 ) -> None:
     headers = {"Authorization": authorization} if authorization is not None else {}
 

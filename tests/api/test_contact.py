@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from sanic import Sanic
 from sanic_testing.testing import SanicASGITestClient
 
+from service.app import create_app
 from service.config import Settings
+from service.outbox import open_store
 from tests.api.conftest import deliver_outbox, read_mail
+from tests.databases import DATABASE_KINDS, fresh_database
 
 pytestmark = pytest.mark.asyncio
 
@@ -312,3 +320,226 @@ async def test_openapi_document_describes_the_contact_endpoint(
     assert {"200", "400", "413", "415", "422"} <= set(operation["responses"])
     # The preview studio is a development tool, not part of the documented API.
     assert not [path for path in response.json["paths"] if path.startswith("/dev")]
+
+
+# What a hostile review of the running service found (issue 11)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 1000, "The body is not valid JSON."),
+        (b"[" * 1000 + b"]" * 1000, "The body is nested more than 32 levels deep."),
+        (b"[" * 2000 + b"]" * 2000, "The body is nested more than 32 levels deep."),
+    ],
+)
+async def test_deeply_nested_json_is_a_400_not_a_recursion_error(
+    client: SanicASGITestClient, body: bytes, message: str
+) -> None:
+    _, response = await client.post(
+        "/api/contact", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status == 400
+    assert response.json == {"success": False, "message": message, "errors": []}
+
+
+async def test_a_valid_form_with_an_extra_field_nested_995_deep_is_a_400(
+    client: SanicASGITestClient, valid_form: dict[str, Any], mail_dir: Path
+) -> None:
+    body = json.dumps(valid_form)[:-1] + ', "extra": ' + "[" * 995 + "]" * 995 + "}"
+    _, response = await client.post(
+        "/api/contact", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status == 400
+    assert "nested" in response.json["message"]
+    assert not read_mail(mail_dir)
+
+
+@pytest.fixture(params=DATABASE_KINDS)
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh outbox of each kind: SQLite, and PostgreSQL when ``TEST_DATABASE_URL`` is set."""
+    async with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f"])
+async def test_a_message_with_a_nul_or_another_control_is_a_422_on_every_store(
+    make_settings: Callable[..., Settings],
+    valid_form: dict[str, Any],
+    store_url: str,
+    control: str,
+) -> None:
+    app = create_app(settings=make_settings(database_url=store_url))
+    form = _with(valid_form, message=f"Hello{control}world")
+    response = await post_json(app.asgi_client, form)
+    assert response.status == 422
+    assert [error["field"] for error in response.json["errors"]] == ["message"]
+    async with open_store(store_url) as store:
+        assert await store.list_emails() == []
+
+
+async def test_tabs_and_line_breaks_are_stored_as_sent_on_every_store(
+    make_settings: Callable[..., Settings], valid_form: dict[str, Any], store_url: str
+) -> None:
+    app = create_app(settings=make_settings(database_url=store_url))
+    message = "Hello,\r\n\tline two\rline three\nend \u2028 \x7f \x85 \U0001f600"
+    response = await post_json(app.asgi_client, _with(valid_form, message=message))
+    assert response.status == 200
+    async with open_store(store_url) as store:
+        stored = await store.get_submission(response.json["id"])
+    assert stored is not None
+    assert stored.message == message
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"name": "evil\u200b.\u200bcom"},
+        {"name": "evil.c\u00adom"},
+        {"name": "Eve\u202emoc\u200b.live"},
+        {"name": "\u2066Eve\u2069"},
+        {"name": "Eve\ufeff"},
+        {"company": "ACME\u200e"},
+        {"name": "Eve\u200d"},
+    ],
+)
+async def test_format_characters_in_a_single_line_field_are_a_422(
+    client: SanicASGITestClient, valid_form: dict[str, Any], changes: dict[str, str]
+) -> None:
+    response = await post_json(client, _with(valid_form, **changes))
+    assert response.status == 422
+    [error] = response.json["errors"]
+    assert error["field"] == next(iter(changes))
+    assert error["message"] == "Must not contain invisible formatting characters."
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "evil\u06d4com",
+        "evil[.]com",
+        "WIN 1000$ CLAIM AT EVIL (DOT) COM",
+        "Your account is locked - reply with your password",
+    ],
+)
+async def test_a_name_that_is_not_safe_to_echo_gets_a_greeting_without_it(
+    client: SanicASGITestClient,
+    valid_form: dict[str, Any],
+    mail_dir: Path,
+    settings: Settings,
+    name: str,
+) -> None:
+    response = await post_json(client, _with(valid_form, name=name, email="victim@example.net"))
+    assert response.status == 200
+    await deliver_outbox(settings)
+    [confirmation] = [m for m in read_mail(mail_dir) if m["To"] == "victim@example.net"]
+    text = confirmation.get_body(("plain",)).get_content()
+    assert text.startswith("Thank you for your message!")
+    assert name not in confirmation.as_string()
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "=?x?q?v=40evil.com=3e=00?=foo@example.com",
+        "x?bcc=attacker%40evil.com&subject=hi@example.com",
+        "reply#top@example.com",
+        "l" * 65 + "@example.com",
+        '"quoted local"@example.com',
+    ],
+)
+async def test_an_address_a_mail_reader_or_a_mailto_would_rewrite_is_a_422(
+    client: SanicASGITestClient, valid_form: dict[str, Any], mail_dir: Path, address: str
+) -> None:
+    response = await post_json(client, _with(valid_form, email=address))
+    assert response.status == 422
+    assert response.json["errors"] == [
+        {"field": "email", "message": "Must be a valid email address."}
+    ]
+    assert not read_mail(mail_dir)
+
+
+async def test_the_reply_links_are_the_visitors_address_and_nothing_more(
+    client: SanicASGITestClient, valid_form: dict[str, Any], mail_dir: Path, settings: Settings
+) -> None:
+    address = "o'brien+quotes/x=y@example.org"
+    assert (await post_json(client, _with(valid_form, email=address))).status == 200
+    await deliver_outbox(settings)
+    [notification] = [m for m in read_mail(mail_dir) if m["Reply-To"]]
+    html = notification.get_body(("html",)).get_content()
+    links = [unescape(link) for link in re.findall(r'href="(mailto:[^"]*)"', html)]
+    assert links == [f"mailto:{address}"] * 2
+    for link in links:
+        parts = urlsplit(link)
+        assert (parts.query, parts.fragment) == ("", "")
+        assert unquote(parts.path) == address
+
+
+async def test_a_urlencoded_body_that_is_not_utf8_is_a_400_without_a_traceback(
+    client: SanicASGITestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        _, response = await client.post(
+            "/api/contact",
+            content=b"name=Zo\xeb&email=zoe%40example.org&message=hi",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    assert response.status == 400
+    assert response.json == {
+        "success": False,
+        "message": "The form body is not valid UTF-8.",
+        "errors": [],
+    }
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_percent_escape_that_is_not_utf8_is_a_400(client: SanicASGITestClient) -> None:
+    _, response = await client.post(
+        "/api/contact",
+        content=b"name=Zo%EB&email=zoe%40example.org&message=hi",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status == 400
+    assert response.json["message"] == "The form body is not valid UTF-8."
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "message"),
+    [
+        (
+            "multipart/form-data",
+            b'--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nZoe\r\n--b--\r\n',
+            "A multipart/form-data body needs a boundary in its Content-Type.",
+        ),
+        (
+            "multipart/form-data; boundary=b",
+            b"--b\r\nno colon in this header line\r\n\r\nZoe\r\n--b--\r\n",
+            "The multipart body is malformed.",
+        ),
+        (
+            "multipart/form-data; boundary=b",
+            b'--b\r\nContent-Disposition: form-data; name="name"\r\n'
+            b"Content-Type: text/plain; charset=no-such-charset\r\n\r\nZoe\r\n--b--\r\n",
+            "The multipart body is malformed.",
+        ),
+        (
+            "multipart/form-data; boundary=b",
+            b'--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nZo\xeb\r\n--b--\r\n',
+            "The multipart body is malformed.",
+        ),
+    ],
+)
+async def test_a_multipart_body_that_cannot_be_parsed_is_a_400_without_a_traceback(
+    client: SanicASGITestClient,
+    caplog: pytest.LogCaptureFixture,
+    content_type: str,
+    body: bytes,
+    message: str,
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        _, response = await client.post(
+            "/api/contact", content=body, headers={"content-type": content_type}
+        )
+    assert response.status == 400
+    assert response.json == {"success": False, "message": message, "errors": []}
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

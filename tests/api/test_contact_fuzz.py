@@ -24,6 +24,7 @@ from sanic import Sanic
 from service.app import create_app
 from service.config import Settings
 from service.i18n import LOCALES
+from service.jsonparse import MAX_DEPTH
 from tests.api.conftest import drain_outbox
 from tests.api.served import served
 
@@ -41,6 +42,8 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+# The field rules each refuse one narrow kind of input: fewer examples find it.
+FUZZ_RULE = settings(FUZZ, max_examples=100)
 
 
 class Mailbox:
@@ -148,20 +151,44 @@ FIELD_VALUES = ANY_TEXT | HOSTILE | JSON_VALUES
 ADDRESSES = st.emails() | FIELD_VALUES
 
 
-# What a form could validly carry: one line for name and company, anything for the message.
+# What a form could validly carry: one line of visible text for name and company, an
+# address whose local part is a plain dot-atom, text without C0 controls for the message.
 ONE_LINE = st.text(
-    st.characters(codec=None, exclude_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=100
+    st.characters(codec=None, exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp")),
+    min_size=1,
+    max_size=100,
 ).filter(str.strip)
+ATOM = r"[A-Za-z0-9!$'*+/=^_`{|}~-]{1,20}"
+PLAIN_LOCAL_PARTS = st.from_regex(f"{ATOM}(?:\\.{ATOM}){{0,2}}", fullmatch=True)
+DOMAINS = st.emails().map(lambda address: address.rpartition("@")[2])
+VALID_ADDRESSES = st.builds("{}@{}".format, PLAIN_LOCAL_PARTS, DOMAINS)
+MESSAGE_TEXT = st.characters(
+    codec=None, exclude_categories=("Cs",), exclude_characters="".join(map(chr, range(32)))
+) | st.sampled_from("\t\r\n")
 VALID_SUBMISSIONS = st.fixed_dictionaries(
     {
         "name": ONE_LINE | HOSTILE.filter(lambda text: "\n" not in text and len(text) > 1),
-        "email": st.emails(),
-        "message": st.text(
-            st.characters(codec=None, exclude_categories=("Cs",)), max_size=5000
-        ).filter(str.strip)
-        | HOSTILE,
+        "email": VALID_ADDRESSES,
+        "message": st.text(MESSAGE_TEXT, max_size=5000).filter(str.strip) | HOSTILE,
     },
     optional={"company": ONE_LINE},
+)
+
+# What the field rules refuse, each wrapped in otherwise valid text.
+FORMAT_CHARACTERS = st.characters(categories=("Cf",)).filter(lambda c: c not in "\u200c\u200d")
+C0_IN_MESSAGES = st.sampled_from([chr(n) for n in range(32) if chr(n) not in "\t\r\n"])
+ENCODED_WORDS = st.builds(
+    "=?{}?{}?{}?=".format,
+    st.sampled_from(["utf-8", "UTF-8", "x", "iso-8859-1"]),
+    st.sampled_from(["q", "Q", "b", "B"]),
+    st.text(st.characters(codec="ascii", exclude_characters="?\r\n "), max_size=30),
+)
+ODD_LOCAL_PARTS = st.one_of(
+    ENCODED_WORDS.filter(lambda word: "@" not in word),
+    st.builds("{}{}{}".format, PLAIN_LOCAL_PARTS, st.sampled_from("?&%#"), PLAIN_LOCAL_PARTS),
+    st.from_regex(r"[a-z]{65,80}", fullmatch=True),
+    st.builds('"{}"'.format, st.text(st.characters(codec="ascii"), max_size=20)),
+    st.builds("{}{}".format, PLAIN_LOCAL_PARTS, st.characters(min_codepoint=0x80)),
 )
 
 
@@ -255,4 +282,111 @@ async def test_any_urlencoded_form_is_answered_without_a_server_error(
     data = {key: value.encode("utf-8", "surrogatepass") for key, value in fields.items()}
     response = await fuzz_client.post("/api/contact", data=data)  # type: ignore[arg-type]
     check_answer(response)
+    check_mail(await mailbox.new(), response)
+
+
+@given(
+    form=VALID_SUBMISSIONS,
+    field=st.sampled_from(["name", "company"]),
+    at=st.integers(0, 100),
+    hidden=FORMAT_CHARACTERS,
+)
+@FUZZ_RULE
+async def test_a_format_character_in_a_single_line_field_is_refused(
+    fuzz_client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    form: dict[str, str],
+    field: str,
+    at: int,
+    hidden: str,
+) -> None:
+    text = form.get(field, "Acme")
+    form = {**form, field: text[:at] + hidden + text[at:]}
+    response = await fuzz_client.post(
+        "/api/contact", content=json.dumps(form).encode(), headers=JSON_HEADERS
+    )
+    check_answer(response)
+    assert response.status_code == 422
+    assert field in {error["field"] for error in response.json()["errors"]}
+    check_mail(await mailbox.new(), response)
+
+
+@given(form=VALID_SUBMISSIONS, at=st.integers(0, 5000), control=C0_IN_MESSAGES)
+@FUZZ_RULE
+async def test_a_c0_control_in_the_message_is_refused(
+    fuzz_client: httpx.AsyncClient, mailbox: Mailbox, form: dict[str, str], at: int, control: str
+) -> None:
+    form = {**form, "message": form["message"][:at] + control + form["message"][at:]}
+    response = await fuzz_client.post(
+        "/api/contact", content=json.dumps(form).encode(), headers=JSON_HEADERS
+    )
+    check_answer(response)
+    assert response.status_code == 422
+    check_mail(await mailbox.new(), response)
+
+
+@given(form=VALID_SUBMISSIONS, local=ODD_LOCAL_PARTS, domain=DOMAINS)
+@FUZZ_RULE
+async def test_an_odd_local_part_is_refused(
+    fuzz_client: httpx.AsyncClient, mailbox: Mailbox, form: dict[str, str], local: str, domain: str
+) -> None:
+    form = {**form, "email": f"{local}@{domain}"}
+    response = await fuzz_client.post(
+        "/api/contact", content=json.dumps(form).encode(), headers=JSON_HEADERS
+    )
+    check_answer(response)
+    assert response.status_code == 422
+    assert "email" in {error["field"] for error in response.json()["errors"]}
+    check_mail(await mailbox.new(), response)
+
+
+@given(
+    form=VALID_SUBMISSIONS,
+    field=st.sampled_from(["name", "company", "message"]),
+    word=ENCODED_WORDS,
+)
+@FUZZ_RULE
+async def test_an_encoded_word_in_any_field_adds_no_header_and_no_recipient(
+    fuzz_client: httpx.AsyncClient, mailbox: Mailbox, form: dict[str, str], field: str, word: str
+) -> None:
+    form = {**form, field: f"{form.get(field, 'Acme')} {word}"}
+    response = await fuzz_client.post(
+        "/api/contact", content=json.dumps(form).encode(), headers=JSON_HEADERS
+    )
+    check_answer(response)
+    check_mail(await mailbox.new(), response)
+
+
+def nested(depth: int, pattern: list[bool]) -> str:
+    """``depth`` arrays and objects inside one another, ``pattern`` (repeated) saying which."""
+    kinds = [pattern[level % len(pattern)] for level in range(depth)]
+    opening = "".join('{"k":' if is_object else "[" for is_object in kinds)
+    closing = "".join("}" if is_object else "]" for is_object in reversed(kinds))
+    return opening + "0" + closing
+
+
+@given(
+    form=VALID_SUBMISSIONS,
+    depth=st.integers(1, 40) | st.integers(1, 3000),
+    pattern=st.lists(st.booleans(), min_size=1, max_size=8),
+    whole_body=st.booleans(),
+)
+@FUZZ_RULE
+async def test_any_nesting_depth_is_answered_without_a_server_error(
+    fuzz_client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    form: dict[str, str],
+    depth: int,
+    pattern: list[bool],
+    whole_body: bool,
+) -> None:
+    value = nested(depth, pattern)
+    body = value if whole_body else json.dumps(form)[:-1] + f', "extra": {value}}}'
+    response = await fuzz_client.post("/api/contact", content=body.encode(), headers=JSON_HEADERS)
+    check_answer(response)
+    # The form is one level, its extra field "depth" more.
+    levels = depth if whole_body else depth + 1
+    if levels > MAX_DEPTH:
+        assert response.status_code == 400
+        assert "nested" in response.json()["message"]
     check_mail(await mailbox.new(), response)

@@ -84,12 +84,15 @@ async def test_metrics_can_be_turned_off(build_app: Callable[..., Sanic]) -> Non
         ("Bearer ", 401),
         ("Bearer wrong-token-0123456789abcdef", 403),
         (f"Bearer {TOKEN}x", 403),
+        # A byte that is not UTF-8 (Sanic hands it over as a lone surrogate).
+        (f"Bearer {TOKEN}\xe9".encode("latin-1"), 403),
+        (b"Bearer \xff\xfe", 403),
         (f"Bearer {TOKEN}", 200),
         (f"bearer {TOKEN}", 200),
     ],
 )
 async def test_a_metrics_token_is_required_when_set(
-    build_app: Callable[..., Sanic], authorization: str | None, status: int
+    build_app: Callable[..., Sanic], authorization: str | bytes | None, status: int
 ) -> None:
     headers = {"authorization": authorization} if authorization is not None else {}
     _, response = await build_app(metrics_token=TOKEN).asgi_client.get("/metrics", headers=headers)

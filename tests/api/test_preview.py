@@ -23,6 +23,10 @@ from tests.process import running_service
 ROOT = Path(__file__).parents[2]
 
 
+# The test client's own origin, as the studio's page sends it with each post.
+SAME_ORIGIN = {"origin": "http://mockserver:1234"}
+
+
 @pytest.fixture
 def templates_dir(tmp_path: Path) -> Path:
     """The ``EMAIL_TEMPLATES_DIR`` of the app under test, empty at first."""
@@ -189,6 +193,7 @@ async def test_send_test_delivers_the_rendered_email_to_the_typed_address(
     _, response = await client.post(
         "/dev/preview/notification/send",
         json={"to": "author@example.net", "preset": "non-latin"},
+        headers=SAME_ORIGIN,
     )
     assert response.status == 200, response.text
     assert response.json["success"] is True
@@ -211,7 +216,7 @@ async def test_send_test_takes_a_plain_form_with_sample_data(
             "email": "ada@example.org",
             "message": "x",
         },
-        headers={"origin": "http://mockserver:1234"},  # the test client's own origin
+        headers=SAME_ORIGIN,
     )
     assert response.status == 200, response.text
     [message] = read_mail(mail_dir)
@@ -223,7 +228,9 @@ async def test_send_test_takes_a_plain_form_with_sample_data(
 async def test_send_test_refuses_an_invalid_address(
     client: SanicASGITestClient, mail_dir: Path, to: str
 ) -> None:
-    _, response = await client.post("/dev/preview/notification/send", json={"to": to})
+    _, response = await client.post(
+        "/dev/preview/notification/send", json={"to": to}, headers=SAME_ORIGIN
+    )
     assert response.status == 422
     assert response.json["success"] is False
     assert read_mail(mail_dir) == []
@@ -247,9 +254,51 @@ async def test_send_test_refuses_a_cross_site_request(
     assert read_mail(mail_dir) == []
 
 
+@pytest.mark.parametrize(
+    "path", ["/dev/preview/notification/send", "/dev/preview/notification/spam"]
+)
+async def test_a_post_that_does_not_say_where_it_comes_from_is_refused(
+    client: SanicASGITestClient, mail_dir: Path, path: str
+) -> None:
+    # As plain curl posts: neither Origin nor Sec-Fetch-Site.
+    _, response = await client.post(path, json={"to": "victim@example.net"})
+    assert response.status == 403
+    assert response.json["message"] == "Cross-site request refused."
+    assert read_mail(mail_dir) == []
+
+
+async def test_a_same_origin_fetch_without_an_origin_header_may_send(
+    client: SanicASGITestClient, mail_dir: Path
+) -> None:
+    _, response = await client.post(
+        "/dev/preview/notification/send",
+        json={"to": "author@example.net"},
+        headers={"sec-fetch-site": "same-origin"},
+    )
+    assert response.status == 200, response.text
+    assert len(read_mail(mail_dir)) == 1
+
+
+async def test_test_sends_are_limited_to_a_few_a_minute(
+    client: SanicASGITestClient, mail_dir: Path
+) -> None:
+    statuses = []
+    for _ in range(7):
+        _, response = await client.post(
+            "/dev/preview/confirmation/send", json={"to": "author@example.net"}, headers=SAME_ORIGIN
+        )
+        statuses.append(response.status)
+    assert statuses == [200] * 5 + [429] * 2
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert response.json["success"] is False
+    assert len(read_mail(mail_dir)) == 5
+
+
 @pytest.mark.skipif(spamassassin_path() is None, reason="SpamAssassin is not installed")
 async def test_the_spam_tab_scores_the_email(client: SanicASGITestClient) -> None:
-    _, response = await client.post("/dev/preview/confirmation/spam", data={"preset": "long-name"})
+    _, response = await client.post(
+        "/dev/preview/confirmation/spam", data={"preset": "long-name"}, headers=SAME_ORIGIN
+    )
     assert response.status == 200
     assert response.json["available"] is True
     assert response.json["score"] <= 1.0
@@ -261,7 +310,9 @@ async def test_the_spam_tab_says_when_spamassassin_is_absent(
     client: SanicASGITestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    _, response = await client.post("/dev/preview/notification/spam", data={"preset": "sample"})
+    _, response = await client.post(
+        "/dev/preview/notification/spam", data={"preset": "sample"}, headers=SAME_ORIGIN
+    )
     assert response.status == 200
     assert response.json["available"] is False
     assert "not installed" in response.json["message"]
@@ -339,7 +390,9 @@ def test_send_test_reports_the_chains_error(served: str, tmp_path: Path) -> None
     shutil.rmtree(mail_dir)
     mail_dir.write_text("not a folder")
     response = httpx.post(
-        f"{served}/dev/preview/notification/send", json={"to": "author@example.net"}
+        f"{served}/dev/preview/notification/send",
+        json={"to": "author@example.net"},
+        headers={"origin": served},
     )
     assert response.status_code == 502
     assert response.json()["success"] is False

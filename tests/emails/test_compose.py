@@ -7,7 +7,7 @@ from markupsafe import escape
 
 from service.config import Settings
 from service.emails import EmailRenderer, Submission, compose_confirmation, compose_notification
-from service.emails.compose import greeting_name
+from service.validation import greeting_name
 from tests.emails.conftest import parse, parts
 
 
@@ -89,7 +89,12 @@ def test_hostile_text_is_literal_in_html_and_text(
         ("victim@example.net", None),
         ("J.R.R. Tolkien", "J.R.R. Tolkien"),
         ("Mary-Jane O'Neil", "Mary-Jane O'Neil"),
-        ("Louis 14", "Louis 14"),
+        ("Louis XIV", "Louis XIV"),
+        ("Louis 14", None),
+        ("Mr. Smith", "Mr. Smith"),
+        ("Anne-Marie d\u2019Arc", "Anne-Marie d\u2019Arc"),
+        # A zero-width non-joiner inside a Persian name is part of its spelling.
+        ("\u0645\u062d\u0645\u062f\u200c\u0631\u0636\u0627",) * 2,
         ("Visit cheap-pills.example now", None),
         ("+1 555 123 4567", None),
         ("\uff57\uff57\uff57\uff0espam\uff0eexample", None),
@@ -97,6 +102,20 @@ def test_hostile_text_is_literal_in_html_and_text(
         ("victim\uff20example.net", None),
         ("javascript:alert(1)", None),
         ("HTTPS://SPAM.EXAMPLE", None),
+        # What a hostile review got echoed to a victim as "Thank you, ...!"
+        ("evil\u200b.\u200bcom", None),
+        ("evil.c\u00adom", None),
+        ("Eve\u202emoc\u200b.live", None),
+        ("evil\u06d4com", None),
+        ("evil[.]com", None),
+        ("evil. com", None),
+        ("evil dot com", None),
+        ("WIN 1000$ CLAIM AT EVIL (DOT) COM", None),
+        ("Your account is locked - reply with your password", None),
+        ("Reply with your password", None),
+        ("Anna Maria Luisa de Medici", None),
+        ("Wolfeschlegelsteinhausenbergerdorff Senior", None),
+        ("...", None),
     ],
 )
 def test_greeting_uses_the_name_only_when_it_looks_like_one(

@@ -13,8 +13,9 @@ from markupsafe import escape
 from service.config import Settings
 from service.emails import EmailRenderer, Submission, compose_confirmation, compose_notification
 from service.emails.colors import contrast, readable_on, text_safe
-from service.emails.compose import COMPOSERS, greeting_name, sample_submission
+from service.emails.compose import COMPOSERS, sample_submission
 from service.emails.samples import PRESETS, long_message
+from service.validation import greeting_name
 from tests.emails.conftest import parse, parts
 
 HOSTILE = [

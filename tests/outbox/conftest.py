@@ -3,14 +3,11 @@ and real ``python -m service`` processes."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import trustme
 from outbox_doubles import (
@@ -19,16 +16,14 @@ from outbox_doubles import (
     FakeClock,
     Submit,
     build_email,
-    with_search_path,
 )
 
 from service.message import OutgoingEmail
 from service.outbox import NewSubmission, Store, open_store
 from service.providers import ProviderChain
 from service.providers.file import FileProvider
+from tests.databases import DATABASE_KINDS, fresh_database
 from tests.process import Launch, ServiceProcess
-
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
 
 @pytest.fixture
@@ -36,25 +31,11 @@ def clock() -> FakeClock:
     return FakeClock(datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
 
 
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
-)
+@pytest.fixture(params=DATABASE_KINDS)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'db' / 'outbox.db'}"
-        return
-    if not TEST_DATABASE_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    # The test database is shared: each test gets, and then drops, its own schema.
-    schema = f"outbox_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(TEST_DATABASE_URL)
-    try:
-        await admin.execute(f'CREATE SCHEMA "{schema}"')
-        yield with_search_path(TEST_DATABASE_URL, schema)
-    finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await admin.close()
+    async with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

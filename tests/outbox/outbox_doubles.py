@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from service.message import Address, OutgoingEmail, make_message_id
 
@@ -19,7 +18,6 @@ __all__ = [
     "FakeClock",
     "Submit",
     "build_email",
-    "with_search_path",
 ]
 
 VISITOR = "visitor.private@example.org"
@@ -38,13 +36,6 @@ class FakeClock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
-
-
-def with_search_path(url: str, schema: str) -> str:
-    """``url`` with asyncpg's server setting that keeps every table in ``schema``."""
-    parts = urlsplit(url)
-    query = [*parse_qsl(parts.query), ("search_path", schema)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def build_email(kind: str, **changes: Any) -> OutgoingEmail:

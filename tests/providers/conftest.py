@@ -24,6 +24,7 @@ from service.message import Address, OutgoingEmail, make_message_id
 from service.providers.http import HttpProvider, make_http_client
 from service.providers.registry import build_providers
 from service.providers.smtp import SmtpProvider
+from tests.aws_doubles import aws_environment
 from tests.provider_doubles import (
     FAKE_SECRETS,
     FakeTime,
@@ -35,6 +36,17 @@ from tests.smtp_server import PASSWORD, USERNAME, SmtpServer
 
 # Appears only in the email body: a log line containing it leaked the body.
 CHAIN_BODY_MARKER = "body-marker-7f3a"
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Fake AWS keys for botocore's default chain (``ses``); no real account is ever reached."""
+    env = aws_environment()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        monkeypatch.delenv(name, raising=False)
+    return env
 
 
 @pytest.fixture

@@ -78,7 +78,8 @@ def test_settings_hold_each_providers_declared_variables() -> None:
 def test_each_variable_reaches_its_group(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     values = provider_variables(name)
     for key, value in values.items():
-        monkeypatch.setenv(key.upper(), str(value))
+        # An optional setting left unset (None) is written as an empty variable: also unset.
+        monkeypatch.setenv(key.upper(), "" if value is None else str(value))
     settings = load_settings(email_providers=name)
     group = settings.provider_group(name)
     assert isinstance(group, PROVIDERS[name])

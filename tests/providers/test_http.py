@@ -41,7 +41,7 @@ from service.providers.http import (
     parse_retry_after,
 )
 from service.providers.registry import PROVIDER_NAMES, build_providers, provider_class
-from tests.provider_doubles import FAKE_SECRETS, provider_variables, shows_a_secret
+from tests.provider_doubles import shows_a_secret
 
 # Every provider built on HttpProvider, as declared: a new one meets these tests by itself.
 HTTP_PROVIDERS = tuple(
@@ -248,6 +248,7 @@ def echoing(secrets: Sequence[str], *, padding: int = 0) -> dict[str, Any]:
         "Message": echo,
         "ErrorMessage": echo,
         "errors": [{"message": echo, "field": None}],
+        "error": {"code": "BadRequest", "message": echo},
     }
 
 
@@ -261,8 +262,8 @@ async def test_every_echoed_secret_is_redacted(
     respx_mock: respx.MockRouter,
 ) -> None:
     provider = http_provider(name)
-    secrets = provider_secrets(name)
-    assert secrets, f"{name} declares no secret"
+    secrets = await held_secrets(provider)
+    assert secrets, f"{name} holds no secret"
     body = echoing(secrets, padding=padding)
     respx_mock.post(provider.build_request(sample_email).url).respond(422, json=body)
 
@@ -272,7 +273,7 @@ async def test_every_echoed_secret_is_redacted(
     shown = str(caught.value)
     assert "[redacted]" in shown
     # Not even a part of a secret survives the cut to 200 characters.
-    assert not shows_a_secret(shown)
+    assert not shows_any(shown, secrets)
 
 
 @pytest.mark.parametrize("name", HTTP_PROVIDERS)
@@ -285,7 +286,8 @@ async def test_the_chains_logs_never_carry_a_secret(
 ) -> None:
     provider = http_provider(name)
     url = provider.build_request(sample_email).url
-    respx_mock.post(url).respond(503, json=echoing(provider_secrets(name)))
+    secrets = await held_secrets(provider)
+    respx_mock.post(url).respond(503, json=echoing(secrets))
     chain = ProviderChain([provider], attempts=2, sleep=no_sleep)
     caplog.set_level(logging.DEBUG)
 
@@ -294,8 +296,8 @@ async def test_the_chains_logs_never_carry_a_secret(
 
     assert "[redacted]" in caplog.text
     assert "[redacted]" in str(caught.value)
-    assert not shows_a_secret(caplog.text)
-    assert not shows_a_secret(str(caught.value))
+    assert not shows_any(caplog.text, secrets)
+    assert not shows_any(str(caught.value), secrets)
 
 
 async def no_sleep(seconds: float) -> None:
@@ -310,14 +312,15 @@ async def test_a_transport_error_naming_a_secret_is_redacted(
     respx_mock: respx.MockRouter,
 ) -> None:
     provider = http_provider(name)
-    error = httpx.ConnectError(f"proxy refused {' '.join(provider_secrets(name))}")
+    secrets = await held_secrets(provider)
+    error = httpx.ConnectError(f"proxy refused {' '.join(secrets)}")
     respx_mock.post(provider.build_request(sample_email).url).mock(side_effect=error)
 
     with pytest.raises(ProviderUnavailable) as caught:
         await provider.send(sample_email)
 
     assert "cannot connect: proxy refused [redacted]" in str(caught.value)
-    assert not shows_a_secret(str(caught.value))
+    assert not shows_any(str(caught.value), secrets)
 
 
 @pytest.mark.parametrize("name", HTTP_PROVIDERS)
@@ -325,18 +328,29 @@ async def test_a_check_echoing_the_secrets_is_redacted(
     name: str, http_provider: Callable[..., HttpProvider], respx_mock: respx.MockRouter
 ) -> None:
     provider = http_provider(name)
-    respx_mock.get(provider.check_request().url).respond(401, json=echoing(provider_secrets(name)))
+    secrets = await held_secrets(provider)
+    respx_mock.get(provider.check_request().url).respond(401, json=echoing(secrets))
 
     with pytest.raises(ProviderUnavailable) as caught:
         await provider.check()
 
     assert "[redacted]" in str(caught.value)
-    assert not shows_a_secret(str(caught.value))
+    assert not shows_any(str(caught.value), secrets)
 
 
-def provider_secrets(name: str) -> list[str]:
-    """The fake values of every secret provider ``name`` declares."""
-    return [value for key, value in provider_variables(name).items() if key in FAKE_SECRETS]
+async def held_secrets(provider: HttpProvider) -> list[str]:
+    """Every secret ``provider`` holds once it has authorized a request.
+
+    The declared ones (fake values) and those it finds elsewhere: the AWS keys
+    of botocore's chain, the access key inside an ACS connection string.
+    """
+    await provider.authorize(provider.check_request())
+    return list(provider.secrets())
+
+
+def shows_any(text: str, secrets: Sequence[str]) -> bool:
+    """True when ``text`` holds any fake secret or any of ``secrets``, or its first 8 characters."""
+    return shows_a_secret(text) or any(secret[:8] in text for secret in secrets)
 
 
 @pytest.mark.parametrize("name", HTTP_PROVIDERS)
@@ -353,6 +367,30 @@ async def test_unexpected_success_body_fails_over(
 
     with pytest.raises(ProviderUnavailable, match="unexpected HTTP 200 answer"):
         await provider.send(sample_email)
+
+
+@pytest.mark.parametrize("name", HTTP_PROVIDERS)
+@pytest.mark.parametrize(("status", "kind"), [(200, ProviderUnavailable), (422, MessageRejected)])
+async def test_an_answer_nested_thousands_deep_reads_as_no_json(
+    name: str,
+    status: int,
+    kind: type[SendError],
+    http_provider: Callable[..., HttpProvider],
+    sample_email: OutgoingEmail,
+    respx_mock: respx.MockRouter,
+) -> None:
+    provider = http_provider(name)
+    deep = b'{"id": "x", "message": "m", "errors": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    respx_mock.post(provider.build_request(sample_email).url).respond(
+        status, content=deep, headers={"Content-Type": "application/json"}
+    )
+
+    with pytest.raises(SendError) as caught:
+        await provider.send(sample_email)
+
+    assert type(caught.value) is kind
+    assert "RecursionError" not in str(caught.value)
+    assert not isinstance(caught.value.__cause__, RecursionError)
 
 
 @pytest.mark.parametrize("name", HTTP_PROVIDERS)
