@@ -17,14 +17,17 @@ from sanic import Sanic
 
 from service import __version__
 from service.abuse import Defences
-from service.api import BLUEPRINTS, DEVELOPMENT_BLUEPRINTS, JsonErrorHandler
 from service.api import admin as admin_api
+from service.api import health, hosted, pages, preview
 from service.api import metrics as metrics_api
 from service.api.context import return_request_id, start_request
+from service.api.errors import JsonErrorHandler
+from service.api.forms import forms_blueprint
 from service.api.health import OutboxWrites
 from service.api.security import add_security_headers
 from service.config import Settings, load_settings
 from service.emails import EmailRenderer, check_templates
+from service.forms import Forms, load_forms
 from service.logs import logging_config
 from service.metrics import Metrics
 from service.outbox import Delivery, DeliveryWorker, EmailState, open_store
@@ -38,10 +41,20 @@ APP_NAME = "contact-mailer"
 
 logger = logging.getLogger("service")
 
+# The form endpoints depend on the app's forms: forms_blueprint(forms) builds them.
+BLUEPRINTS = (health.bp, pages.bp, hosted.bp)
 
-def create_app(*, settings: Settings | None = None) -> Sanic:
-    """Build the Sanic app for ``settings`` (default: read from the environment)."""
+# Tools for template authors; they do not exist in production.
+DEVELOPMENT_BLUEPRINTS = (preview.bp,)
+
+
+def create_app(*, settings: Settings | None = None, forms: Forms | None = None) -> Sanic:
+    """Build the Sanic app for ``settings`` (default: read from the environment).
+
+    ``forms`` default to those ``FORMS_FILE`` declares, read like the settings.
+    """
     settings = settings or load_settings()
+    forms = forms if forms is not None else load_forms(settings)
     app = Sanic(
         APP_NAME,
         error_handler=JsonErrorHandler(),
@@ -74,11 +87,14 @@ def create_app(*, settings: Settings | None = None) -> Sanic:
         description="Accepts contact-form submissions and emails them to the site owner.",
     )
     app.ctx.settings = settings
+    app.ctx.forms = forms
     app.ctx.renderer = EmailRenderer.from_settings(settings)
-    app.ctx.metrics = Metrics()
+    app.ctx.metrics = Metrics(forms=list(forms))
     app.ctx.metrics.add_refresher(partial(_observe_outbox, app))
-    app.ctx.defences = Defences.from_settings(settings)
+    recipients = {address for form in forms.values() for address in form.recipients}
+    app.ctx.defences = Defences.from_settings(settings, recipients=recipients)
     app.ctx.outbox_writes = OutboxWrites()
+    app.blueprint(forms_blueprint(forms))
     for blueprint in BLUEPRINTS:
         app.blueprint(blueprint)
     if not settings.production:
@@ -117,7 +133,7 @@ async def _open_resources(app: Sanic) -> None:
 async def _open(app: Sanic, opened: AsyncExitStack) -> None:
     """Open the shared HTTP client, every provider, the defences, the store and the worker."""
     settings: Settings = app.ctx.settings
-    check_templates(settings, app.ctx.renderer)
+    check_templates(settings, app.ctx.renderer, [form.sample() for form in app.ctx.forms.values()])
     app.ctx.http_client = make_http_client(settings)
     opened.push_async_callback(app.ctx.http_client.aclose)
     providers = build_providers(settings, http_client=app.ctx.http_client)

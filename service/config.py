@@ -120,6 +120,7 @@ class Settings(BaseSettings):
     contact_redirect_url: AnyHttpUrl | None = None
     cors_origins: CommaList | None = None
     request_max_size: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    forms_file: Path | None = None
     request_deadline_seconds: float = Field(default=30.0, gt=0, le=600)
 
     # Branding and templates
@@ -233,6 +234,7 @@ class Settings(BaseSettings):
         "captcha_secret",
         "captcha_hostname",
         "admin_token",
+        "forms_file",
         mode="before",
     )
     @classmethod

@@ -8,7 +8,7 @@ them up, through prometheus-client's multiprocess mode.
 
 Feeding it:
 
-- ``submission(outcome)``: a contact submission, ``accepted`` also with the time it took;
+- ``submission(outcome, form=...)``: a form submission, ``accepted`` also with the time it took;
 - ``attempt(event)``: the provider chain's observer, one call per attempt;
 - ``email_dead(provider)``: the outbox gave up on an email;
 - ``observe_outbox(depth, oldest_pending_seconds)``: the outbox's state, typically from
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,14 +62,14 @@ Refresher = Callable[[], Awaitable[None] | None]
 class Metrics:
     """The service's metrics, in a registry of their own."""
 
-    def __init__(self) -> None:
+    def __init__(self, forms: Iterable[str] = ("contact",)) -> None:
         self.registry = CollectorRegistry()
         self._refreshers: list[Refresher] = []
         self._outbox_states: set[str] = set()
         self.submissions = Counter(
             f"{PREFIX}_submissions",
-            "Contact-form submissions, by outcome.",
-            ["outcome"],
+            "Form submissions, by form and outcome.",
+            ["form", "outcome"],
             registry=self.registry,
         )
         self.emails = Counter(
@@ -81,7 +81,7 @@ class Metrics:
         )
         self.accept_seconds = Histogram(
             f"{PREFIX}_accept_seconds",
-            "Time to accept a submission: the duration of a successful POST /api/contact.",
+            "Time to accept a submission: the duration of a successful form post.",
             buckets=ACCEPT_BUCKETS,
             registry=self.registry,
         )
@@ -107,14 +107,18 @@ class Metrics:
             registry=self.registry,
         )
         # Series that exist from the start, so that rate() and alerts see a 0 before the first 1.
-        for outcome in SUBMISSION_OUTCOMES:
-            self.submissions.labels(outcome=outcome)
+        # One series per form and outcome: the forms are the configuration's, never a visitor's.
+        for form in forms:
+            for outcome in SUBMISSION_OUTCOMES:
+                self.submissions.labels(form=form, outcome=outcome)
 
-    def submission(self, outcome: str, *, seconds: float | None = None) -> None:
-        """Count a submission; ``seconds`` of an accepted one go to the accept histogram."""
+    def submission(
+        self, outcome: str, *, form: str = "contact", seconds: float | None = None
+    ) -> None:
+        """Count a post to ``form``; ``seconds`` of an accepted one go to the accept histogram."""
         if outcome not in SUBMISSION_OUTCOMES:
             raise ValueError(f"unknown submission outcome {outcome!r}")
-        self.submissions.labels(outcome=outcome).inc()
+        self.submissions.labels(form=form, outcome=outcome).inc()
         if outcome == "accepted" and seconds is not None:
             self.accept_seconds.observe(seconds)
 

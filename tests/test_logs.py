@@ -144,7 +144,7 @@ async def test_every_line_of_a_request_carries_its_id(
     lines = [e for e in json_lines(out) if e["logger"].startswith("service.")]
     during = [e for e in lines if e["logger"].startswith("service.api")]
     # The request's own line carries its id; delivery happens later, in the outbox worker.
-    assert [e["logger"] for e in during] == ["service.api.contact"]
+    assert [e["logger"] for e in during] == ["service.api.forms"]
     assert during[0]["request_id"] == "edge-7f3a.1"
     assert during[0]["visitor"] == "z***@example.org"
     assert BODY_MARKER not in out
@@ -195,7 +195,7 @@ def test_a_real_server_logs_json_with_no_secret_and_no_body(tmp_path: Path) -> N
     log = (tmp_path / "service.log").read_text()
     entries = json_lines(log)  # fails on any line that is not JSON
     mine = [e for e in entries if e["request_id"] == "lb-1234"]
-    assert {e["logger"] for e in mine} == {"service.api.contact", "sanic.access"}
+    assert {e["logger"] for e in mine} == {"service.api.forms", "sanic.access"}
     # Delivery runs later, in the outbox worker: its lines name the provider and attempt.
     sends = [e for e in entries if e["logger"] == "service.providers.chain"]
     assert [(e["provider"], e["attempt"], e["outcome"]) for e in sends] == [("file", 1, "sent")] * 2

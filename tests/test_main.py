@@ -84,10 +84,11 @@ def test_several_workers_share_their_metrics(tmp_path: Path) -> None:
 
 
 def accepted(exposition: str) -> float:
-    """The ``accepted`` submissions count in a Prometheus exposition."""
+    """The contact form's ``accepted`` submissions count in a Prometheus exposition."""
     for family in text_string_to_metric_families(exposition):
         for sample in family.samples:
             name, labels = sample.name, sample.labels
-            if name == "contact_mailer_submissions_total" and labels == {"outcome": "accepted"}:
+            wanted = {"form": "contact", "outcome": "accepted"}
+            if name == "contact_mailer_submissions_total" and labels == wanted:
                 return sample.value
     raise AssertionError("no accepted submissions series")

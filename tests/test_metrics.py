@@ -11,6 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.metrics import Metrics, prepare_multiprocess_dir
 from service.providers.chain import AttemptEvent
 
+SUBMISSIONS = "contact_mailer_submissions_total"
+
 
 def samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """``{(sample name, sorted labels): value}`` of an exposition."""
@@ -45,15 +47,15 @@ async def test_submission_outcomes_exist_at_zero_and_count() -> None:
     metrics = Metrics()
     before = samples(await metrics.render())
     for outcome in ("accepted", "invalid", "spam", "rate_limited"):
-        assert before[("contact_mailer_submissions_total", (("outcome", outcome),))] == 0.0
+        assert before[(SUBMISSIONS, (("form", "contact"), ("outcome", outcome)))] == 0.0
 
     metrics.submission("accepted", seconds=0.02)
     metrics.submission("accepted", seconds=0.3)
     metrics.submission("invalid")
     after = samples(await metrics.render())
 
-    assert after[("contact_mailer_submissions_total", (("outcome", "accepted"),))] == 2.0
-    assert after[("contact_mailer_submissions_total", (("outcome", "invalid"),))] == 1.0
+    assert after[(SUBMISSIONS, (("form", "contact"), ("outcome", "accepted")))] == 2.0
+    assert after[(SUBMISSIONS, (("form", "contact"), ("outcome", "invalid")))] == 1.0
     assert after[("contact_mailer_accept_seconds_count", ())] == 2.0
     assert after[("contact_mailer_accept_seconds_bucket", (("le", "0.025"),))] == 1.0
     assert after[("contact_mailer_accept_seconds_sum", ())] == pytest.approx(0.32)
@@ -125,7 +127,7 @@ async def test_refreshers_run_before_each_scrape() -> None:
 async def test_two_instances_do_not_share_series() -> None:
     first, second = Metrics(), Metrics()
     first.submission("invalid")
-    key = ("contact_mailer_submissions_total", (("outcome", "invalid"),))
+    key = ("contact_mailer_submissions_total", (("form", "contact"), ("outcome", "invalid")))
     assert samples(await first.render())[key] == 1.0
     assert samples(await second.render())[key] == 0.0
 

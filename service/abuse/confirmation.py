@@ -12,6 +12,7 @@ checks compare mailboxes, not strings (:func:`~service.validation.mailbox_key`):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Self
 
 from service.abuse.events import count
@@ -24,9 +25,12 @@ if TYPE_CHECKING:
 __all__ = ["ConfirmationPolicy", "own_addresses"]
 
 
-def own_addresses(settings: Settings) -> frozenset[str]:
-    """Every mailbox the service sends from or to, as :func:`mailbox_key` writes it."""
-    addresses = {*settings.recipients, settings.sender_address}
+def own_addresses(settings: Settings, recipients: Iterable[str] = ()) -> frozenset[str]:
+    """Every mailbox the service sends from or to, the forms' ``recipients`` too.
+
+    Each is written as :func:`mailbox_key` writes it.
+    """
+    addresses = {*settings.recipients, *recipients, settings.sender_address}
     if settings.email_address:
         addresses.add(str(settings.email_address))
     return frozenset(mailbox_key(address) for address in addresses)
@@ -40,9 +44,11 @@ class ConfirmationPolicy:
         self.limits = limits
 
     @classmethod
-    def from_settings(cls, settings: Settings, limits: RateLimits) -> Self:
-        """The policy for ``settings``, counting through ``limits``."""
-        return cls(own_addresses(settings), limits)
+    def from_settings(
+        cls, settings: Settings, limits: RateLimits, recipients: Iterable[str] = ()
+    ) -> Self:
+        """The policy for ``settings`` and the forms' ``recipients``, counting in ``limits``."""
+        return cls(own_addresses(settings, recipients), limits)
 
     async def allows(self, address: str) -> bool:
         """True when ``address`` may get a confirmation now (and counts it against its mailbox)."""

@@ -11,7 +11,7 @@ fields are valid and tells the handler what to do:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
@@ -22,7 +22,7 @@ from service.abuse.client_ip import client_ip, client_key
 from service.abuse.confirmation import ConfirmationPolicy
 from service.abuse.events import count
 from service.abuse.honeypot import honeypot_tripped
-from service.abuse.ratelimit import RateLimited, RateLimits
+from service.abuse.ratelimit import RateLimits
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -60,13 +60,17 @@ class Defences:
         self.captcha = captcha
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
-        """Everything ``settings`` asks for; no I/O until :meth:`open`."""
+    def from_settings(cls, settings: Settings, *, recipients: Iterable[str] = ()) -> Self:
+        """Everything ``settings`` asks for; no I/O until :meth:`open`.
+
+        ``recipients`` are further addresses of ours (every form's), which never
+        get a confirmation.
+        """
         limits = RateLimits.from_settings(settings)
         return cls(
             honeypot_field=settings.honeypot_field,
             limits=limits,
-            confirmation=ConfirmationPolicy.from_settings(settings, limits),
+            confirmation=ConfirmationPolicy.from_settings(settings, limits, recipients),
             captcha=CaptchaVerifier.from_settings(settings),
         )
 
@@ -84,16 +88,20 @@ def _defences(request: Request) -> Defences:
 
 
 async def enforce_rate_limit(request: Request) -> None:
-    """Count this post against its client's limit; raise :class:`RateLimited` (429) past it."""
-    try:
-        await _defences(request).limits.check_contact(client_key(client_ip(request)))
-    except RateLimited:
-        count("rate_limited")
-        raise
+    """Count this post against its client's limit; raise :class:`RateLimited` (429) past it.
+
+    The refusal is the post's outcome: the endpoint records it, once.
+    """
+    await _defences(request).limits.check_contact(client_key(client_ip(request)))
 
 
-async def screen(request: Request, fields: Mapping[str, Any], *, email: str) -> Verdict:
+async def screen(
+    request: Request, fields: Mapping[str, Any], *, email: str, confirm: bool = True
+) -> Verdict:
     """Judge a valid submission: ``fields`` as posted, ``email`` the validated visitor address.
+
+    ``confirm`` false (a form that sends no confirmation) skips the confirmation
+    policy, so that it counts nothing against the visitor's address.
 
     Raises :class:`~service.abuse.captcha.CaptchaRejected` (422) when a
     configured captcha is not passed.
@@ -104,4 +112,4 @@ async def screen(request: Request, fields: Mapping[str, Any], *, email: str) -> 
         return SPAM
     if defences.captcha is not None:
         await defences.captcha.verify(fields, client_ip(request), request.app.ctx.http_client)
-    return Verdict(spam=False, confirm=await defences.confirmation.allows(email))
+    return Verdict(spam=False, confirm=confirm and await defences.confirmation.allows(email))

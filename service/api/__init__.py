@@ -1,13 +1,8 @@
-"""The HTTP surface: one blueprint per concern."""
+"""The HTTP surface: one blueprint per concern, put together by :func:`service.app.create_app`.
+
+This package imports none of its modules itself: :mod:`service.forms` reads
+the field rules in :mod:`service.api.schemas` without loading the endpoints
+that use the forms.
+"""
 
 from __future__ import annotations
-
-from service.api import contact, health, pages, preview
-from service.api.errors import JsonErrorHandler
-
-__all__ = ["BLUEPRINTS", "DEVELOPMENT_BLUEPRINTS", "JsonErrorHandler"]
-
-BLUEPRINTS = (contact.bp, health.bp, pages.bp)
-
-# Tools for template authors; they do not exist in production.
-DEVELOPMENT_BLUEPRINTS = (preview.bp,)

@@ -10,7 +10,9 @@ compared in constant time: 401 without it, 403 when it is wrong.
 * ``POST /api/admin/outbox/{id}/retry``: a ``dead`` or ``rejected`` email
   back to ``pending``, due now; the worker is woken.
 * ``GET /api/admin/submissions``: the leads themselves, newest first, with
-  their emails' states, so none is lost even when every email bounced.
+  their form, its declared fields, the consent records and their emails'
+  states, so none is lost even when every email bounced; ``?form=`` lists
+  one form's only.
 
 Pages are ``?limit=`` (1-200, default 50) and ``?offset=``; ``next_offset`` is
 the offset of the next page, ``null`` on the last one. A bad value or an
@@ -52,6 +54,12 @@ class PageQuery(BaseModel):
 
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+class SubmissionsQuery(PageQuery):
+    """``?form=&limit=&offset=``: a page of submissions, optionally of one form only."""
+
+    form: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 class OutboxQuery(PageQuery):
@@ -104,15 +112,28 @@ class SubmissionEmail(BaseModel):
     sent_at: datetime | None
 
 
+class ConsentRecord(BaseModel):
+    """A consent box the visitor checked: the label text as shown, and when."""
+
+    field: str
+    label: str
+    given_at: datetime
+
+
 class SubmissionSummary(BaseModel):
-    """One lead as the visitor submitted it; the fields are ``null`` once purged."""
+    """One lead as the visitor submitted it; the personal fields are ``null`` once purged."""
 
     id: str
     created_at: datetime
+    form: str = Field(description="The form's id, as `FORMS_FILE` declares it.")
     name: str | None
     email: str | None
     company: str | None
     message: str | None
+    fields: dict[str, str | int | float | bool] | None = Field(
+        description="The form's declared fields that were filled in, by name."
+    )
+    consent: list[ConsentRecord] | None
     locale: str | None = Field(
         description="The visitor's language (en, nl, de, fr); `null` if stored before it was kept."
     )
@@ -248,10 +269,15 @@ def _submission_summary(record: SubmissionRecord, emails: list[EmailRecord]) -> 
     return SubmissionSummary(
         id=record.id,
         created_at=record.created_at,
+        form=record.form,
         name=record.name,
         email=record.email,
         company=record.company or None,
         message=record.message,
+        fields=record.fields if record.purged_at is None else None,
+        consent=[ConsentRecord.model_validate(item) for item in record.consent or ()]
+        if record.purged_at is None
+        else None,
         locale=record.locale,
         purged=record.purged_at is not None,
         emails=[
@@ -359,7 +385,12 @@ async def retry(request: Request, email_id: str) -> HTTPResponse:
     ),
     tag="admin",
     secured=SECURITY_SCHEME,
-    parameter=list(_PAGE_PARAMETERS),
+    parameter=[
+        openapi.definitions.Parameter(
+            "form", openapi.String(), description="Only submissions of this form."
+        ),
+        *_PAGE_PARAMETERS,
+    ],
     response=[
         openapi.definitions.Response(_json_schema(SubmissionsPage), status=200),
         _error(400, "A query parameter is invalid"),
@@ -368,11 +399,13 @@ async def retry(request: Request, email_id: str) -> HTTPResponse:
 )
 async def submissions(request: Request) -> HTTPResponse:
     """A page of submissions with their emails' states."""
-    query = _query(request, PageQuery)
+    query = _query(request, SubmissionsQuery)
     if isinstance(query, HTTPResponse):
         return query
     store = request.app.ctx.store
-    records = await store.list_submissions(limit=query.limit + 1, offset=query.offset)
+    records = await store.list_submissions(
+        form=query.form, limit=query.limit + 1, offset=query.offset
+    )
     shown = records[: query.limit]
     emails = await store.emails_of([record.id for record in shown])
     by_submission: dict[str, list[EmailRecord]] = {record.id: [] for record in shown}

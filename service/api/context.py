@@ -1,4 +1,4 @@
-"""Per-request context: the request id, the start time, and the submission counter.
+"""Per-request context: the request id, the start time, and the one record of a post's outcome.
 
 The request id is the client's ``X-Request-ID`` when it is short and made of
 safe characters (a proxy's id then ties its logs to ours), else a new random
@@ -16,11 +16,12 @@ import uuid
 
 from sanic import HTTPResponse, Request
 
+from service.abuse.events import count
 from service.logs import request_id_var
 
 __all__ = [
     "REQUEST_ID_HEADER",
-    "count_submission",
+    "record_outcome",
     "request_id",
     "return_request_id",
     "start_request",
@@ -53,8 +54,14 @@ async def return_request_id(request: Request, response: HTTPResponse) -> None:
     response.headers[REQUEST_ID_HEADER] = request_id(request)
 
 
-def count_submission(request: Request, outcome: str) -> None:
-    """Count a contact submission by ``outcome``; an accepted one also times the request."""
+def record_outcome(request: Request, form: str, outcome: str) -> None:
+    """Record how a post to ``form`` ended, once; an accepted one also times the request.
+
+    A refusal for flooding is an abuse event too, reported through the same
+    call as the other defences' (:func:`service.abuse.events.count`).
+    """
     started: float | None = getattr(request.ctx, "started", None)
     seconds = time.perf_counter() - started if started is not None else None
-    request.app.ctx.metrics.submission(outcome, seconds=seconds)
+    request.app.ctx.metrics.submission(outcome, form=form, seconds=seconds)
+    if outcome == "rate_limited":
+        count("rate_limited")

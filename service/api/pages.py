@@ -16,7 +16,7 @@ from sanic_ext import openapi
 from service.api.locale import request_locale, stamp_locale
 from service.i18n import SOURCE_LOCALE, jinja_environment
 
-__all__ = ["bp", "render_page"]
+__all__ = ["bp", "render_page", "render_template"]
 
 bp = Blueprint("pages")
 
@@ -30,11 +30,16 @@ _env = jinja_environment(
 )
 
 
+def render_template(filename: str, *, locale: str = SOURCE_LOCALE, **context: Any) -> str:
+    """Render ``templates/FILENAME`` (escaped as HTML) in ``locale`` to text."""
+    return _env.get_template(filename).render(lang=locale, **context)
+
+
 def render_page(
     name: str, *, status: int = 200, locale: str = SOURCE_LOCALE, **context: Any
 ) -> HTTPResponse:
     """Render ``templates/NAME.html`` in ``locale`` as an HTML response."""
-    page = _env.get_template(f"{name}.html").render(lang=locale, **context)
+    page = render_template(f"{name}.html", locale=locale, **context)
     return stamp_locale(html(page, status=status), locale)
 
 

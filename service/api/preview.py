@@ -9,6 +9,10 @@ with its text part, headers, MJML sources and SpamAssassin score, reloads
 itself when a template file changes, and can send a test through the real
 provider chain (from the studio's own page only, a few a minute).
 
+A form picker previews the emails of every form ``FORMS_FILE`` declares:
+its sample has a value of each declared field's type (see
+:attr:`service.forms.FieldType.sample`), which the author can edit too.
+
 The pages are server-rendered; a small script from ``static/`` switches tabs
 and widths, polls for template changes and calls the JSON endpoints. Their
 Content-Security-Policy allows scripts from this origin only.
@@ -32,8 +36,8 @@ from sanic_ext import openapi
 from service.abuse.moving_window import MovingWindows
 from service.api.body import read_fields
 from service.api.pages import render_page
-from service.api.schemas import ContactForm, FieldError, field_errors
-from service.emails import Submission, TemplateError
+from service.api.schemas import FieldError, field_errors
+from service.emails import TemplateError
 from service.emails.compose import COMPOSERS, EMAILS
 from service.emails.renderer import is_localized
 from service.emails.samples import PRESETS, preset_submission
@@ -44,7 +48,9 @@ from service.validation import EmailAddress
 
 if TYPE_CHECKING:
     from service.emails import EmailRenderer
+    from service.forms import Form
     from service.message import OutgoingEmail
+    from service.submission import Submission
 
 __all__ = ["PREVIEW_CSP", "bp"]
 
@@ -124,26 +130,40 @@ def _locale(request: Request, fields: dict[str, Any]) -> str:
     return chosen or request.app.ctx.settings.default_locale
 
 
-def _sample(fields: dict[str, Any], locale: str) -> tuple[Submission, list[FieldError], str | None]:
-    """The submission to preview: a preset, the author's fields, or the default sample."""
+def _chosen_form(request: Request, fields: dict[str, Any]) -> Form:
+    """The form the author picked (``form``), else the contact form."""
+    forms = request.app.ctx.forms
+    chosen = fields.get("form")
+    return forms[chosen] if isinstance(chosen, str) and chosen in forms else forms.contact
+
+
+def _on_form(preset: Submission, form: Form) -> Submission:
+    """A preset's visitor on ``form``, with a sample value of each declared field's type."""
+    sample = form.sample()
+    return dataclasses.replace(
+        preset,
+        form=sample.form,
+        answers=sample.answers,
+        consents=sample.consents,
+        company=preset.company if form.company != "off" else None,
+        message=preset.message if form.message != "off" else None,
+    )
+
+
+def _sample(
+    fields: dict[str, Any], form: Form, locale: str
+) -> tuple[Submission, list[FieldError], str | None]:
+    """The submission to preview in ``locale``: a preset, the author's fields, or the sample."""
     preset = fields.get("preset")
     if isinstance(preset, str) and preset in PRESETS:
-        return preset_submission(preset, locale), [], preset
+        return _on_form(preset_submission(preset, locale), form), [], preset
     if not any(fields.get(field) for field in SAMPLE_FIELDS):
-        return preset_submission("sample", locale), [], "sample"
+        return _on_form(preset_submission("sample", locale), form), [], "sample"
     try:
-        form = ContactForm.model_validate(fields)
+        submission = form.validate(fields)
     except ValidationError as err:
-        return preset_submission("sample", locale), field_errors(err), None
-    submission = Submission(
-        id="preview",
-        name=form.name,
-        email=str(form.email),
-        message=form.message,
-        company=form.company or None,
-        locale=locale,
-    )
-    return submission, [], None
+        return _on_form(preset_submission("sample", locale), form), field_errors(err), None
+    return dataclasses.replace(submission, id="preview", locale=locale), [], None
 
 
 def _compose(request: Request, name: str, submission: Submission) -> OutgoingEmail:
@@ -196,13 +216,16 @@ async def studio(request: Request, name: str) -> HTTPResponse:
     """One email: rendered, with its text, headers, sources, spam score and a test send."""
     name = _email_name(name)
     fields = _fields(request)
+    form = _chosen_form(request, fields)
     locale = _locale(request, fields)
-    submission, errors, preset = _sample(fields, locale)
+    submission, errors, preset = _sample(fields, form, locale)
     tab = fields.get("tab") if fields.get("tab") in TABS else "html"
     view = fields.get("view") if fields.get("view") in VIEWS else "desktop"
     renderer = _renderer(request)
     context: dict[str, Any] = {
         "email_name": name,
+        "forms": request.app.ctx.forms,
+        "form": form,
         "presets": PRESETS,
         "preset": preset,
         "submission": submission,
@@ -271,7 +294,7 @@ async def spam(request: Request, name: str) -> HTTPResponse:
     if not _same_origin(request):
         return json({"available": False, "message": "Cross-site request refused."}, status=403)
     fields = read_fields(request)
-    submission, _, _ = _sample(fields, _locale(request, fields))
+    submission, _, _ = _sample(fields, _chosen_form(request, fields), _locale(request, fields))
     try:
         email = _compose(request, name, submission)
         report = await check_spam(email.to_bytes())
@@ -304,7 +327,7 @@ async def send_test(request: Request, name: str) -> HTTPResponse:
             {"success": False, "message": "Type a valid email address to send the test to."},
             status=422,
         )
-    submission, errors, _ = _sample(fields, _locale(request, fields))
+    submission, errors, _ = _sample(fields, _chosen_form(request, fields), _locale(request, fields))
     if errors:
         return json(
             {

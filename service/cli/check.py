@@ -1,6 +1,6 @@
 """``python -m service check``: is the configuration valid, and would each provider send?
 
-The settings and templates are loaded and rendered first (a problem there is
+The settings, forms and templates are loaded and rendered first (a problem there is
 one line and exit 2). Then every provider of the chain (or each ``--provider``)
 is opened and :meth:`~service.providers.base.Provider.check`-ed at once:
 SMTP logs in and says NOOP, the HTTP APIs answer an authenticated read-only
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from service.cli.common import PROVIDER_NAMES, fail_line, ok_line, selected_providers
 from service.emails import EmailRenderer, check_templates
+from service.forms import load_forms
 from service.providers.errors import SendError
 from service.providers.http import make_http_client
 from service.providers.registry import build_providers
@@ -42,8 +43,9 @@ def add_parser(commands: Any) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    """Check templates, then each provider; print one line each."""
-    check_templates(settings, EmailRenderer.from_settings(settings))
+    """Check the forms and templates, then each provider; print one line each."""
+    samples = [form.sample() for form in load_forms(settings).values()]
+    check_templates(settings, EmailRenderer.from_settings(settings), samples)
     names = selected_providers(settings, args.provider)
     results = asyncio.run(check_providers(settings, names))
     for name, outcome in results:

@@ -25,6 +25,7 @@ from service.app import create_app
 from service.config import ConfigError
 from service.deadline import DeadlineProtocol
 from service.emails import EmailRenderer, check_templates
+from service.forms import load_forms
 from service.metrics import MULTIPROC_VARIABLE, prepare_multiprocess_dir
 from service.outbox import open_store
 from service.providers.http import make_http_client
@@ -69,7 +70,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 def check_before_workers(settings: Settings) -> None:
     """Raise the first problem that needs no worker to find, in one line naming the setting."""
-    check_templates(settings, EmailRenderer.from_settings(settings))
+    # A bad forms file or a broken template stops startup here, not in every worker.
+    samples = [form.sample() for form in load_forms(settings).values()]
+    check_templates(settings, EmailRenderer.from_settings(settings), samples)
     # No I/O: an unusable URL (sqlite:/// without a file) is refused here.
     open_store(settings.database_url)
     # Built, not opened: settings that cannot work together (SMTP_SECURITY=none

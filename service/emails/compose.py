@@ -3,14 +3,15 @@
 User text reaches headers in one place only: the visitor's address as the
 notification's ``Reply-To``, built with :class:`email.headerregistry.Address`,
 which refuses line breaks. Subjects and display names come from the operator's
-settings, never from the submission.
+settings and forms (a form's title), never from the visitor's text.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from email.headerregistry import Address
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from service.emails.colors import readable_on, text_safe
 from service.emails.renderer import TemplateError
 from service.i18n import LOCALES, SOURCE_LOCALE, format_moment, gettext_for, language_name
 from service.message import OutgoingEmail, make_address, make_message_id
+from service.submission import Submission
 from service.validation import greeting_name
 
 if TYPE_CHECKING:
@@ -35,19 +37,6 @@ __all__ = [
     "compose_notification",
     "sample_submission",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Submission:
-    """One accepted contact-form submission (already validated); ``locale`` is the visitor's."""
-
-    id: str
-    name: str
-    email: str
-    message: str
-    company: str | None = None
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    locale: str = SOURCE_LOCALE
 
 
 def brand_context(settings: Settings) -> dict[str, Any]:
@@ -110,6 +99,17 @@ def _fixed(settings: Settings) -> _Fixed:
     return _fixed_cache[0]
 
 
+@lru_cache(maxsize=64)
+def _addresses(recipients: tuple[str, ...]) -> tuple[Address, ...]:
+    # A form's recipients are configuration: parsed once, not per submission.
+    return tuple(make_address(address) for address in recipients)
+
+
+def _form(submission: Submission) -> SimpleNamespace:
+    form = submission.form
+    return SimpleNamespace(id=form.id, title=form.title, company=form.company, default=form.default)
+
+
 def compose_notification(
     submission: Submission,
     settings: Settings,
@@ -119,6 +119,7 @@ def compose_notification(
 ) -> OutgoingEmail:
     """The site owner's copy, in the owner's language: every field, Reply-To the visitor.
 
+    It goes to the form's recipients (the settings' when the form names none).
     ``locale`` (the preview's language switch) replaces ``OWNER_LOCALE``. The
     visitor's own language is named, so the owner can answer in it.
     """
@@ -126,23 +127,15 @@ def compose_notification(
     locale = locale or settings.notification_locale
     context = {
         **fixed.brand,
-        "submission": SimpleNamespace(
-            id=submission.id,
-            name=submission.name,
-            email=submission.email,
-            company=submission.company,
-            message=submission.message,
-            received_at=submission.created_at,
-            received=format_moment(submission.created_at, settings.owner_zone, locale),
-            locale=submission.locale,
-            language=language_name(submission.locale, locale),
-        ),
+        "form": _form(submission),
+        "submission": _fields(submission, settings, locale),
     }
     rendered = renderer.render("notification", context, locale)
+    recipients = submission.form.recipients
     return OutgoingEmail(
         kind="notification",
         sender=fixed.sender,
-        to=fixed.recipients,
+        to=_addresses(recipients) if recipients else fixed.recipients,
         reply_to=make_address(submission.email),
         subject=rendered.subject,
         text=rendered.text,
@@ -150,6 +143,30 @@ def compose_notification(
         message_id=make_message_id(fixed.domain),
         headers={"Content-Language": locale},
         date=submission.created_at,
+    )
+
+
+def _fields(submission: Submission, settings: Settings, locale: str) -> SimpleNamespace:
+    """What the notification shows in ``locale``: every field, the declared ones labelled."""
+    return SimpleNamespace(
+        id=submission.id,
+        name=submission.name,
+        email=submission.email,
+        company=submission.company,
+        message=submission.message,
+        fields=[
+            SimpleNamespace(
+                name=answer.name,
+                label=answer.label,
+                text=answer.text,
+                multiline="\n" in answer.text,
+            )
+            for answer in submission.answers
+        ],
+        received_at=submission.created_at,
+        received=format_moment(submission.created_at, settings.owner_zone, locale),
+        locale=submission.locale,
+        language=language_name(submission.locale, locale),
     )
 
 
@@ -162,11 +179,12 @@ def compose_confirmation(
 ) -> OutgoingEmail:
     """The visitor's thank-you, in the visitor's language (or ``locale``).
 
-    A fixed text that echoes nothing but a name safe to greet with.
+    A fixed text that echoes nothing but a name safe to greet with. It may
+    name the form (its title is configuration), never anything else the visitor wrote.
     """
     fixed = _fixed(settings)
     locale = locale or submission.locale
-    context = {**fixed.brand, "name": greeting_name(submission.name)}
+    context = {**fixed.brand, "form": _form(submission), "name": greeting_name(submission.name)}
     rendered = renderer.render("confirmation", context, locale)
     return OutgoingEmail(
         kind="confirmation",
@@ -223,11 +241,14 @@ COMPOSERS: dict[str, Composer] = {
 EMAILS = tuple(COMPOSERS)
 
 
-def check_templates(settings: Settings, renderer: EmailRenderer) -> None:
+def check_templates(
+    settings: Settings, renderer: EmailRenderer, samples: Iterable[Submission] = ()
+) -> None:
     """Render every email with sample data, so a broken template stops startup, not a send.
 
     Both sides of the templates' usual conditions are exercised: with and
-    without a company, with a greeting name and without one, in every shipped
+    without a company, with a greeting name and without one; ``samples`` (one
+    per form, with every declared field) are rendered too; all in every shipped
     language (an override such as ``confirmation.de.txt`` is checked too).
     """
     overrides = settings.email_templates_dir
@@ -236,6 +257,6 @@ def check_templates(settings: Settings, renderer: EmailRenderer) -> None:
     sample = sample_submission()
     variants = (sample, replace(sample, company=None, name="https://not-a-name.example"))
     for locale in LOCALES:
-        for submission in variants:
+        for submission in (*variants, *samples):
             for compose in COMPOSERS.values():
                 compose(replace(submission, locale=locale), settings, renderer, locale=locale)

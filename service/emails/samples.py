@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from service.emails.compose import Submission, sample_submission
+from service.emails.compose import sample_submission
+from service.submission import Submission
 
 __all__ = ["PRESETS", "Preset", "long_message", "preset_submission"]
 

@@ -97,6 +97,18 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         2,
+        "forms: a submission's form, its declared fields and its consent records",
+        (
+            # Rows stored before forms existed came through the one form there was.
+            "ALTER TABLE submissions ADD COLUMN form TEXT NOT NULL DEFAULT 'contact'",
+            # ``extra`` was kept for further form fields and never written: it is them.
+            "ALTER TABLE submissions RENAME COLUMN extra TO fields",
+            "ALTER TABLE submissions ADD COLUMN consent {json}",
+            "CREATE INDEX submissions_form ON submissions (form, created_at)",
+        ),
+    ),
+    Migration(
+        3,
         "the visitor's language on each submission",
         # NULL for submissions stored before: their language was not recorded.
         ("ALTER TABLE submissions ADD COLUMN locale TEXT",),

@@ -6,9 +6,8 @@ each store converts them to its own column type.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -25,7 +24,6 @@ __all__ = [
     "EmailRecord",
     "EmailState",
     "IdempotencyConflict",
-    "NewSubmission",
     "OutboxStats",
     "PurgeResult",
     "StoreError",
@@ -44,7 +42,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def dump_json(value: Mapping[str, Any]) -> str:
+def dump_json(value: Mapping[str, Any] | list[Any]) -> str:
     """Compact, deterministic JSON (sorted keys, UTF-8 text) for stored payloads and answers.
 
     orjson rather than the standard library: a stored email holds its whole
@@ -94,25 +92,6 @@ class IdempotencyConflict(StoreError):
         super().__init__("idempotency key already used for a different request")
         self.key = key
         self.submission_id = submission_id
-
-
-@dataclass(frozen=True, slots=True)
-class NewSubmission:
-    """A validated contact-form submission, as the API hands it to the store.
-
-    ``id`` is chosen before storing so the caller can put it in the answer it
-    stores for idempotent replays. ``extra`` holds any further form fields;
-    like the named fields it is personal data and is purged with them.
-    ``locale`` is the language the visitor was answered in (``None``: not known).
-    """
-
-    name: str
-    email: str
-    message: str
-    company: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,16 +162,20 @@ class EmailRecord:
 class SubmissionRecord:
     """One stored submission; the personal fields are ``None`` once purged.
 
+    ``fields`` are the form's declared fields by name; ``consent`` the consent
+    records (field, label text as shown, time given).
     ``locale`` (the visitor's language) is kept: it says nothing about the person.
     """
 
     id: str
     created_at: datetime
+    form: str
     name: str | None
     email: str | None
     company: str | None
     message: str | None
-    extra: dict[str, Any] | None
+    fields: dict[str, Any] | None
+    consent: list[dict[str, Any]] | None
     purged_at: datetime | None
     locale: str | None = None
 

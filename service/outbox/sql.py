@@ -28,7 +28,6 @@ from service.outbox.models import (
     EmailRecord,
     EmailState,
     IdempotencyConflict,
-    NewSubmission,
     OutboxStats,
     PurgeResult,
     SubmissionRecord,
@@ -40,6 +39,7 @@ from service.outbox.store import IDEMPOTENCY_TTL, Store
 
 if TYPE_CHECKING:
     from service.message import OutgoingEmail
+    from service.submission import Submission
 
 __all__ = ["Row", "SqlStore", "Transaction"]
 
@@ -56,7 +56,9 @@ _EMAIL_COLUMNS = (
     " lease_until, claimed_by, provider, provider_message_id, last_error, queued_at,"
     " created_at, updated_at, sent_at, purged_at"
 )
-_SUBMISSION_COLUMNS = "id, created_at, name, email, company, message, extra, purged_at, locale"
+_SUBMISSION_COLUMNS = (
+    "id, created_at, form, name, email, company, message, fields, consent, purged_at, locale"
+)
 
 # The subquery picks due rows; in PostgreSQL ``{lock}`` makes concurrent
 # claimers skip each other's rows instead of waiting or double-claiming, and
@@ -118,7 +120,7 @@ def _maybe_datetime(value: Any) -> datetime | None:
     return None if value is None else _as_datetime(value)
 
 
-def _maybe_json(value: Any) -> dict[str, Any] | None:
+def _maybe_json(value: Any) -> Any:
     return None if value is None else load_json(value)
 
 
@@ -149,11 +151,13 @@ def _submission_record(row: Row) -> SubmissionRecord:
     return SubmissionRecord(
         id=row["id"],
         created_at=_as_datetime(row["created_at"]),
+        form=row["form"],
         name=row["name"],
         email=row["email"],
         company=row["company"],
         message=row["message"],
-        extra=_maybe_json(row["extra"]),
+        fields=_maybe_json(row["fields"]),
+        consent=_maybe_json(row["consent"]),
         purged_at=_maybe_datetime(row["purged_at"]),
         locale=row["locale"],
     )
@@ -270,7 +274,7 @@ class SqlStore(Store):
 
     async def add_submission(
         self,
-        submission: NewSubmission,
+        submission: Submission,
         emails: Sequence[OutgoingEmail],
         *,
         idempotency_key: str | None = None,
@@ -298,15 +302,17 @@ class SqlStore(Store):
                     )
             await tx.execute(
                 "INSERT INTO submissions"
-                " (id, created_at, name, email, company, message, extra, locale)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                " (id, created_at, form, name, email, company, message, fields, consent, locale)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 submission.id,
                 now,
+                submission.form.id,
                 submission.name,
                 submission.email,
-                submission.company,
+                submission.company or "",
                 submission.message,
-                dump_json(submission.extra),
+                dump_json(submission.fields),
+                dump_json(submission.consent_records()) if submission.consents else None,
                 submission.locale,
             )
             for seq, email in enumerate(emails):
@@ -515,12 +521,16 @@ class SqlStore(Store):
         )
         return _submission_record(rows[0]) if rows else None
 
-    async def list_submissions(self, *, limit: int = 50, offset: int = 0) -> list[SubmissionRecord]:
+    async def list_submissions(
+        self, *, form: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[SubmissionRecord]:
+        where = "" if form is None else "WHERE form = $3"
         rows = await self._fetch(
-            f"SELECT {_SUBMISSION_COLUMNS} FROM submissions"  # noqa: S608 - constant
+            f"SELECT {_SUBMISSION_COLUMNS} FROM submissions {where}"  # noqa: S608 - constants
             " ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",
             limit,
             offset,
+            *([] if form is None else [form]),
         )
         return [_submission_record(row) for row in rows]
 
@@ -557,7 +567,7 @@ class SqlStore(Store):
             )
             submissions = await tx.execute(
                 "UPDATE submissions SET name = NULL, email = NULL, company = NULL,"
-                " message = NULL, extra = NULL, purged_at = $1"
+                " message = NULL, fields = NULL, consent = NULL, purged_at = $1"
                 " WHERE purged_at IS NULL AND created_at < $2 AND NOT EXISTS ("
                 "   SELECT 1 FROM emails"
                 "   WHERE emails.submission_id = submissions.id AND emails.payload IS NOT NULL)",

@@ -29,7 +29,6 @@ from service.outbox.models import (
     Clock,
     EmailRecord,
     EmailState,
-    NewSubmission,
     OutboxStats,
     PurgeResult,
     StoreError,
@@ -38,6 +37,7 @@ from service.outbox.models import (
 
 if TYPE_CHECKING:
     from service.message import OutgoingEmail
+    from service.submission import Submission
 
 __all__ = ["IDEMPOTENCY_TTL", "Store", "open_store", "sqlite_path"]
 
@@ -81,7 +81,7 @@ class Store(ABC):
     @abstractmethod
     async def add_submission(
         self,
-        submission: NewSubmission,
+        submission: Submission,
         emails: Sequence[OutgoingEmail],
         *,
         idempotency_key: str | None = None,
@@ -186,8 +186,10 @@ class Store(ABC):
         """One submission, or ``None``."""
 
     @abstractmethod
-    async def list_submissions(self, *, limit: int = 50, offset: int = 0) -> list[SubmissionRecord]:
-        """Submissions newest first."""
+    async def list_submissions(
+        self, *, form: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[SubmissionRecord]:
+        """Submissions newest first; only those of ``form`` when it is given."""
 
     @abstractmethod
     async def stats(self, *, now: datetime | None = None) -> OutboxStats:

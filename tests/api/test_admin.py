@@ -17,7 +17,7 @@ from sanic_testing.testing import SanicASGITestClient
 from service.app import create_app
 from service.config import Settings
 from service.emails import Submission, compose_confirmation, compose_notification
-from service.outbox import Delivery, EmailState, NewSubmission, Store
+from service.outbox import Delivery, EmailState, Store
 from tests.api.served import served
 
 TOKEN = "admin-token-0123456789abcdef"
@@ -78,7 +78,7 @@ async def store_lead(
     company: str = "Acme Bakeries",
 ) -> str:
     """A submission whose notification and confirmation ended in ``outcomes``; its id."""
-    new = NewSubmission(name=name, email=VISITOR, message=MESSAGE, company=company, locale="nl")
+    new = Submission(name=name, email=VISITOR, message=MESSAGE, company=company, locale="nl")
     submission = Submission(
         id=new.id, name=name, email=VISITOR, message=MESSAGE, created_at=at, locale="nl"
     )
@@ -365,10 +365,13 @@ async def test_submissions_keep_every_lead_even_when_every_email_failed(admin: A
     assert oldest == {
         "id": bounced,
         "created_at": oldest["created_at"],
+        "form": "contact",
         "name": "Bruno Bounced",
         "email": VISITOR,
         "company": None,
         "message": MESSAGE,
+        "fields": {},
+        "consent": [],
         "locale": "nl",
         "purged": False,
         "emails": [

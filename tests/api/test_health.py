@@ -18,7 +18,8 @@ from service import __version__
 from service.app import create_app
 from service.config import Settings
 from service.emails import EmailRenderer, compose_notification, sample_submission
-from service.outbox import NewSubmission, open_store
+from service.outbox import open_store
+from service.submission import Submission
 from tests.api.served import served
 from tests.databases import DATABASE_KINDS, fresh_database
 
@@ -45,7 +46,7 @@ async def test_health_is_degraded_but_200_when_mail_piles_up(
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     async with open_store(settings.database_url) as store:
         await store.add_submission(
-            NewSubmission(name="A", email="a@example.org", message="m"), [email], now=an_hour_ago
+            Submission(name="A", email="a@example.org", message="m"), [email], now=an_hour_ago
         )
 
     async def pause_delivery(app: Sanic) -> None:

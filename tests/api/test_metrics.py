@@ -61,9 +61,9 @@ async def test_submissions_and_emails_are_counted(
     assert response.headers["content-type"].startswith("text/plain; version=")
     found = values(response.text)
     outcome = "contact_mailer_submissions_total"
-    assert found[(outcome, frozenset({("outcome", "accepted")}))] == 2.0
-    assert found[(outcome, frozenset({("outcome", "invalid")}))] == 1.0
-    assert found[(outcome, frozenset({("outcome", "spam")}))] == 0.0
+    assert found[(outcome, frozenset({("form", "contact"), ("outcome", "accepted")}))] == 2.0
+    assert found[(outcome, frozenset({("form", "contact"), ("outcome", "invalid")}))] == 1.0
+    assert found[(outcome, frozenset({("form", "contact"), ("outcome", "spam")}))] == 0.0
     sent = frozenset({("provider", "file"), ("outcome", "sent")})
     assert found[("contact_mailer_emails_total", sent)] == 4.0  # two emails per submission
     assert found[("contact_mailer_send_seconds_count", sent)] == 4.0
@@ -114,7 +114,8 @@ async def test_each_app_has_its_own_registry(
     Sanic._app_registry.pop(first.name, None)
     _, response = await build_app().asgi_client.get("/metrics")
     found = values(response.text)
-    assert found[("contact_mailer_submissions_total", frozenset({("outcome", "accepted")}))] == 0.0
+    accepted = frozenset({("form", "contact"), ("outcome", "accepted")})
+    assert found[("contact_mailer_submissions_total", accepted)] == 0.0
 
 
 async def test_outbox_gauges_are_read_from_the_store_at_each_scrape(

@@ -397,3 +397,41 @@ def test_send_test_reports_the_chains_error(served: str, tmp_path: Path) -> None
     assert response.status_code == 502
     assert response.json()["success"] is False
     assert "file" in response.json()["message"]
+
+
+async def test_the_form_picker_previews_each_form_with_samples_of_its_field_types(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    from tests.forms.examples import EXAMPLE
+
+    (tmp_path / "forms.toml").write_text(EXAMPLE)
+    app = create_app(
+        settings=make_settings(brand_name="Example Ltd", forms_file=str(tmp_path / "forms.toml"))
+    )
+    try:
+        _, contact = await app.asgi_client.get("/dev/preview/notification")
+        assert 'href="/dev/preview/notification?form=careers' in contact.text
+        assert "+49 30 1234567" in srcdoc(contact.text)  # the tel type's sample
+
+        _, careers = await app.asgi_client.get("/dev/preview/notification?form=careers")
+        assert careers.status == 200
+        email = srcdoc(careers.text)
+        assert "Careers form" in email
+        assert "Backend engineer" in email  # the select's first option
+        assert "https://example.org/portfolio" in email  # the url type's sample
+        assert 'name="position"' in careers.text  # the author can edit it
+
+        _, edited = await app.asgi_client.post(
+            "/dev/preview/notification",
+            data={
+                "form": "careers",
+                "name": "Ada",
+                "email": "ada@example.org",
+                "position": "Designer",
+                "consent": "on",
+            },
+        )
+        assert "Designer" in srcdoc(edited.text)
+        assert "Backend engineer" not in srcdoc(edited.text)
+    finally:
+        Sanic._app_registry.pop(app.name, None)

@@ -10,7 +10,8 @@ import pytest
 from service.cli import main
 from service.config import load_settings
 from service.emails import EmailRenderer, compose_notification, sample_submission
-from service.outbox import EmailState, NewSubmission, open_store
+from service.outbox import EmailState, open_store
+from service.submission import Submission
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def seed_dead_email(database_url: str) -> str:
         email = compose_notification(sample_submission(), load_settings(), EmailRenderer())
         async with open_store(database_url) as store:
             await store.add_submission(
-                NewSubmission(name="A", email="a@example.org", message="m"), [email]
+                Submission(name="A", email="a@example.org", message="m"), [email]
             )
             (claim,) = await store.claim_due("cli-test", 1, 60)
             await store.mark_dead(claim, error="resend: unavailable [401]")

@@ -19,9 +19,10 @@ from outbox_doubles import (
 )
 
 from service.message import OutgoingEmail
-from service.outbox import NewSubmission, Store, open_store
+from service.outbox import Store, open_store
 from service.providers import ProviderChain
 from service.providers.file import FileProvider
+from service.submission import Submission
 from tests.databases import DATABASE_KINDS, fresh_database
 from tests.process import Launch, ServiceProcess
 
@@ -53,7 +54,7 @@ def submit(store: Store) -> Submit:
     """Store a submission with a notification and a confirmation; returns its id."""
 
     async def add(*, emails: Iterable[OutgoingEmail] | None = None, **options: Any) -> str:
-        submission = NewSubmission(
+        submission = Submission(
             name="Vera Visitor", email=VISITOR, message=SECRET_BODY, company="Acme"
         )
         batch = (

@@ -17,15 +17,15 @@ from service.outbox import (
     AddResult,
     EmailState,
     IdempotencyConflict,
-    NewSubmission,
     Store,
     open_store,
 )
 from service.outbox.sql import SqlStore, Transaction
+from service.submission import Submission
 
 
-def new_submission(name: str) -> NewSubmission:
-    return NewSubmission(name=name, email=VISITOR, message=f"message of {name}")
+def new_submission(name: str) -> Submission:
+    return Submission(name=name, email=VISITOR, message=f"message of {name}")
 
 
 def add(store: Store, name: str, **options: Any) -> asyncio.Task[AddResult]:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from outbox_doubles import VISITOR, build_email
 
-from service.outbox import NewSubmission, StoreError, open_store
+from service.outbox import StoreError, open_store
 from service.outbox.sqlite import SqliteStore
+from service.submission import Submission
 
 
 async def test_relative_path_is_relative_to_the_working_directory(
@@ -101,7 +102,7 @@ async def test_writers_queue_on_a_lock_file_that_wakes_them_at_once(tmp_path: Pa
             fcntl.flock(lock, fcntl.LOCK_EX)
             writing = asyncio.create_task(
                 store.add_submission(
-                    NewSubmission(name="Vera", email=VISITOR, message="hi"),
+                    Submission(name="Vera", email=VISITOR, message="hi"),
                     [build_email("notification")],
                 )
             )
@@ -122,7 +123,7 @@ async def test_a_writer_gives_up_on_a_lock_holder_that_never_lets_go(tmp_path: P
         lock = os.open(f"{target}-lock", os.O_RDWR)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            submission = NewSubmission(name="Vera", email=VISITOR, message="hi")
+            submission = Submission(name="Vera", email=VISITOR, message="hi")
             async with asyncio.timeout(5):
                 with pytest.raises(StoreError, match=r"write lock for 0\.2 s"):
                     await store.add_submission(submission, [build_email("notification")])

@@ -12,11 +12,11 @@ from outbox_doubles import SECRET_BODY, VISITOR, FakeClock, Submit, build_email
 from service.outbox import (
     EmailState,
     IdempotencyConflict,
-    NewSubmission,
     Store,
     open_store,
 )
 from service.outbox.migrations import MIGRATIONS
+from service.submission import Submission
 
 LEASE = 60.0
 
@@ -35,7 +35,7 @@ async def deliver_all(store: Store) -> None:
 
 async def test_a_stored_email_comes_back_exactly_as_rendered(store: Store) -> None:
     notification = build_email("notification")
-    submission = NewSubmission(name="Vera", email=VISITOR, message=SECRET_BODY)
+    submission = Submission(name="Vera", email=VISITOR, message=SECRET_BODY)
     result = await store.add_submission(submission, [notification])
 
     claim = await claim_one(store)
@@ -52,7 +52,7 @@ async def test_submission_and_emails_are_stored_together_or_not_at_all(store: St
     unstorable = build_email("confirmation", headers={"X-Broken": object()})
     with pytest.raises(TypeError):
         await store.add_submission(
-            NewSubmission(name="Vera", email=VISITOR, message="hi"),
+            Submission(name="Vera", email=VISITOR, message="hi"),
             [build_email("notification"), unstorable],
         )
     assert await store.list_submissions() == []
@@ -206,7 +206,7 @@ async def test_idempotent_replay_returns_the_first_answer_and_stores_nothing(
 ) -> None:
     first_id = await submit(idempotency_key="k-1", request_hash="h", response={"ok": True})
     replay = await store.add_submission(
-        NewSubmission(name="Vera", email=VISITOR, message=SECRET_BODY),
+        Submission(name="Vera", email=VISITOR, message=SECRET_BODY),
         [build_email("notification"), build_email("confirmation")],
         idempotency_key="k-1",
         request_hash="h",
@@ -241,7 +241,7 @@ async def test_idempotency_keys_expire_after_24_hours(
     second_id = await submit(idempotency_key="k-1", request_hash="h2")
     assert second_id != first_id
     replay = await store.add_submission(
-        NewSubmission(name="V", email=VISITOR, message="m"),
+        Submission(name="V", email=VISITOR, message="m"),
         [],
         idempotency_key="k-1",
         request_hash="h2",
@@ -373,7 +373,7 @@ async def test_purge_forgets_personal_data_after_retention(
     assert (result.emails, result.submissions, result.idempotency_keys) == (2, 1, 1)
     gone = await store.get_submission(old)
     assert gone is not None
-    assert (gone.name, gone.email, gone.message, gone.extra) == (None, None, None, None)
+    assert (gone.name, gone.email, gone.message, gone.fields) == (None, None, None, None)
     assert gone.purged_at == clock.now
     old_emails = [e for e in await store.list_emails() if e.submission_id == old]
     assert all(e.purged and e.state is EmailState.SENT for e in old_emails)
@@ -412,15 +412,15 @@ async def test_purge_also_forgets_long_dead_emails_which_then_cannot_be_requeued
 async def test_the_visitor_s_language_is_kept_and_outlives_the_purge(
     store: Store, clock: FakeClock
 ) -> None:
-    dutch = NewSubmission(name="Vera", email=VISITOR, message=SECRET_BODY, locale="nl")
-    unknown = NewSubmission(name="Olaf", email=VISITOR, message=SECRET_BODY)
+    dutch = Submission(name="Vera", email=VISITOR, message=SECRET_BODY, locale="nl")
+    english = Submission(name="Olaf", email=VISITOR, message=SECRET_BODY)
     await store.add_submission(dutch, [])
-    await store.add_submission(unknown, [])
+    await store.add_submission(english, [])
     stored = await store.get_submission(dutch.id)
     assert stored is not None
     assert stored.locale == "nl"
     listed = {record.id: record.locale for record in await store.list_submissions()}
-    assert listed == {dutch.id: "nl", unknown.id: None}
+    assert listed == {dutch.id: "nl", english.id: "en"}
 
     clock.advance(days=31)
     await store.purge(retention=timedelta(days=30))

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from outbox_doubles import FakeClock, build_email
 
-from service.outbox import EmailState, NewSubmission, Store, open_store
+from service.outbox import EmailState, Store, open_store
 from service.outbox.migrations import MIGRATIONS
 from service.outbox.sql import SqlStore
+from service.submission import Submission
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAIMER = Path(__file__).with_name("claimer.py")
@@ -24,7 +25,7 @@ SEND_TIME = 0.002
 async def seed(store: Store, submissions: int) -> int:
     for number in range(submissions):
         await store.add_submission(
-            NewSubmission(name=f"n{number}", email="v@example.org", message="m"),
+            Submission(name=f"n{number}", email="v@example.org", message="m"),
             [build_email("notification"), build_email("confirmation")],
         )
     return submissions * 2
@@ -119,7 +120,7 @@ async def test_migrations_are_idempotent(database_url: str, clock: FakeClock) ->
         async with store:
             assert await store.schema_version() == MIGRATIONS[-1].version
             await store.add_submission(
-                NewSubmission(name="n", email="v@example.org", message="m"),
+                Submission(name="n", email="v@example.org", message="m"),
                 [build_email("notification")],
             )
     async with open_store(database_url, clock=clock) as store:
