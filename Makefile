@@ -7,7 +7,7 @@ PORT ?= 8000
 # Tests run on every core (pytest-xdist); PYTEST_ARGS=-n0 runs them in one process.
 PYTEST_ARGS ?= -n auto
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean translations
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "make: Python 3.11 or newer is required" >&2; exit 1; }
@@ -36,6 +36,18 @@ lint: $(VENV)/.installed-test
 format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Extract every translatable message into the template, merge it into each language's
+# catalog (new messages arrive empty: translate them), compile the .mo files the service
+# loads. The compiled catalogs are committed, so running the service needs no build step.
+LOCALES_DIR := service/i18n/locales
+translations: $(VENV)/.installed-test
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output \
+		--project contact-mailer --copyright-holder "contact-mailer" \
+		-o $(LOCALES_DIR)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALES_DIR)/messages.pot -d $(LOCALES_DIR) -D messages \
+		--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
+	$(BIN)/pybabel compile -d $(LOCALES_DIR) -D messages --statistics
 
 # Every benchmark in turn; each exits non-zero when it misses a target, and so does make.
 bench: $(VENV)/.installed-test

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import RateLimitItem, parse_many
 from pydantic import (
@@ -35,6 +36,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from service.i18n import LOCALES, supported_locale
 from service.providers.base import ProviderSettings
 from service.providers.catalog import PROVIDERS, ProviderGroups
 from service.secret_sources import FileSecretsSource, SecretSourceError, secret_variables
@@ -62,7 +64,7 @@ MIN_ADMIN_TOKEN_LENGTH = 24
 RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
 
 # Form fields the honeypot must not shadow: a visitor fills these.
-_FORM_FIELDS = ("name", "email", "message", "company")
+_FORM_FIELDS = ("name", "email", "message", "company", "locale")
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -130,6 +132,11 @@ class Settings(BaseSettings):
     brand_color: str = Field(default="#2563eb", pattern=r"^#(?:[0-9a-fA-F]{3}){1,2}$")
     brand_address: str = Field(default="", max_length=300)
     email_templates_dir: Path | None = None
+
+    # Languages
+    default_locale: str = "en"
+    owner_locale: str | None = None
+    owner_timezone: str = "UTC"
 
     # Providers: one typed group each, as declared in service/providers/catalog/
     provider_settings: ProviderGroups = Field(default_factory=ProviderGroups)  # type: ignore[valid-type]
@@ -241,6 +248,29 @@ class Settings(BaseSettings):
     @classmethod
     def _provider_name(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("default_locale", "owner_locale", mode="before")
+    @classmethod
+    def _shipped_language(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            # Blank is unset: English by default; the owner's follows the default.
+            return LOCALES[0] if info.field_name == "default_locale" else None
+        found = supported_locale(value)
+        if found is None:
+            raise ValueError(f"{value!r} is not a shipped language; valid: {', '.join(LOCALES)}")
+        return found
+
+    @field_validator("owner_timezone")
+    @classmethod
+    def _iana_time_zone(cls, value: str) -> str:
+        name = value.strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone; write e.g. UTC or Europe/Amsterdam"
+            ) from None
+        return name
 
     @field_validator("honeypot_field")
     @classmethod
@@ -354,6 +384,16 @@ class Settings(BaseSettings):
     def production(self) -> bool:
         """True when ``APP_ENV=production``: no silent defaults, no debug, no preview."""
         return self.app_env == "production"
+
+    @property
+    def notification_locale(self) -> str:
+        """The owner's language: ``OWNER_LOCALE``, else ``DEFAULT_LOCALE``."""
+        return self.owner_locale or self.default_locale
+
+    @property
+    def owner_zone(self) -> ZoneInfo:
+        """``OWNER_TIMEZONE`` as a time zone (``ZoneInfo`` caches it)."""
+        return ZoneInfo(self.owner_timezone)
 
     @property
     def tracing_enabled(self) -> bool:

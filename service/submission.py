@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from service.i18n import SOURCE_LOCALE
+
 __all__ = ["Answer", "Consent", "FormInfo", "Submission", "Value"]
 
 Value = str | int | float | bool
@@ -79,7 +81,8 @@ class Submission:
     ``id`` is chosen before storing so the API can put it in the answer it
     stores for idempotent replays. ``answers`` are the declared fields the
     visitor filled in, in the form's order; ``consents`` the consent boxes
-    checked. Everything but ``form`` is personal data, purged together.
+    checked. Everything but ``form`` and ``locale`` (the language the visitor
+    is answered in) is personal data, purged together.
     """
 
     name: str
@@ -93,6 +96,7 @@ class Submission:
     created_at: datetime = field(default_factory=_now)
     #: The visitor's address bounced or complained before: no confirmation is sent.
     visitor_suppressed: bool = False
+    locale: str = SOURCE_LOCALE
 
     @property
     def fields(self) -> dict[str, Value]:

@@ -28,6 +28,8 @@ from typing import Annotated
 import idna
 from pydantic import AfterValidator, BeforeValidator, EmailStr, Field
 
+from service.i18n import N_
+
 __all__ = [
     "EmailAddress",
     "MultiLine",
@@ -69,16 +71,16 @@ _NOT_NAME_WORDS = frozenset(
 def check_single_line(value: str) -> str:
     """``value`` unchanged; ``ValueError`` for a line break, a control or a format character."""
     if _NOT_ONE_LINE.search(value):
-        raise ValueError("must be a single line without control characters")
+        raise ValueError(N_("must be a single line without control characters"))
     if any(_hidden(value, index) for index, char in enumerate(value) if not char.isprintable()):
-        raise ValueError("must not contain invisible formatting characters")
+        raise ValueError(N_("must not contain invisible formatting characters"))
     return value
 
 
 def check_multi_line(value: str) -> str:
     """``value`` unchanged; ``ValueError`` for a NUL or another control but tab, CR and LF."""
     if _NOT_TEXT.search(value):
-        raise ValueError("must not contain control characters other than tabs and line breaks")
+        raise ValueError(N_("must not contain control characters other than tabs and line breaks"))
     return value
 
 
@@ -157,7 +159,7 @@ def _name_character(text: str, index: int) -> bool:
 def _single_line_input(value: object) -> object:
     # Runs before trimming: a trailing CR, LF or NEL is refused, not trimmed away.
     if isinstance(value, str) and _NOT_ONE_LINE.search(value):
-        raise ValueError("must be a single line without control characters")
+        raise ValueError(N_("must be a single line without control characters"))
     return value
 
 

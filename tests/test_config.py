@@ -127,6 +127,17 @@ def test_production_has_no_cors_default_and_no_silent_provider() -> None:
         ({"admin_token": "x" * 23}, "ADMIN_TOKEN: must be at least 24 characters"),
         ({"otel_exporter_otlp_endpoint": "collector"}, "OTEL_EXPORTER_OTLP_ENDPOINT: Input"),
         ({"otel_exporter_otlp_protocol": "http/json"}, "OTEL_EXPORTER_OTLP_PROTOCOL: Input"),
+        (
+            {"default_locale": "es"},
+            "DEFAULT_LOCALE: 'es' is not a shipped language; valid: en, nl, de, fr",
+        ),
+        ({"owner_locale": "klingon!"}, "OWNER_LOCALE: 'klingon!' is not a shipped language"),
+        (
+            {"owner_timezone": "Europe/Atlantis"},
+            "OWNER_TIMEZONE: 'Europe/Atlantis' is not an IANA time zone",
+        ),
+        ({"owner_timezone": "../../etc/passwd"}, "OWNER_TIMEZONE: '../../etc/passwd' is not"),
+        ({"honeypot_field": "locale"}, "HONEYPOT_FIELD: must not be one of the form's own"),
     ],
 )
 def test_each_bad_setting_is_one_line_naming_the_variable(
@@ -263,4 +274,25 @@ def test_a_bad_rate_limit_stops_python_m_service_with_one_line(tmp_path) -> None
     assert result.stderr.strip().splitlines() == [
         "service: cannot start: CONTACT_RATE_LIMIT: '5/fortnight' is not a rate limit; "
         "write e.g. 5/minute;20/hour, or off"
+    ]
+
+
+def test_languages_default_to_english_and_the_owner_follows_the_default() -> None:
+    settings = load_settings()
+    assert (settings.default_locale, settings.notification_locale) == ("en", "en")
+    assert str(settings.owner_zone) == "UTC"
+    dutch = load_settings(default_locale="nl-BE", owner_timezone="Europe/Amsterdam")
+    assert (dutch.default_locale, dutch.notification_locale) == ("nl", "nl")
+    assert str(dutch.owner_zone) == "Europe/Amsterdam"
+    mixed = load_settings(default_locale="nl", owner_locale="EN_gb")
+    assert (mixed.default_locale, mixed.notification_locale) == ("nl", "en")
+    assert load_settings(owner_locale="").notification_locale == "en"
+
+
+def test_a_bad_time_zone_stops_python_m_service_with_one_line(tmp_path) -> None:
+    result = run_command(tmp_path, {"OWNER_TIMEZONE": "Mars/Olympus_Mons"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "service: cannot start: OWNER_TIMEZONE: 'Mars/Olympus_Mons' is not an IANA time zone; "
+        "write e.g. UTC or Europe/Amsterdam"
     ]

@@ -1,4 +1,4 @@
-"""The wheel carries every template and page: an installed service must find them."""
+"""The wheel carries every template, page and catalog: an installed service must find them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from service.i18n import DOMAIN, LOCALES, SOURCE_LOCALE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,3 +33,10 @@ def test_wheel_contains_every_non_python_file_of_the_package(tmp_path: Path) -> 
     }
     assert data_files, "the package has templates"
     assert data_files <= packaged, sorted(data_files - packaged)
+    # Named, not only found: a language whose catalog is missing from the source
+    # tree would pass the check above and still fail when the service starts.
+    for locale in LOCALES:
+        if locale != SOURCE_LOCALE:
+            for suffix in ("po", "mo"):
+                catalog = f"service/i18n/locales/{locale}/LC_MESSAGES/{DOMAIN}.{suffix}"
+                assert catalog in packaged

@@ -18,6 +18,7 @@ from sanic.exceptions import SanicException
 
 from service.abuse.client_ip import is_ip_address
 from service.abuse.events import count
+from service.i18n import N_
 from service.jsonparse import parse_json
 
 if TYPE_CHECKING:
@@ -75,9 +76,9 @@ class CaptchaRejected(SanicException):
     quiet = True
 
 
-MISSING = "Please complete the captcha."
-FAILED = "The captcha check failed. Please try again."
-UNAVAILABLE = "The captcha could not be verified right now. Please try again in a minute."
+MISSING = N_("Please complete the captcha.")
+FAILED = N_("The captcha check failed. Please try again.")
+UNAVAILABLE = N_("The captcha could not be verified right now. Please try again in a minute.")
 
 
 class CaptchaVerifier:

@@ -34,6 +34,7 @@ from limits.storage import storage_from_string
 from sanic.exceptions import SanicException
 
 from service.abuse.moving_window import MovingWindows
+from service.i18n import N_
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -56,7 +57,7 @@ class RateLimited(SanicException):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            "Too many messages from your address. Please try again later.",
+            N_("Too many messages from your address. Please try again later."),
             headers={"Retry-After": str(retry_after)},
         )
         self.retry_after = retry_after

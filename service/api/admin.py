@@ -149,6 +149,9 @@ class SubmissionSummary(BaseModel):
         description="The form's declared fields that were filled in, by name."
     )
     consent: list[ConsentRecord] | None
+    locale: str | None = Field(
+        description="The visitor's language (en, nl, de, fr); `null` if stored before it was kept."
+    )
     purged: bool
     emails: list[SubmissionEmail]
 
@@ -310,6 +313,7 @@ def _submission_summary(
         consent=[ConsentRecord.model_validate(item) for item in record.consent or ()]
         if record.purged_at is None
         else None,
+        locale=record.locale,
         purged=record.purged_at is not None,
         emails=[
             SubmissionEmail(

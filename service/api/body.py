@@ -17,6 +17,7 @@ from sanic.exceptions import BadRequest, PayloadTooLarge, SanicException
 from sanic.headers import parse_content_header
 from sanic.request import parse_multipart_form
 
+from service.i18n import N_
 from service.jsonparse import MAX_DEPTH, JsonError, JsonTooDeep, parse_json
 
 __all__ = ["UnsupportedMediaType", "media_type", "read_fields"]
@@ -39,7 +40,7 @@ def read_fields(request: Request) -> dict[str, Any]:
     # Sanic's own server refuses a large body before it is read; under an ASGI
     # server the body arrives whole, so the limit is checked here as well.
     if len(request.body) > request.app.ctx.settings.request_max_size:
-        raise PayloadTooLarge("Request body exceeds the size limit")
+        raise PayloadTooLarge(N_("Request body exceeds the size limit"))
     kind = media_type(request)
     if kind == "application/json" or kind.endswith("+json"):
         return _json_fields(request.body)
@@ -48,7 +49,7 @@ def read_fields(request: Request) -> dict[str, Any]:
     if kind == "multipart/form-data":
         return _first_values(_multipart(request))
     raise UnsupportedMediaType(
-        "Send application/json, application/x-www-form-urlencoded or multipart/form-data."
+        N_("Send application/json, application/x-www-form-urlencoded or multipart/form-data.")
     )
 
 
@@ -56,11 +57,12 @@ def _json_fields(body: bytes) -> dict[str, Any]:
     try:
         data = parse_json(body or b"")
     except JsonTooDeep:
+        # Formatted, so not in the catalogs: other languages get the translated "Bad request.".
         raise BadRequest(f"The body is nested more than {MAX_DEPTH} levels deep.") from None
     except JsonError:
-        raise BadRequest("The body is not valid JSON.") from None
+        raise BadRequest(N_("The body is not valid JSON.")) from None
     if not isinstance(data, dict):
-        raise BadRequest("The body must be a JSON object.")
+        raise BadRequest(N_("The body must be a JSON object."))
     return data
 
 
@@ -69,23 +71,23 @@ def _urlencoded(body: bytes) -> dict[str, list[str]]:
         # Strict: a byte, or a percent-escape, that is not UTF-8 is a broken form.
         return parse_qs(body.decode("utf-8"), errors="strict")
     except UnicodeDecodeError:
-        raise BadRequest("The form body is not valid UTF-8.") from None
+        raise BadRequest(N_("The form body is not valid UTF-8.")) from None
 
 
 def _multipart(request: Request) -> dict[str, list[str]]:
     _, options = parse_content_header(request.headers.get("content-type", ""))
     boundary = options.get("boundary")
     if not isinstance(boundary, str) or not boundary:
-        raise BadRequest("A multipart/form-data body needs a boundary in its Content-Type.")
+        raise BadRequest(N_("A multipart/form-data body needs a boundary in its Content-Type."))
     try:
         fields, files = parse_multipart_form(
             request.body, boundary.encode("utf-8", "surrogateescape")
         )
     except (ValueError, LookupError):
         # A part without a colon in a header line, text that is not in its charset...
-        raise BadRequest("The multipart body is malformed.") from None
+        raise BadRequest(N_("The multipart body is malformed.")) from None
     if files:
-        raise UnsupportedMediaType("File uploads are not accepted.")
+        raise UnsupportedMediaType(N_("File uploads are not accepted."))
     return fields
 
 

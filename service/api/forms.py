@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from pydantic import ValidationError
 from sanic import Blueprint, HTTPResponse, Request, json, redirect
@@ -29,9 +30,11 @@ from service.abuse import CaptchaRejected, RateLimited, Verdict, enforce_rate_li
 from service.api.body import read_fields
 from service.api.context import record_outcome
 from service.api.errors import error_response, wants_html
+from service.api.locale import current_locale, header_locale, request_locale, stamp_locale
 from service.api.schemas import ContactResponse, ErrorResponse, FieldError, field_errors
 from service.emails import compose_confirmation, compose_notification
 from service.forms import Form, Forms
+from service.i18n import LOCALE_FIELD, N_, gettext_for
 from service.logs import mask_email
 from service.message import OutgoingEmail
 from service.outbox import IdempotencyConflict
@@ -62,7 +65,7 @@ class HostedAnswers:
 
 
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
-_INVALID = "Please correct the highlighted fields."
+_INVALID = N_("Please correct the highlighted fields.")
 
 
 async def submit(
@@ -80,14 +83,17 @@ async def _decide(
 ) -> tuple[Outcome | None, HTTPResponse]:
     """The outcome of a post and its answer; ``None`` when it is no submission to count."""
     fields: Mapping[str, Any] = {}
+    # The form's language counts from the first answer on, before the body is read.
+    locale = request_locale(request, form_locale=form.locale)
     try:
         await enforce_rate_limit(request)
         key = idempotency_key(request)
         fields = read_fields(request)
+        locale = request_locale(request, dict(fields), form_locale=form.locale)
         try:
-            submission = form.validate(fields)
+            submission = replace(form.validate(fields), locale=locale)
         except ValidationError as err:
-            errors = field_errors(err)
+            errors = field_errors(err, gettext_for(locale))
             return "invalid", _refuse(request, form, hosted, 422, _INVALID, fields, errors)
         verdict = await screen(request, fields, email=submission.email, confirm=form.confirmation)
     except RateLimited as err:
@@ -96,7 +102,7 @@ async def _decide(
         return "spam", _refuse(request, form, hosted, 422, str(err), fields, [], err)
     if verdict.spam:
         # A bot must not learn that it was caught: the answer is a success's, id and all.
-        fake = ContactResponse(id=str(uuid.uuid4())).model_dump()
+        fake = _answer(str(uuid.uuid4()), locale)
         return "spam", accepted(request, form, fake, hosted)
     return await _store(request, form, submission, verdict, key, hosted)
 
@@ -136,7 +142,7 @@ async def _store(
         mask_email(submission.email),
         extra={"submission_id": submission.id, "visitor": mask_email(submission.email)},
     )
-    answer = ContactResponse(id=submission.id).model_dump()
+    answer = _answer(submission.id, submission.locale)
     submission = replace(submission, visitor_suppressed=await _suppressed(request, submission))
     try:
         result = await ctx.store.add_submission(
@@ -147,13 +153,13 @@ async def _store(
             response=answer,
         )
     except IdempotencyConflict:
-        message = "This Idempotency-Key was already used for a different submission."
+        message = N_("This Idempotency-Key was already used for a different submission.")
         return None, error_response(request, 409, message)
     except Exception as err:
         # Nothing was accepted, so nothing is lost: the visitor is told to try again.
         logger.exception("outbox: could not store submission %s", submission.id)
         ctx.outbox_writes.failed(err)
-        message = "Your message could not be saved right now. Please try again in a minute."
+        message = N_("Your message could not be saved right now. Please try again in a minute.")
         return None, error_response(request, 503, message, headers={"Retry-After": "60"})
     ctx.outbox_writes.succeeded()
     if result.replayed:
@@ -193,7 +199,7 @@ def idempotency_key(request: Request) -> str | None:
     if key is None:
         return None
     if not _KEY.fullmatch(key):
-        raise BadRequest("Idempotency-Key must be 1 to 255 printable ASCII characters.")
+        raise BadRequest(N_("Idempotency-Key must be 1 to 255 printable ASCII characters."))
     return key
 
 
@@ -201,12 +207,23 @@ def accepted(
     request: Request, form: Form, answer: dict[str, object], hosted: HostedAnswers | None = None
 ) -> HTTPResponse:
     """The success answer: JSON, or a 303 for a browser's plain form post."""
+    locale = current_locale(request)
     if wants_html(request):
         if form.redirect_url:
             return redirect(form.redirect_url, status=303)
         thanks = hosted.thanks(request, form) if hosted else request.app.url_for("pages.thanks")
+        # The thank-you page negotiates from the same headers; name the language only
+        # when they would not lead to it (a locale field, the form's locale).
+        if locale != header_locale(request):
+            thanks += ("&" if "?" in thanks else "?") + urlencode({LOCALE_FIELD: locale})
         return redirect(thanks, status=303)
-    return json(answer)
+    return stamp_locale(json(answer), locale)
+
+
+def _answer(submission_id: str, locale: str) -> dict[str, object]:
+    """The JSON of an accepted submission, its message in the visitor's language."""
+    message = gettext_for(locale)("Thank you for your message!")
+    return ContactResponse(id=submission_id, message=message).model_dump()
 
 
 def find_form(request: Request, form_id: str) -> Form:

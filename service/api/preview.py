@@ -2,7 +2,9 @@
 
 Every email is rendered exactly as it would be sent (same composer, same
 renderer, same settings) with sample data the author can edit or pick from
-presets. The page shows it in a sandboxed iframe at desktop or phone width,
+presets, in any shipped language (the notification as an owner reading that
+language, the confirmation as a visitor writing in it). The page shows it in
+a sandboxed iframe at desktop or phone width,
 with its text part, headers, MJML sources and SpamAssassin score, reloads
 itself when a template file changes, and can send a test through the real
 provider chain (from the studio's own page only, a few a minute).
@@ -37,8 +39,10 @@ from service.api.pages import render_page
 from service.api.schemas import FieldError, field_errors
 from service.emails import TemplateError
 from service.emails.compose import COMPOSERS, EMAILS
-from service.emails.samples import PRESETS
+from service.emails.renderer import is_localized
+from service.emails.samples import PRESETS, preset_submission
 from service.emails.spamcheck import SpamCheckError, SpamCheckUnavailable, check_spam
+from service.i18n import LOCALE_FIELD, LOCALES, language_name, supported_locale
 from service.providers import ChainExhausted
 from service.validation import EmailAddress
 
@@ -120,6 +124,12 @@ def _sends_left(request: Request) -> float | None:
     return windows.hit("send", *SEND_LIMIT)
 
 
+def _locale(request: Request, fields: dict[str, Any]) -> str:
+    """The language to preview in: the switch's choice, else ``DEFAULT_LOCALE``."""
+    chosen = supported_locale(fields.get(LOCALE_FIELD))
+    return chosen or request.app.ctx.settings.default_locale
+
+
 def _chosen_form(request: Request, fields: dict[str, Any]) -> Form:
     """The form the author picked (``form``), else the contact form."""
     forms = request.app.ctx.forms
@@ -140,23 +150,26 @@ def _on_form(preset: Submission, form: Form) -> Submission:
     )
 
 
-def _sample(fields: dict[str, Any], form: Form) -> tuple[Submission, list[FieldError], str | None]:
-    """The submission to preview: a preset, the author's fields, or the default sample."""
+def _sample(
+    fields: dict[str, Any], form: Form, locale: str
+) -> tuple[Submission, list[FieldError], str | None]:
+    """The submission to preview in ``locale``: a preset, the author's fields, or the sample."""
     preset = fields.get("preset")
     if isinstance(preset, str) and preset in PRESETS:
-        return _on_form(PRESETS[preset].submission, form), [], preset
+        return _on_form(preset_submission(preset, locale), form), [], preset
     if not any(fields.get(field) for field in SAMPLE_FIELDS):
-        return _on_form(PRESETS["sample"].submission, form), [], "sample"
+        return _on_form(preset_submission("sample", locale), form), [], "sample"
     try:
         submission = form.validate(fields)
     except ValidationError as err:
-        return _on_form(PRESETS["sample"].submission, form), field_errors(err), None
-    return dataclasses.replace(submission, id="preview"), [], None
+        return _on_form(preset_submission("sample", locale), form), field_errors(err), None
+    return dataclasses.replace(submission, id="preview", locale=locale), [], None
 
 
 def _compose(request: Request, name: str, submission: Submission) -> OutgoingEmail:
+    """Email ``name`` of ``submission``, in the submission's language whoever reads it."""
     ctx = request.app.ctx
-    return COMPOSERS[name](submission, ctx.settings, ctx.renderer)
+    return COMPOSERS[name](submission, ctx.settings, ctx.renderer, locale=submission.locale)
 
 
 def _fields(request: Request) -> dict[str, Any]:
@@ -170,7 +183,7 @@ def _fields(request: Request) -> dict[str, Any]:
 async def index(request: Request) -> HTTPResponse:
     """Every email with its subject, and every template file with where it comes from."""
     renderer = _renderer(request)
-    sample = PRESETS["sample"].submission
+    sample = preset_submission("sample", _locale(request, {}))
     emails = []
     for name in EMAILS:
         try:
@@ -204,7 +217,8 @@ async def studio(request: Request, name: str) -> HTTPResponse:
     name = _email_name(name)
     fields = _fields(request)
     form = _chosen_form(request, fields)
-    submission, errors, preset = _sample(fields, form)
+    locale = _locale(request, fields)
+    submission, errors, preset = _sample(fields, form, locale)
     tab = fields.get("tab") if fields.get("tab") in TABS else "html"
     view = fields.get("view") if fields.get("view") in VIEWS else "desktop"
     renderer = _renderer(request)
@@ -218,7 +232,9 @@ async def studio(request: Request, name: str) -> HTTPResponse:
         "errors": errors,
         "tab": tab,
         "view": view,
-        "sources": _sources(renderer, name),
+        "sample_locale": locale,
+        "locales": [(code, language_name(code, code)) for code in LOCALES],
+        "sources": _sources(renderer, name, locale),
     }
     try:
         email = _compose(request, name, submission)
@@ -244,21 +260,29 @@ async def studio(request: Request, name: str) -> HTTPResponse:
     )
 
 
-def _sources(renderer: EmailRenderer, name: str) -> list[dict[str, Any]]:
-    """The files an email is built from: its own three, then the shared layout."""
-    own = (f"{name}.mjml", f"{name}.txt", f"{name}.subject")
-    files = {file.name: file for file in renderer.files()}
-    wanted = [*own, *sorted(n for n in files if n.startswith("layout/"))]
+def _sources(renderer: EmailRenderer, name: str, locale: str) -> list[dict[str, Any]]:
+    """The files an email is built from in ``locale``: its own three, then the shared layout."""
+    files = {file.path.resolve(): file for file in renderer.files()}
+    layout = sorted(
+        {file.name for file in files.values() if file.name.startswith("layout/")}
+        - {file.name for file in files.values() if is_localized(file.name)}
+    )
     sources = []
-    for filename in wanted:
-        file = files.get(filename)
-        if file is None:
-            continue
+    for filename in (f"{name}.mjml", f"{name}.txt", f"{name}.subject", *layout):
         try:
-            text = renderer.read(filename)
+            path = renderer.resolve(filename, locale)
+            text = renderer.read(filename, locale)
         except TemplateError as err:
-            text = str(err)
-        sources.append({"name": filename, "overridden": file.overridden, "text": text})
+            sources.append({"name": filename, "overridden": False, "text": str(err)})
+            continue
+        file = files.get(path)
+        sources.append(
+            {
+                "name": file.name if file else filename,
+                "overridden": bool(file and file.overridden),
+                "text": text,
+            }
+        )
     return sources
 
 
@@ -270,7 +294,7 @@ async def spam(request: Request, name: str) -> HTTPResponse:
     if not _same_origin(request):
         return json({"available": False, "message": "Cross-site request refused."}, status=403)
     fields = read_fields(request)
-    submission, _, _ = _sample(fields, _chosen_form(request, fields))
+    submission, _, _ = _sample(fields, _chosen_form(request, fields), _locale(request, fields))
     try:
         email = _compose(request, name, submission)
         report = await check_spam(email.to_bytes())
@@ -303,7 +327,7 @@ async def send_test(request: Request, name: str) -> HTTPResponse:
             {"success": False, "message": "Type a valid email address to send the test to."},
             status=422,
         )
-    submission, errors, _ = _sample(fields, _chosen_form(request, fields))
+    submission, errors, _ = _sample(fields, _chosen_form(request, fields), _locale(request, fields))
     if errors:
         return json(
             {

@@ -5,10 +5,12 @@ The rules of each kind of field live in :mod:`service.validation`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from service.i18n import N_
 from service.validation import EmailAddress, MultiLine, SingleLine
 
 __all__ = [
@@ -20,9 +22,15 @@ __all__ = [
 ]
 
 
+# Field messages are English msgids, translated by field_errors() for the visitor.
+REQUIRED = N_("This field is required.")
+INVALID_EMAIL = N_("Must be a valid email address.")
+TOO_LONG = N_("Must be at most %(limit)d characters.")
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
-        raise ValueError("must not be empty")
+        raise ValueError(N_("must not be empty"))
     return value
 
 
@@ -61,15 +69,25 @@ class ErrorResponse(BaseModel):
 
 
 _FRIENDLY = {
-    "missing": "This field is required.",
-    "string_too_short": "This field is required.",
-    "too_short": "This field is required.",
-    "string_type": "Must be text.",
+    "missing": REQUIRED,
+    "string_too_short": REQUIRED,
+    "too_short": REQUIRED,
+    "string_type": N_("Must be text."),
 }
 
 
-def field_errors(error: ValidationError) -> list[FieldError]:
-    """Every problem in ``error``, one entry per field, in a visitor-friendly wording."""
+def _sentence(message: str) -> str:
+    """A validator's message (translated) as a sentence: capital first, full stop last."""
+    message = message.strip()
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def field_errors(error: ValidationError, gettext: Callable[[str], str] = str) -> list[FieldError]:
+    """Every problem in ``error``, one entry per field, worded for a visitor by ``gettext``.
+
+    Validators raise lower-case msgids (``must not be empty``); the translation
+    becomes a sentence here, in any language.
+    """
     found: dict[str, FieldError] = {}
     for item in error.errors(include_url=False, include_input=False):
         field = str(item["loc"][0]) if item["loc"] else "body"
@@ -77,12 +95,12 @@ def field_errors(error: ValidationError) -> list[FieldError]:
             continue
         kind = item["type"]
         if kind in ("string_too_long", "too_long"):
-            message = f"Must be at most {item['ctx']['max_length']} characters."
+            message = gettext(TOO_LONG) % {"limit": item["ctx"]["max_length"]}
         elif kind == "value_error" and field == "email":
-            message = "Must be a valid email address."
+            message = gettext(INVALID_EMAIL)
         elif kind == "value_error":
-            message = item["msg"].removeprefix("Value error, ").capitalize() + "."
+            message = _sentence(gettext(item["msg"].removeprefix("Value error, ")))
         else:
-            message = _FRIENDLY.get(kind, item["msg"])
+            message = gettext(_FRIENDLY.get(kind, item["msg"]))
         found[field] = FieldError(field=field, message=message)
     return list(found.values())

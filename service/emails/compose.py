@@ -8,17 +8,17 @@ settings and forms (a form's title), never from the visitor's text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC
 from email.headerregistry import Address
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from service.emails.colors import readable_on, text_safe
 from service.emails.renderer import TemplateError
+from service.i18n import LOCALES, SOURCE_LOCALE, format_moment, gettext_for, language_name
 from service.message import OutgoingEmail, make_address, make_message_id
 from service.submission import Submission
 from service.validation import greeting_name
@@ -111,15 +111,26 @@ def _form(submission: Submission) -> SimpleNamespace:
 
 
 def compose_notification(
-    submission: Submission, settings: Settings, renderer: EmailRenderer
+    submission: Submission,
+    settings: Settings,
+    renderer: EmailRenderer,
+    *,
+    locale: str | None = None,
 ) -> OutgoingEmail:
-    """The site owner's copy: every field the visitor filled in, Reply-To the visitor.
+    """The site owner's copy, in the owner's language: every field, Reply-To the visitor.
 
     It goes to the form's recipients (the settings' when the form names none).
+    ``locale`` (the preview's language switch) replaces ``OWNER_LOCALE``. The
+    visitor's own language is named, so the owner can answer in it.
     """
     fixed = _fixed(settings)
-    context = {**fixed.brand, "form": _form(submission), "submission": _fields(submission)}
-    rendered = renderer.render("notification", context)
+    locale = locale or settings.notification_locale
+    context = {
+        **fixed.brand,
+        "form": _form(submission),
+        "submission": _fields(submission, settings, locale),
+    }
+    rendered = renderer.render("notification", context, locale)
     recipients = submission.form.recipients
     return OutgoingEmail(
         kind="notification",
@@ -130,13 +141,13 @@ def compose_notification(
         text=rendered.text,
         html=rendered.html,
         message_id=make_message_id(fixed.domain),
-        headers={},
+        headers={"Content-Language": locale},
         date=submission.created_at,
     )
 
 
-def _fields(submission: Submission) -> SimpleNamespace:
-    """What the notification shows: every field, the declared ones with their labels."""
+def _fields(submission: Submission, settings: Settings, locale: str) -> SimpleNamespace:
+    """What the notification shows in ``locale``: every field, the declared ones labelled."""
     return SimpleNamespace(
         id=submission.id,
         name=submission.name,
@@ -153,21 +164,29 @@ def _fields(submission: Submission) -> SimpleNamespace:
             for answer in submission.answers
         ],
         received_at=submission.created_at,
-        received=f"{submission.created_at.astimezone(UTC):%d %B %Y, %H:%M} UTC",
+        received=format_moment(submission.created_at, settings.owner_zone, locale),
+        locale=submission.locale,
+        language=language_name(submission.locale, locale),
         visitor_suppressed=submission.visitor_suppressed,
     )
 
 
 def compose_confirmation(
-    submission: Submission, settings: Settings, renderer: EmailRenderer
+    submission: Submission,
+    settings: Settings,
+    renderer: EmailRenderer,
+    *,
+    locale: str | None = None,
 ) -> OutgoingEmail:
-    """The visitor's thank-you: a fixed text that echoes nothing but a name safe to greet with.
+    """The visitor's thank-you, in the visitor's language (or ``locale``).
 
-    It may name the form (its title is configuration), never anything else the visitor wrote.
+    A fixed text that echoes nothing but a name safe to greet with. It may
+    name the form (its title is configuration), never anything else the visitor wrote.
     """
     fixed = _fixed(settings)
+    locale = locale or submission.locale
     context = {**fixed.brand, "form": _form(submission), "name": greeting_name(submission.name)}
-    rendered = renderer.render("confirmation", context)
+    rendered = renderer.render("confirmation", context, locale)
     return OutgoingEmail(
         kind="confirmation",
         sender=fixed.sender,
@@ -177,29 +196,42 @@ def compose_confirmation(
         html=rendered.html,
         message_id=make_message_id(fixed.domain),
         # RFC 3834: auto-responders must not answer this in a loop.
-        headers={"Auto-Submitted": "auto-replied"},
+        headers={"Auto-Submitted": "auto-replied", "Content-Language": locale},
         date=submission.created_at,
     )
 
 
-def sample_submission() -> Submission:
-    """A realistic submission for previews and for checking templates at startup."""
+def sample_submission(locale: str = SOURCE_LOCALE) -> Submission:
+    """A realistic submission for previews and for checking templates, written in ``locale``."""
+    _ = gettext_for(locale)
     return Submission(
         id="sample",
         name="Zoë Ångström",
         email="zoe@example.org",
         company="Example & Co.",
-        message=(
+        message=_(
             "Hello,\n"
             "we are planning a new website for our studio and would like a quote for the "
             "design and the first year of hosting.\n\n"
             "Could we talk next week?\n"
             "Zoë"
         ),
+        locale=locale,
     )
 
 
-Composer = Callable[[Submission, "Settings", "EmailRenderer"], OutgoingEmail]
+class Composer(Protocol):
+    """Builds one kind of email of a submission, in its default language or ``locale``."""
+
+    def __call__(
+        self,
+        submission: Submission,
+        settings: Settings,
+        renderer: EmailRenderer,
+        *,
+        locale: str | None = None,
+    ) -> OutgoingEmail: ...
+
 
 COMPOSERS: dict[str, Composer] = {
     "notification": compose_notification,
@@ -217,13 +249,15 @@ def check_templates(
 
     Both sides of the templates' usual conditions are exercised: with and
     without a company, with a greeting name and without one; ``samples`` (one
-    per form, with every declared field) are rendered too.
+    per form, with every declared field) are rendered too; all in every shipped
+    language (an override such as ``confirmation.de.txt`` is checked too).
     """
     overrides = settings.email_templates_dir
     if overrides is not None and not overrides.is_dir():
         raise TemplateError(f"EMAIL_TEMPLATES_DIR: {overrides} is not a folder")
     sample = sample_submission()
     variants = (sample, replace(sample, company=None, name="https://not-a-name.example"))
-    for submission in (*variants, *samples):
-        for compose in COMPOSERS.values():
-            compose(submission, settings, renderer)
+    for locale in LOCALES:
+        for submission in (*variants, *samples):
+            for compose in COMPOSERS.values():
+                compose(replace(submission, locale=locale), settings, renderer, locale=locale)

@@ -7,8 +7,15 @@ Jinja's ``{% include %}`` (text).
 
 Files are looked up by name first in the operator's folder (``EMAIL_TEMPLATES_DIR``)
 and then in the built-in ``service/emails/mjml/``, so an operator overrides one
-file without copying the others. Includes are resolved the same way and never
-leave those folders.
+file without copying the others. In each folder a language's own file comes
+before the language-neutral one (``confirmation.nl.txt``, then
+``confirmation.txt``). Includes are resolved the same way and never leave those
+folders.
+
+Built-in templates are written once, in English, with ``{% trans %}`` and
+``_()``, and compiled once: the render context's ``lang`` picks the catalog
+(:func:`service.i18n.jinja_environment`). Only a language with override files
+of its own gets templates compiled for it.
 
 The MJML is compiled to HTML once, with the Jinja placeholders still in it, and
 Jinja renders that HTML per email with autoescaping on: user text never passes
@@ -21,6 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Self
 
@@ -28,6 +36,7 @@ import jinja2
 import mjml
 from markupsafe import Markup, escape
 
+from service.i18n import LOCALES, SOURCE_LOCALE, jinja_environment
 from service.message import fold_html
 
 if TYPE_CHECKING:
@@ -69,6 +78,18 @@ def nl2br(value: object) -> Markup:
     return Markup("<br>\n").join(escape(line) for line in lines)
 
 
+def localized(filename: str, locale: str) -> str:
+    """``confirmation.txt`` for ``nl``: ``confirmation.nl.txt``."""
+    stem, dot, suffix = filename.rpartition(".")
+    return f"{stem}.{locale}.{suffix}" if dot else f"{filename}.{locale}"
+
+
+def is_localized(filename: str) -> bool:
+    """True for one language's own file, such as ``confirmation.nl.txt``."""
+    parts = PurePosixPath(filename).name.split(".")
+    return len(parts) >= 3 and parts[-2] in LOCALES
+
+
 def _mtime(path: Path) -> int | None:
     try:
         return path.stat().st_mtime_ns
@@ -97,16 +118,13 @@ class EmailRenderer:
         self.directories: tuple[Path, ...] = (
             (overrides, builtin) if overrides is not None else (builtin,)
         )
-        self._text_env = jinja2.Environment(
-            loader=jinja2.FunctionLoader(self._load_text),
-            autoescape=False,  # noqa: S701 - text/plain and subject lines are not HTML
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
-            auto_reload=auto_reload,
-        )
-        self._html_env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+        # Keyed by "variant": a language with files of its own, or None for the
+        # language-neutral files every other language shares (compiled once).
+        self._text_envs: dict[str | None, jinja2.Environment] = {}
+        self._html_env = jinja_environment(autoescape=True, undefined=jinja2.StrictUndefined)
         self._html_env.filters["nl2br"] = nl2br
-        self._html: dict[str, jinja2.Template] = {}
+        self._html: dict[tuple[str, str | None], jinja2.Template] = {}
+        self._languages: frozenset[str] | None = None
         self._fingerprint: str | None = None
 
     @classmethod
@@ -116,40 +134,46 @@ class EmailRenderer:
 
     # Files
 
-    def resolve(self, filename: str) -> Path:
+    def resolve(self, filename: str, locale: str | None = None) -> Path:
         """The file ``filename`` (relative, ``/``-separated) stands for, override first.
 
-        Raises :class:`TemplateError` for a path that would leave the template
-        folders (``..``, an absolute path, a symlink pointing out) or a missing file.
+        With ``locale``, each folder's ``NAME.LANG.EXT`` comes before its
+        ``NAME.EXT``. Raises :class:`TemplateError` for a path that would leave
+        the template folders (``..``, an absolute path, a symlink pointing out)
+        or a missing file.
         """
         relative = PurePosixPath(filename)
         if not filename or relative.is_absolute() or ".." in relative.parts or "\\" in filename:
             raise TemplateError(f"{filename!r}: not a path inside the templates folder")
+        names = [localized(filename, locale), filename] if locale else [filename]
         for directory in self.directories:
             root = directory.resolve()
-            path = (root / relative).resolve()
-            if not path.is_relative_to(root):
-                raise TemplateError(f"{filename!r}: not a path inside the templates folder")
-            if path.is_file():
-                return path
+            for name in names:
+                path = (root / name).resolve()
+                if not path.is_relative_to(root):
+                    raise TemplateError(f"{filename!r}: not a path inside the templates folder")
+                if path.is_file():
+                    return path
         raise TemplateError(f"{filename}: no such template")
 
-    def read(self, filename: str) -> str:
-        """The text of template file ``filename`` (override first)."""
-        path = self.resolve(filename)
+    def read(self, filename: str, locale: str | None = None) -> str:
+        """The text of template file ``filename`` (override first, ``locale``'s own first)."""
+        path = self.resolve(filename, locale)
         try:
             return path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise TemplateError(f"{filename}: {getattr(err, 'strerror', None) or err}") from err
 
-    def _load_text(self, filename: str) -> tuple[str, str, Callable[[], bool]] | None:
+    def _load_text(
+        self, filename: str, *, locale: str | None
+    ) -> tuple[str, str, Callable[[], bool]] | None:
         # Jinja's own loader: the same lookup and the same confinement as MJML includes.
         try:
-            path = self.resolve(filename)
+            path = self.resolve(filename, locale)
         except TemplateError:
             return None
         mtime = path.stat().st_mtime_ns
-        return self.read(filename), str(path), lambda: _mtime(path) == mtime
+        return self.read(filename, locale), str(path), lambda: _mtime(path) == mtime
 
     def files(self) -> list[TemplateFile]:
         """Every template file, by name, each from the folder that wins."""
@@ -184,30 +208,72 @@ class EmailRenderer:
         changed = self._fingerprint is not None and current != self._fingerprint
         if changed:
             self._html.clear()
-            self._text_env.cache.clear()  # type: ignore[union-attr]
+            self._text_envs.clear()
+            self._languages = None
         self._fingerprint = current
         return changed
 
     # Compiling and rendering
 
-    def compile(self, name: str) -> jinja2.Template:
-        """Compile ``NAME.mjml`` (with its includes) to a Jinja template of HTML, once."""
-        template = self._html.get(name)
+    def _variant(self, locale: str) -> str | None:
+        """``locale`` if some template file is its own (``*.nl.txt``), else ``None``.
+
+        Languages without files of their own share the neutral templates, so
+        each of those is compiled once whatever the number of languages.
+        """
+        if self._languages is None:
+            self._languages = frozenset(
+                PurePosixPath(file.name).suffixes[-2][1:]
+                for file in self.files()
+                if is_localized(file.name)
+            )
+        return locale if locale in self._languages else None
+
+    def _text_env(self, variant: str | None) -> jinja2.Environment:
+        env = self._text_envs.get(variant)
+        if env is None:
+            env = jinja_environment(
+                loader=jinja2.FunctionLoader(partial(self._load_text, locale=variant)),
+                autoescape=False,
+                undefined=jinja2.StrictUndefined,
+                keep_trailing_newline=True,
+                auto_reload=self.auto_reload,
+            )
+            self._text_envs[variant] = env
+        return env
+
+    def compile(self, name: str, locale: str = SOURCE_LOCALE) -> jinja2.Template:
+        """Compile ``NAME.mjml`` (and includes) to a Jinja template of HTML, once per variant."""
+        variant = self._variant(locale)
+        template = self._html.get((name, variant))
         if template is None:
-            template = self._compile(name)
-            self._html[name] = template
+            template = self._compile(name, variant)
+            self._html[name, variant] = template
         return template
 
-    def _compile(self, name: str) -> jinja2.Template:
-        filename = f"{name}.mjml"
-        source = self.read(filename)
+    def shown_name(self, filename: str, locale: str | None) -> str:
+        """The name of the file ``filename`` resolves to in ``locale``, for error messages."""
+        if locale is None:
+            return filename
+        try:
+            own = (
+                self.resolve(filename, locale).name
+                == PurePosixPath(localized(filename, locale)).name
+            )
+        except TemplateError:
+            own = False
+        return localized(filename, locale) if own else filename
+
+    def _compile(self, name: str, locale: str | None) -> jinja2.Template:
+        filename = self.shown_name(f"{name}.mjml", locale)
+        source = self.read(f"{name}.mjml", locale)
         failures: list[str] = []
         try:
             html = mjml.mjml2html(
                 source,
                 disable_comments=True,
                 fonts={},  # no web fonts: nothing is fetched from a third party when read
-                include_loader=self._include_loader(failures),
+                include_loader=self._include_loader(failures, locale),
             )
         except ValueError as err:
             # mrml reports a failed include without our reason; we kept it.
@@ -219,38 +285,45 @@ class EmailRenderer:
         except jinja2.TemplateSyntaxError as err:
             raise TemplateError(f"{filename}: {err.message}") from err
 
-    def _include_loader(self, failures: list[str]) -> Callable[[str], str]:
+    def _include_loader(self, failures: list[str], locale: str | None) -> Callable[[str], str]:
         def load(path: str) -> str:
             try:
-                return self.read(path)
+                return self.read(path, locale)
             except TemplateError as err:
                 failures.append(f"mj-include {err}")
                 raise
 
         return load
 
-    def render(self, name: str, context: dict[str, Any]) -> RenderedEmail:
-        """Render email ``name`` with ``context``; raise :class:`TemplateError` naming the file."""
+    def render(
+        self, name: str, context: dict[str, Any], locale: str = SOURCE_LOCALE
+    ) -> RenderedEmail:
+        """Render email ``name`` in ``locale``; raise :class:`TemplateError` naming the file.
+
+        The context gets ``lang``, the language's code, for ``<mjml lang>``.
+        """
         if self.auto_reload:
             self.refresh()
-        html_template = self.compile(name)
-        subject = self._render_text(f"{name}.subject", context)
-        text = self._render_text(f"{name}.txt", context)
+        context = {**context, "lang": locale}
+        html_template = self.compile(name, locale)
+        subject = self._render_text(f"{name}.subject", context, locale)
+        text = self._render_text(f"{name}.txt", context, locale)
         try:
             html = html_template.render(context)
         except jinja2.TemplateError as err:
-            raise TemplateError(f"{name}.mjml: {err}") from err
+            raise TemplateError(f"{self.shown_name(f'{name}.mjml', locale)}: {err}") from err
         # Includes leave blank lines at the end; one line break ends a text part.
         return RenderedEmail(
             subject=" ".join(subject.split()), html=html, text=text.rstrip() + "\n"
         )
 
-    def _render_text(self, filename: str, context: dict[str, Any]) -> str:
+    def _render_text(self, filename: str, context: dict[str, Any], locale: str) -> str:
         try:
-            return self._text_env.get_template(filename).render(context)
+            return self._text_env(self._variant(locale)).get_template(filename).render(context)
         except jinja2.TemplateNotFound as err:
             raise TemplateError(f"{filename}: no such template ({err.name})") from err
         except jinja2.TemplateSyntaxError as err:
-            raise TemplateError(f"{err.name or filename}:{err.lineno}: {err.message}") from err
+            shown = self.shown_name(err.name or filename, locale)
+            raise TemplateError(f"{shown}:{err.lineno}: {err.message}") from err
         except jinja2.TemplateError as err:
-            raise TemplateError(f"{filename}: {err}") from err
+            raise TemplateError(f"{self.shown_name(filename, locale)}: {err}") from err

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from service.emails.compose import sample_submission
 from service.submission import Submission
 
-__all__ = ["PRESETS", "Preset", "long_message"]
+__all__ = ["PRESETS", "Preset", "long_message", "preset_submission"]
 
 MESSAGE_LIMIT = 5000
 
@@ -81,3 +81,11 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 """Every preset by its key, the default first."""
+
+
+def preset_submission(key: str, locale: str) -> Submission:
+    """Preset ``key`` as a visitor writing in ``locale`` sends it: the sample text translated."""
+    submission = PRESETS[key].submission
+    if submission.message == sample_submission().message:
+        submission = replace(submission, message=sample_submission(locale).message)
+    return replace(submission, locale=locale)

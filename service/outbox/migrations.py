@@ -167,5 +167,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX emails_unpurged ON emails (sent_at) WHERE purged_at IS NULL",
         ),
     ),
+    Migration(
+        5,
+        "the visitor's language on each submission",
+        # NULL for submissions stored before: their language was not recorded.
+        ("ALTER TABLE submissions ADD COLUMN locale TEXT",),
+    ),
 )
 """Every migration, in version order."""

@@ -189,6 +189,7 @@ class SubmissionRecord:
 
     ``fields`` are the form's declared fields by name; ``consent`` the consent
     records (field, label text as shown, time given).
+    ``locale`` (the visitor's language) is kept: it says nothing about the person.
     """
 
     id: str
@@ -201,6 +202,7 @@ class SubmissionRecord:
     fields: dict[str, Any] | None
     consent: list[dict[str, Any]] | None
     purged_at: datetime | None
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,7 @@ _EMAIL_COLUMNS = (
     " created_at, updated_at, sent_at, purged_at, delivery"
 )
 _SUBMISSION_COLUMNS = (
-    "id, created_at, form, name, email, company, message, fields, consent, purged_at"
+    "id, created_at, form, name, email, company, message, fields, consent, purged_at, locale"
 )
 
 # The subquery picks due rows; in PostgreSQL ``{lock}`` makes concurrent
@@ -164,6 +164,7 @@ def _submission_record(row: Row) -> SubmissionRecord:
         fields=_maybe_json(row["fields"]),
         consent=_maybe_json(row["consent"]),
         purged_at=_maybe_datetime(row["purged_at"]),
+        locale=row["locale"],
     )
 
 
@@ -387,8 +388,8 @@ class Store(DeliveryRecords, ABC):
                     )
             await tx.execute(
                 "INSERT INTO submissions"
-                " (id, created_at, form, name, email, company, message, fields, consent)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                " (id, created_at, form, name, email, company, message, fields, consent, locale)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 submission.id,
                 now,
                 submission.form.id,
@@ -398,6 +399,7 @@ class Store(DeliveryRecords, ABC):
                 submission.message,
                 dump_json(submission.fields),
                 dump_json(submission.consent_records()) if submission.consents else None,
+                submission.locale,
             )
             for seq, (email, body) in enumerate(zip(emails, packed, strict=True)):
                 await tx.execute(

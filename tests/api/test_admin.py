@@ -79,8 +79,10 @@ async def store_lead(
     company: str = "Acme Bakeries",
 ) -> str:
     """A submission whose notification and confirmation ended in ``outcomes``; its id."""
-    new = Submission(name=name, email=VISITOR, message=MESSAGE, company=company)
-    submission = Submission(id=new.id, name=name, email=VISITOR, message=MESSAGE, created_at=at)
+    new = Submission(name=name, email=VISITOR, message=MESSAGE, company=company, locale="nl")
+    submission = Submission(
+        id=new.id, name=name, email=VISITOR, message=MESSAGE, created_at=at, locale="nl"
+    )
     settings, renderer = admin.app.ctx.settings, admin.app.ctx.renderer
     emails = [
         compose_notification(submission, settings, renderer),
@@ -375,6 +377,7 @@ async def test_submissions_keep_every_lead_even_when_every_email_failed(admin: A
         "message": MESSAGE,
         "fields": {},
         "consent": [],
+        "locale": "nl",
         "purged": False,
         "emails": [
             {

@@ -23,6 +23,7 @@ from sanic import Sanic
 
 from service.app import create_app
 from service.config import Settings
+from service.i18n import LOCALES
 from service.jsonparse import MAX_DEPTH
 from tests.api.conftest import drain_outbox
 from tests.api.served import served
@@ -32,6 +33,8 @@ HEADERS = {
     "notification": {"From", "To", "Reply-To", "Subject", "Date", "Message-ID"},
     "confirmation": {"From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted"},
 }
+# Every email says its language; the value is the negotiated code, never visitor text.
+LANGUAGE = {"Content-Language"}
 MIME = {"MIME-Version", "Content-Type"}
 JSON_HEADERS = {"content-type": "application/json"}
 FUZZ = settings(
@@ -104,8 +107,9 @@ def check_mail(written: list[tuple[str, bytes]], response: httpx.Response) -> No
         names = {
             line.split(b":", 1)[0].decode() for line in head.splitlines() if line[:1] not in b" \t"
         }
-        assert names == HEADERS[kind] | MIME
+        assert names == HEADERS[kind] | LANGUAGE | MIME
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        assert message["Content-Language"] in LOCALES
         to = sorted(address for _, address in getaddresses(message.get_all("To", [])))
         if kind == "notification":
             assert to == OWNER
@@ -219,7 +223,8 @@ async def test_any_json_value_is_answered_without_a_server_error(
     email_address=ADDRESSES,
     message=FIELD_VALUES,
     company=FIELD_VALUES,
-    extra=st.dictionaries(st.text(max_size=20), JSON_VALUES, max_size=3),
+    # "locale" too: whatever it holds, the answer and the emails are in a shipped language.
+    extra=st.dictionaries(st.text(max_size=20) | st.just("locale"), JSON_VALUES, max_size=3),
 )
 @FUZZ
 async def test_any_field_content_never_adds_a_recipient_or_a_header(

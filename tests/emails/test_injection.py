@@ -32,6 +32,7 @@ NOTIFICATION_HEADERS = [
     "Subject",
     "Date",
     "Message-ID",
+    "Content-Language",
     "MIME-Version",
     "Content-Type",
 ]
@@ -42,6 +43,7 @@ CONFIRMATION_HEADERS = [
     "Date",
     "Message-ID",
     "Auto-Submitted",
+    "Content-Language",
     "MIME-Version",
     "Content-Type",
 ]

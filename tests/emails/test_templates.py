@@ -41,7 +41,9 @@ def test_notification_lays_out_every_field(settings: Settings, renderer: EmailRe
     for value in ("Zoë Ångström", "zoe@example.org", "ref-42", "Example & Co."):
         assert value in text
         assert str(escape(value)) in html
-    assert f"Received:  {submission.created_at:%d %B %Y}" in text
+    # Babel's long date in OWNER_LOCALE (en), in OWNER_TIMEZONE (UTC), zone named.
+    assert f"Received:  {submission.created_at:%B} {submission.created_at.day}, " in text
+    assert "(Coordinated Universal Time)" in text
     assert 'href="mailto:zoe@example.org"' in html
     assert "Reply to Zoë Ångström" in html
     assert "reply to this email" in html

@@ -13,7 +13,9 @@ from service.outbox import (
     EmailState,
     IdempotencyConflict,
     Store,
+    open_store,
 )
+from service.outbox.migrations import MIGRATIONS
 from service.submission import Submission
 
 LEASE = 60.0
@@ -406,3 +408,46 @@ async def test_purge_also_forgets_long_dead_emails_which_then_cannot_be_requeued
     submission = await store.get_submission(sid)
     assert submission is not None
     assert submission.email is None
+
+
+async def test_the_visitor_s_language_is_kept_and_outlives_the_purge(
+    store: Store, clock: FakeClock
+) -> None:
+    dutch = Submission(name="Vera", email=VISITOR, message=SECRET_BODY, locale="nl")
+    english = Submission(name="Olaf", email=VISITOR, message=SECRET_BODY)
+    await store.add_submission(dutch, [])
+    await store.add_submission(english, [])
+    stored = await store.get_submission(dutch.id)
+    assert stored is not None
+    assert stored.locale == "nl"
+    listed = {record.id: record.locale for record in await store.list_submissions()}
+    assert listed == {dutch.id: "nl", english.id: "en"}
+
+    clock.advance(days=31)
+    await store.purge(retention=timedelta(days=30))
+    purged = await store.get_submission(dutch.id)
+    assert purged is not None
+    assert (purged.name, purged.message, purged.locale) == (None, None, "nl")
+
+
+async def test_submissions_stored_before_the_language_column_have_none(
+    database_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first_only = MIGRATIONS[:1]
+    monkeypatch.setattr("service.outbox.store.MIGRATIONS", first_only)
+    async with open_store(database_url, clock=clock) as old:
+        await old._run(
+            lambda tx: tx.execute(
+                "INSERT INTO submissions (id, created_at, name, email, company, message, extra)"
+                " VALUES ('before', $1, 'Vera', $2, '', 'hi', '{}')",
+                clock(),
+                VISITOR,
+            ),
+            write=True,
+        )
+    monkeypatch.setattr("service.outbox.store.MIGRATIONS", MIGRATIONS)
+    async with open_store(database_url, clock=clock) as upgraded:
+        assert await upgraded.schema_version() == MIGRATIONS[-1].version
+        before = await upgraded.get_submission("before")
+    assert before is not None
+    assert (before.name, before.locale) == ("Vera", None)

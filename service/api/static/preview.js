@@ -19,6 +19,8 @@
     for (const [key, value] of new FormData(sampleForm)) {
       if (key !== "tab" && key !== "view") data.append(key, value);
     }
+    // The language is the switch's, not a field of the form.
+    if (body.dataset.locale) data.append("locale", body.dataset.locale);
     return data;
   }
 

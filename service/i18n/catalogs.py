@@ -1,0 +1,120 @@
+"""The shipped languages' gettext catalogs, for Python code and for Jinja templates.
+
+Catalogs are ``locales/LANG/LC_MESSAGES/messages.po`` with the compiled
+``messages.mo`` beside them, both in the package (and the wheel), so that a
+fresh checkout runs without a build step; ``make translations`` extracts the
+messages and updates and compiles the catalogs. English is the source
+language and has no catalog. Each catalog is read once per process.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from gettext import NullTranslations
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from babel import Locale
+from babel.dates import format_date, format_time, get_datetime_format, get_timezone_name
+from babel.support import Translations
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+__all__ = [
+    "DOMAIN",
+    "LOCALES",
+    "LOCALE_DIR",
+    "N_",
+    "SOURCE_LOCALE",
+    "format_moment",
+    "gettext_for",
+    "jinja_environment",
+    "language_name",
+    "translations",
+]
+
+LOCALE_DIR = Path(__file__).parent / "locales"
+DOMAIN = "messages"
+SOURCE_LOCALE = "en"
+LOCALES: tuple[str, ...] = (SOURCE_LOCALE, "nl", "de", "fr")
+"""Every shipped language, the source language first. Adding one: see the README."""
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction where it is defined; it is translated where it is shown."""
+    return message
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    """The catalog of shipped language ``locale``; English is the msgids themselves.
+
+    A missing catalog is an error, not a silent fall back to English.
+    """
+    if locale not in LOCALES:
+        raise ValueError(f"{locale!r} is not a shipped language ({', '.join(LOCALES)})")
+    if locale == SOURCE_LOCALE:
+        return NullTranslations()
+    path = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    with path.open("rb") as catalog:
+        return Translations(catalog, domain=DOMAIN)
+
+
+def gettext_for(locale: str) -> Any:
+    """``gettext`` of ``locale``: English msgid in, translated text out."""
+    return translations(locale).gettext
+
+
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return translations(context.get("lang", SOURCE_LOCALE)).gettext(message)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
+    return translations(context.get("lang", SOURCE_LOCALE)).ngettext(singular, plural, count)
+
+
+def jinja_environment(*, autoescape: bool, **options: Any) -> jinja2.Environment:
+    """A Jinja environment whose ``{% trans %}``, ``_()`` and ``gettext()`` speak ``lang``.
+
+    The language is the render context's ``lang`` (English when absent), so
+    one compiled template serves every language. New-style gettext:
+    ``_("Hello %(name)s", name=x)`` formats, and under autoescape the
+    variables are escaped while the translation is trusted.
+    """
+    # The caller decides: HTML escapes, text parts and subjects do not.
+    env = jinja2.Environment(extensions=["jinja2.ext.i18n"], autoescape=autoescape, **options)  # noqa: S701
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+@cache
+def language_name(language: str, in_locale: str) -> str:
+    """The name of ``language`` in ``in_locale``, from CLDR: ``nl`` in ``de`` is Niederländisch."""
+    return Locale.parse(in_locale).languages.get(language, language)
+
+
+def format_moment(moment: datetime, zone: ZoneInfo, locale: str) -> str:
+    """``moment`` in ``zone`` as ``locale`` writes it, zone named: ``5. Juli 2025, 15:30 (MESZ)``.
+
+    The locale's long date and short time (no seconds), joined by its own
+    pattern, then the zone's long name in that language (CLDR's short ones
+    are numeric offsets in most languages). CLDR's narrow no-break spaces
+    ("3:41\u202fPM") become plain ones: an English email then stays 7-bit.
+    """
+    local = moment.astimezone(zone)
+    joined = (
+        get_datetime_format("long", locale=locale)
+        .replace("'", "")
+        .replace("{0}", format_time(local, "short", locale=locale))
+        .replace("{1}", format_date(local, "long", locale=locale))
+    )
+    named = f"{joined} ({get_timezone_name(local, width='long', locale=locale)})"
+    return named.translate(_PLAIN_SPACES)
+
+
+_PLAIN_SPACES = str.maketrans({"\u202f": " ", "\u00a0": " "})
