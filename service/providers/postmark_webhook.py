@@ -24,8 +24,6 @@ outbox id comes back in ``Metadata`` (sent by :mod:`service.providers.postmark`)
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
@@ -35,9 +33,8 @@ from service.providers.http import OUTBOX_ID_KEY
 from service.webhooks.base import (
     Malformed,
     ProviderWebhook,
-    Unauthorized,
     WebhookRequest,
-    constant_time_equal,
+    basic_credentials,
     from_iso,
     require_object,
     short_reason,
@@ -70,13 +67,7 @@ class PostmarkWebhook(ProviderWebhook):
         return cls(options.secret("webhook_auth"))
 
     def verify(self, request: WebhookRequest) -> datetime | None:
-        scheme, _, encoded = (request.header("authorization") or "").partition(" ")
-        try:
-            given = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            given = b""
-        if scheme.lower() != "basic" or not constant_time_equal(given, self._expected):
-            raise Unauthorized("missing or wrong Basic credentials")
+        basic_credentials(request, self._expected)
         return None
 
     def events(self, request: WebhookRequest) -> Iterable[DeliveryEvent | None]:
