@@ -142,13 +142,7 @@ class SesWebhook(ProviderWebhook):
             return
         if not urlsplit(url).path.endswith(".pem"):
             raise Unauthorized("SigningCertURL is not a certificate")
-        try:
-            response = await client.get(url)
-        except httpx.HTTPError:
-            raise SnsUnavailable("the SNS signing certificate could not be fetched") from None
-        if response.status_code != 200:
-            raise SnsUnavailable(f"the SNS signing certificate: HTTP {response.status_code}")
-        self._remember(url, response.content)
+        self._remember(url, await _get(client, url, "fetching the SNS signing certificate"))
 
     def _remember(self, url: str, pem: bytes) -> None:
         try:
@@ -191,13 +185,7 @@ class SesWebhook(ProviderWebhook):
             return {"success": True, "events": {}}
         if message.get("Type") != "SubscriptionConfirmation":
             return None
-        url = self._sns_url(message, "SubscribeURL")
-        try:
-            response = await client.get(url)
-        except httpx.HTTPError:
-            raise SnsUnavailable("the subscription could not be confirmed") from None
-        if response.status_code != 200:
-            raise SnsUnavailable(f"confirming the subscription: HTTP {response.status_code}")
+        await _get(client, self._sns_url(message, "SubscribeURL"), "confirming the subscription")
         return {"success": True, "subscribed": True}
 
     def events(self, request: WebhookRequest) -> Iterable[DeliveryEvent | None]:
@@ -222,6 +210,17 @@ class SesWebhook(ProviderWebhook):
         if url is None or url.scheme != "https" or url.netloc != self.sns_host:
             raise Unauthorized(f"{field} is not an https://{self.sns_host} URL")
         return str(value)
+
+
+async def _get(client: httpx.AsyncClient, url: str, doing: str) -> bytes:
+    """GET ``url`` (an SNS URL, checked) through the shared client; 503 when SNS fails."""
+    try:
+        response = await client.get(url)
+    except httpx.HTTPError:
+        raise SnsUnavailable(f"{doing}: SNS could not be reached") from None
+    if response.status_code != 200:
+        raise SnsUnavailable(f"{doing}: HTTP {response.status_code}")
+    return response.content
 
 
 def _events(record: Mapping[str, Any], sns_id: str) -> list[DeliveryEvent | None]:

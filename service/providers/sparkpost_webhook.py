@@ -33,24 +33,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any
 
 from service.outbox.delivery import DeliveryEvent
 from service.providers.http import OUTBOX_ID_KEY
 from service.webhooks.base import (
+    BasicCredentialsWebhook,
     Malformed,
-    ProviderWebhook,
     WebhookRequest,
-    basic_credentials,
     from_iso,
     from_unix,
     require_object,
     short_reason,
     text_field,
 )
-
-if TYPE_CHECKING:
-    from service.providers.base import ProviderSettings
 
 __all__ = ["HARD_BOUNCE_CLASSES", "SparkpostWebhook"]
 
@@ -66,23 +62,10 @@ _EVENTS = {
 HARD_BOUNCE_CLASSES = frozenset({"10", "30", "90"})
 
 
-class SparkpostWebhook(ProviderWebhook):
+class SparkpostWebhook(BasicCredentialsWebhook):
     """Checks ``Authorization: Basic`` against ``SPARKPOST_WEBHOOK_AUTH``."""
 
     name = "sparkpost"
-
-    def __init__(self, credentials: str) -> None:
-        if ":" not in credentials:
-            raise ValueError("must be user:password")
-        self._expected = credentials.encode("utf-8")
-
-    @classmethod
-    def from_settings(cls, options: ProviderSettings) -> Self:
-        return cls(options.secret("webhook_auth"))
-
-    def verify(self, request: WebhookRequest) -> datetime | None:
-        basic_credentials(request, self._expected)
-        return None
 
     def events(self, request: WebhookRequest) -> Iterable[DeliveryEvent | None]:
         body = request.json()

@@ -51,12 +51,12 @@ if TYPE_CHECKING:
     from service.providers.base import ProviderSettings
 
 __all__ = [
+    "BasicCredentialsWebhook",
     "Malformed",
     "ProviderWebhook",
     "Unauthorized",
     "WebhookRefused",
     "WebhookRequest",
-    "basic_credentials",
     "constant_time_equal",
     "from_iso",
     "from_unix",
@@ -152,26 +152,39 @@ class ProviderWebhook(ABC):
         return None
 
 
+class BasicCredentialsWebhook(ProviderWebhook):
+    """A provider that signs nothing but sends ``Authorization: Basic`` (Postmark, SparkPost).
+
+    The credentials are the ``user:password`` written in the webhook's URL or
+    settings, read from the declaration's ``webhook_auth`` field and compared
+    in constant time. No time is signed: replays are caught by the event id.
+    """
+
+    def __init__(self, credentials: str) -> None:
+        if ":" not in credentials:
+            raise ValueError("must be user:password")
+        self._expected = credentials.encode("utf-8")
+
+    @classmethod
+    def from_settings(cls, options: ProviderSettings) -> Self:
+        return cls(options.secret("webhook_auth"))
+
+    def verify(self, request: WebhookRequest) -> datetime | None:
+        scheme, _, encoded = (request.header("authorization") or "").partition(" ")
+        try:
+            given = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            given = b""
+        if scheme.lower() != "basic" or not constant_time_equal(given, self._expected):
+            raise Unauthorized("missing or wrong Basic credentials")
+        return None
+
+
 def constant_time_equal(given: str | bytes, expected: str | bytes) -> bool:
     """``hmac.compare_digest`` over bytes, so non-ASCII input is a mismatch, not a TypeError."""
     left = given.encode("utf-8") if isinstance(given, str) else given
     right = expected.encode("utf-8") if isinstance(expected, str) else expected
     return hmac.compare_digest(left, right)
-
-
-def basic_credentials(request: WebhookRequest, expected: bytes) -> None:
-    """Check ``Authorization: Basic`` against ``user:password`` in constant time.
-
-    For providers that sign nothing but send the credentials written in the
-    webhook's URL or settings (Postmark, SparkPost). Raises :class:`Unauthorized`.
-    """
-    scheme, _, encoded = (request.header("authorization") or "").partition(" ")
-    try:
-        given = base64.b64decode(encoded.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        given = b""
-    if scheme.lower() != "basic" or not constant_time_equal(given, expected):
-        raise Unauthorized("missing or wrong Basic credentials")
 
 
 def from_unix(value: Any) -> datetime:
