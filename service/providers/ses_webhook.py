@@ -111,7 +111,7 @@ class SnsUnavailable(WebhookRefused):
 def string_to_sign(message: Mapping[str, Any]) -> bytes:
     """The bytes SNS signs for ``message`` (a notification or a confirmation)."""
     keys = _CONFIRMATION_KEYS if message.get("Type") in _CONFIRMATIONS else _NOTIFICATION_KEYS
-    lines = [f"{key}\n{message[key]}\n" for key in keys if key in message]
+    lines = [f"{key}\n{message[key]}\n" for key in keys if message.get(key) is not None]
     return "".join(lines).encode("utf-8")
 
 
@@ -225,9 +225,9 @@ async def _get(client: httpx.AsyncClient, url: str, doing: str) -> bytes:
 
 def _events(record: Mapping[str, Any], sns_id: str) -> list[DeliveryEvent | None]:
     kind = record.get("eventType") or record.get("notificationType")
-    if kind not in _EVENTS:
+    if not isinstance(kind, str) or kind not in _EVENTS:
         return [None]
-    event, key, recipients_key = _EVENTS[str(kind)]
+    event, key, recipients_key = _EVENTS[kind]
     mail = require_object(record.get("mail"), "mail")
     detail = require_object(record.get(key, {}), key)
     listed = detail.get(recipients_key) if recipients_key else mail.get("destination")

@@ -15,7 +15,9 @@ Format followed (pages read 2026-11-27):
 * Event types — https://developers.sparkpost.com/api/events/ (the samples of
   ``GET /api/v1/events/samples``): ``type``, ``event_id``, ``timestamp``
   (Unix seconds as a string in webhooks), ``message_id``, ``transmission_id``,
-  ``rcpt_to``, ``rcpt_meta`` (the transmission's ``metadata``), ``bounce_class``,
+  ``rcpt_to``, ``rcpt_meta`` (the transmission's ``metadata``, which the
+  Transmissions page says events carry, with the recipient's own taking
+  precedence), ``bounce_class``,
   ``reason``, ``raw_reason``, ``error_code``.
 * Bounce classification codes — https://support.sparkpost.com/docs/deliverability/bounce-classification-codes:
   categories Hard (10, 30, 90), Soft, Block, Admin (25, 26, 80) and

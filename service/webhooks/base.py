@@ -13,7 +13,7 @@ A :class:`ProviderWebhook` does two things, both pure (no I/O, no store):
   authentication over the raw request and returns the signed time, if the
   scheme signs one; it raises :class:`Unauthorized` otherwise. It runs before
   anything is parsed, except where the signature is itself inside the body
-  (Mailgun), which :meth:`WebhookRequest.json` parses with a depth bound;
+  (Mailgun, Amazon SNS), which :meth:`WebhookRequest.json` parses with a depth bound;
 * :meth:`ProviderWebhook.events` turns the verified body into
   :class:`~service.outbox.delivery.DeliveryEvent` values; an event type the
   service does not track (opens, clicks) yields ``None`` and is acknowledged.

@@ -230,6 +230,17 @@ async def test_ses_transient_bounce_is_soft_and_opens_are_ignored(sns: respx.Moc
     assert await verified(webhook, incoming(sign, *sign.request(opened))) == [None]
 
 
+async def test_ses_odd_event_records_are_ignored_or_malformed(sns: respx.MockRouter) -> None:
+    sign = more_signer("ses")
+    sns.get(SNS_CERT_URL).respond(200, content=sign.certificate)
+    webhook = webhook_for(sign)
+    unhashable = incoming(sign, *sign.request({"eventType": ["Bounce"]}))
+    assert await verified(webhook, unhashable) == [None]
+    for record in ({"eventType": "Bounce", "mail": []}, {"eventType": "Delivery", "mail": {}}):
+        with pytest.raises(Malformed):
+            await verified(webhook, incoming(sign, *sign.request(record)))
+
+
 async def test_ses_identity_notifications_are_read_too(sns: respx.MockRouter) -> None:
     sign = more_signer("ses")
     sns.get(SNS_CERT_URL).respond(200, content=sign.certificate)
