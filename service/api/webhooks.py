@@ -9,8 +9,8 @@ event is recorded, duplicate, ignored or unmatched (so the provider stops
 retrying), or the provider's own answer to a verified subscription handshake;
 ``401`` for a missing or wrong signature or a stale timestamp;
 ``400`` for a malformed body; ``413`` for a body over the limit; ``503`` when
-the outbox cannot record (the provider retries later). Never a 500 for what a
-client sends, never a secret in an answer or a log.
+the outbox cannot record or SNS cannot be reached (the provider retries
+later). Never a 500 for what a client sends, never a secret in an answer or a log.
 """
 
 from __future__ import annotations

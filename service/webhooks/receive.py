@@ -6,11 +6,11 @@ set; only those get a route. :class:`WebhookReceiver` then, for each request:
 
 1. lets the provider :meth:`~service.webhooks.base.ProviderWebhook.fetch` what
    its verification needs and :meth:`~service.webhooks.base.ProviderWebhook.verify`
-   it (``401`` and nothing recorded when that fails); a verified subscription
-   handshake is answered as the provider says (``handshake``);
+   it (``401`` and nothing recorded when that fails);
 2. refuses a signed time more than :data:`REPLAY_WINDOW` away from now (a
    replayed request); schemes that sign no time (Postmark's Basic credentials)
-   rely on the event-id deduplication alone;
+   rely on the event-id deduplication alone; then answers a subscription
+   handshake as the provider says (``handshake``: Event Grid, SNS), and stops there;
 3. parses every event before recording any (a malformed body is a ``400`` and
    nothing is recorded);
 4. records each event (:meth:`~service.outbox.delivery.DeliveryRecords.record_event`):
