@@ -375,3 +375,34 @@ async def test_without_a_site_key_the_page_has_no_widget_and_the_plain_policy(
     _, page = await app.asgi_client.get("/f/contact")
     assert "cf-turnstile" not in page.text
     assert "challenges.cloudflare.com" not in page.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "nl",
+            {
+                "position": "Moet een van de genoemde opties zijn.",
+                "portfolio": "Moet een webadres zijn dat begint met http:// of https://.",
+                "consent": "Moet aangevinkt zijn.",
+            },
+        ),
+        (
+            "de",
+            {
+                "position": "Muss eine der aufgeführten Optionen sein.",
+                "portfolio": "Muss eine Webadresse sein, die mit http:// oder https:// beginnt.",
+                "consent": "Muss angekreuzt sein.",
+            },
+        ),
+    ],
+)
+async def test_declared_fields_are_refused_in_the_visitor_s_language(
+    client: SanicASGITestClient, locale: str, expected: dict[str, str]
+) -> None:
+    body = {**APPLICANT, "position": "Pilot", "portfolio": "ftp://x", "consent": False}
+    response = await post(client, "/api/forms/careers", {**body, "locale": locale})
+    assert response.status == 422
+    errors = {error["field"]: error["message"] for error in response.json["errors"]}
+    assert errors == expected
