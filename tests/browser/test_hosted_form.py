@@ -322,6 +322,7 @@ def test_a_dutch_browser_gets_the_dutch_page_with_javascript(
         page.click("button[type=submit]")
         expect(page.locator("#f-name-error")).to_have_text("Dit veld is verplicht.")
         expect(page.locator("#f-email-error")).to_have_text("Moet een geldig e-mailadres zijn.")
+        expect(page.locator("#f-consent-error")).to_have_text("Moet aangevinkt zijn.")
         expect(page.locator("#form-status")).to_contain_text("Verbeter de gemarkeerde velden.")
         assert focused_id(page) == "f-name"
         expect_refusals(console, 1)
