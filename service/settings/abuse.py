@@ -50,6 +50,8 @@ class AbuseSettings(BaseModel):
     forwarded_secret: SecretStr | None = None
     captcha_provider: Literal["turnstile", "hcaptcha", "recaptcha"] | None = None
     captcha_secret: SecretStr | None = None
+    # Public: the hosted form page renders the provider's widget with it.
+    captcha_site_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,100}$")
     captcha_hostname: str | None = Field(default=None, max_length=253)
     captcha_min_score: float = Field(default=0.5, ge=0, le=1)
 
@@ -63,6 +65,7 @@ class AbuseSettings(BaseModel):
         "forwarded_secret",
         "captcha_provider",
         "captcha_secret",
+        "captcha_site_key",
         "captcha_hostname",
         mode="before",
     )
