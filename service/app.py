@@ -32,6 +32,7 @@ from service.api.context import return_request_id, start_request
 from service.api.errors import JsonErrorHandler
 from service.api.forms import forms_blueprint
 from service.api.health import OutboxWrites
+from service.api.late_routes import build_signals_once
 from service.api.security import add_security_headers
 from service.api.webhooks import add_webhook_routes
 from service.config import Settings, load_settings
@@ -148,6 +149,7 @@ def _base_app(name: str, settings: Settings, forms: Forms) -> Sanic:
         error_handler=JsonErrorHandler(),
         log_config=logging_config(settings.log_level, settings.log_format),
     )
+    build_signals_once(app)
     app.config.update(
         # Read by service.deadline's protocol when `python -m service` serves the app.
         REQUEST_DEADLINE=settings.request_deadline_seconds,
