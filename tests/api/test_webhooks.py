@@ -21,7 +21,7 @@ from sanic import Sanic
 from service.app import create_app
 from service.config import Settings
 from service.message import Address, OutgoingEmail, make_message_id
-from service.outbox import Store
+from service.outbox import EmailState, Store
 from service.outbox.delivery import EVENTS_KEPT
 from service.submission import Submission
 from tests.api.served import served
@@ -299,6 +299,36 @@ async def test_suppressions_are_removed_through_the_admin_api(hooked: Hooked) ->
     assert again.status_code == 404
     bad = await hooked.client.delete(path, params={"email": "not an address"}, headers=AUTH)
     assert bad.status_code == 400
+
+
+async def test_a_queued_confirmation_to_an_address_that_bounced_meanwhile_is_not_sent(
+    hooked: Hooked,
+) -> None:
+    """Stored before the bounce of an earlier confirmation arrived: the worker checks again."""
+    earlier = await hooked.sent_lead("resend")
+    waiting = Submission(name="Vera", email=VISITOR, message="Hello again")
+    await hooked.store.add_submission(
+        waiting, [build(kind, waiting.id) for kind in ("notification", "confirmation")]
+    )
+    bounced = await hooked.store.get_email(earlier["confirmation"])
+    assert bounced is not None
+    payload = bounce_payload("resend", bounced.provider_message_id or "")
+    assert (await hooked.post("resend", payload)).status_code == 200
+
+    worker = hooked.app.ctx.worker
+    deliveries = [*await worker.run_once(), *await worker.run_once()]
+
+    assert [(d.kind, d.state) for d in deliveries] == [
+        ("notification", EmailState.SENT),
+        ("confirmation", EmailState.REJECTED),
+    ]
+    page = (await hooked.client.get("/api/admin/outbox", headers=AUTH)).json()
+    (shown,) = [e for e in page["emails"] if e["id"] == deliveries[1].email_id]
+    assert shown["state"] == "rejected"
+    assert "suppression list" in shown["last_error"]
+    assert shown["sent_at"] is None
+    metrics = (await hooked.client.get("/metrics")).text
+    assert 'contact_mailer_emails_total{outcome="suppressed",provider="none"} 1.0' in metrics
 
 
 # Any bytes, JSON values and header values: the route answers 2xx or 4xx.
