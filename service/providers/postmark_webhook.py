@@ -24,8 +24,6 @@ outbox id comes back in ``Metadata`` (sent by :mod:`service.providers.postmark`)
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
@@ -37,6 +35,7 @@ from service.webhooks.base import (
     ProviderWebhook,
     Unauthorized,
     WebhookRequest,
+    basic_credentials,
     constant_time_equal,
     from_iso,
     require_object,
@@ -70,12 +69,7 @@ class PostmarkWebhook(ProviderWebhook):
         return cls(options.secret("webhook_auth"))
 
     def verify(self, request: WebhookRequest) -> datetime | None:
-        scheme, _, encoded = (request.header("authorization") or "").partition(" ")
-        try:
-            given = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            given = b""
-        if scheme.lower() != "basic" or not constant_time_equal(given, self._expected):
+        if not constant_time_equal(basic_credentials(request), self._expected):
             raise Unauthorized("missing or wrong Basic credentials")
         return None
 

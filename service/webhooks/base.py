@@ -25,6 +25,8 @@ matching, recording, logs and metrics) is written once, in
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
@@ -44,6 +46,8 @@ __all__ = [
     "Unauthorized",
     "WebhookRefused",
     "WebhookRequest",
+    "basic_credentials",
+    "bearer_token",
     "constant_time_equal",
     "from_iso",
     "from_unix",
@@ -127,6 +131,27 @@ def constant_time_equal(given: str | bytes, expected: str | bytes) -> bool:
     left = given.encode("utf-8") if isinstance(given, str) else given
     right = expected.encode("utf-8") if isinstance(expected, str) else expected
     return hmac.compare_digest(left, right)
+
+
+def basic_credentials(request: WebhookRequest) -> bytes:
+    """The decoded ``user:password`` of an ``Authorization: Basic`` header; ``b""`` without one.
+
+    For providers that authenticate with the credentials written in the webhook
+    URL; compare the result with :func:`constant_time_equal`.
+    """
+    scheme, _, encoded = (request.header("authorization") or "").partition(" ")
+    if scheme.lower() != "basic":
+        return b""
+    try:
+        return base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def bearer_token(request: WebhookRequest) -> str:
+    """The token of an ``Authorization: Bearer`` header; ``""`` without one."""
+    scheme, _, token = (request.header("authorization") or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def from_unix(value: Any) -> datetime:

@@ -88,6 +88,12 @@ def bounce_payload(provider: str, message_id: str, *, to: str = VISITOR, **extra
         return payloads.postmark(event, message_id=message_id, to=to)
     if provider == "sendgrid":
         return [payloads.sendgrid(event, message_id=message_id, to=to, event_id=event_id)]
+    if provider == "brevo":
+        return payloads.brevo(event, message_id=message_id, to=to)
+    if provider == "mailjet":
+        return [payloads.mailjet(event, message_id=message_id, to=to)]
+    if provider == "mailersend":
+        return payloads.mailersend(event, message_id=message_id, to=to, event_id=event_id)
     return payloads.mailgun(event, message_id=message_id, to=to, event_id=event_id)
 
 
@@ -376,6 +382,7 @@ async def test_any_webhook_body_is_answered_without_a_server_error(
             "authorization": header,
             "X-Twilio-Email-Event-Webhook-Signature": header,
             "X-Twilio-Email-Event-Webhook-Timestamp": header,
+            "Signature": header,
         }
     response = await hooked.client.post(f"/api/webhooks/{provider}", content=body, headers=headers)
     assert response.status_code in (200, 400, 401), response.text
