@@ -127,9 +127,13 @@ class ProviderWebhook(ABC):
 
 
 def constant_time_equal(given: str | bytes, expected: str | bytes) -> bool:
-    """``hmac.compare_digest`` over bytes, so non-ASCII input is a mismatch, not a TypeError."""
-    left = given.encode("utf-8") if isinstance(given, str) else given
-    right = expected.encode("utf-8") if isinstance(expected, str) else expected
+    """``hmac.compare_digest`` over bytes, so non-ASCII input is a mismatch, not a TypeError.
+
+    A header's bytes that are not UTF-8 reach us as lone surrogates: encoded
+    as they are ("surrogatepass"), they are a mismatch, not a UnicodeEncodeError.
+    """
+    left = given.encode("utf-8", "surrogatepass") if isinstance(given, str) else given
+    right = expected.encode("utf-8", "surrogatepass") if isinstance(expected, str) else expected
     return hmac.compare_digest(left, right)
 
 

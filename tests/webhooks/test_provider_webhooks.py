@@ -327,3 +327,12 @@ def test_unusable_brevo_mailjet_mailersend_secrets_stop_startup() -> None:
         configured_webhooks(load_settings(mailjet_webhook_auth="no-colon"))
     with pytest.raises(ConfigError, match=r"^MAILERSEND_WEBHOOK_SIGNING_SECRET: "):
         configured_webhooks(load_settings(mailersend_webhook_signing_secret="   "))
+
+
+@pytest.mark.parametrize("provider", ["brevo", "mailjet", "mailersend", "postmark"])
+def test_header_bytes_that_are_not_utf8_are_refused_not_an_error(provider: str) -> None:
+    # Latin-1 bytes of a header arrive as lone surrogates (surrogateescape).
+    webhook = webhook_for(signer(provider))
+    for value in ("Bearer \udc80\udcff", "Basic \udc80", "\udc80"):
+        with pytest.raises(Unauthorized):
+            webhook.verify(incoming({"Authorization": value, "Signature": value}, b"{}"))
