@@ -28,49 +28,28 @@ and ``Message_GUID`` is the ``MessageUUID`` kept at send.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any
 
 from service.outbox.delivery import DeliveryEvent
 from service.webhooks.base import (
+    BasicCredentialsWebhook,
     Malformed,
-    ProviderWebhook,
-    Unauthorized,
     WebhookRequest,
-    basic_credentials,
-    constant_time_equal,
     from_unix,
     require_object,
     short_reason,
     text_field,
 )
 
-if TYPE_CHECKING:
-    from service.providers.base import ProviderSettings
-
 __all__ = ["MailjetWebhook"]
 
 _EVENTS = {"sent": "delivered", "bounce": "bounced", "blocked": "rejected", "spam": "complained"}
 
 
-class MailjetWebhook(ProviderWebhook):
+class MailjetWebhook(BasicCredentialsWebhook):
     """Checks ``Authorization: Basic`` against ``MAILJET_WEBHOOK_AUTH``."""
 
     name = "mailjet"
-
-    def __init__(self, credentials: str) -> None:
-        if ":" not in credentials:
-            raise ValueError("must be user:password")
-        self._expected = credentials.encode("utf-8")
-
-    @classmethod
-    def from_settings(cls, options: ProviderSettings) -> Self:
-        return cls(options.secret("webhook_auth"))
-
-    def verify(self, request: WebhookRequest) -> datetime | None:
-        if not constant_time_equal(basic_credentials(request), self._expected):
-            raise Unauthorized("missing or wrong Basic credentials")
-        return None
 
     def events(self, request: WebhookRequest) -> Iterable[DeliveryEvent | None]:
         body = request.json()

@@ -25,26 +25,19 @@ outbox id comes back in ``Metadata`` (sent by :mod:`service.providers.postmark`)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any
 
 from service.outbox.delivery import DeliveryEvent
 from service.providers.http import OUTBOX_ID_KEY
 from service.webhooks.base import (
+    BasicCredentialsWebhook,
     Malformed,
-    ProviderWebhook,
-    Unauthorized,
     WebhookRequest,
-    basic_credentials,
-    constant_time_equal,
     from_iso,
     require_object,
     short_reason,
     text_field,
 )
-
-if TYPE_CHECKING:
-    from service.providers.base import ProviderSettings
 
 __all__ = ["PostmarkWebhook"]
 
@@ -54,24 +47,10 @@ _HARD = frozenset({"HardBounce", "BadEmailAddress", "ManuallyDeactivated"})
 _NOT_BOUNCES = frozenset({"Subscribe", "Unsubscribe", "OpenRelayTest", "InboundError"})
 
 
-class PostmarkWebhook(ProviderWebhook):
+class PostmarkWebhook(BasicCredentialsWebhook):
     """Checks ``Authorization: Basic`` against ``POSTMARK_WEBHOOK_AUTH``."""
 
     name = "postmark"
-
-    def __init__(self, credentials: str) -> None:
-        if ":" not in credentials:
-            raise ValueError("must be user:password")
-        self._expected = credentials.encode("utf-8")
-
-    @classmethod
-    def from_settings(cls, options: ProviderSettings) -> Self:
-        return cls(options.secret("webhook_auth"))
-
-    def verify(self, request: WebhookRequest) -> datetime | None:
-        if not constant_time_equal(basic_credentials(request), self._expected):
-            raise Unauthorized("missing or wrong Basic credentials")
-        return None
 
     def events(self, request: WebhookRequest) -> Iterable[DeliveryEvent | None]:
         body = require_object(request.json(), "the event")
