@@ -36,7 +36,7 @@ from service.webhooks.base import (
     Malformed,
     WebhookRequest,
     from_unix,
-    require_object,
+    object_or_objects,
     short_reason,
     text_field,
 )
@@ -52,9 +52,7 @@ class MailjetWebhook(BasicCredentialsWebhook):
     name = "mailjet"
 
     def events(self, request: WebhookRequest) -> Iterable[DeliveryEvent | None]:
-        body = request.json()
-        items = body if isinstance(body, list) else [body]
-        return [self._event(require_object(item, "an event")) for item in items]
+        return [self._event(item) for item in object_or_objects(request.json())]
 
     def _event(self, body: Mapping[str, Any]) -> DeliveryEvent | None:
         name = str(body.get("event"))

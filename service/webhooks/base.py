@@ -62,6 +62,7 @@ __all__ = [
     "constant_time_equal",
     "from_iso",
     "from_unix",
+    "object_or_objects",
     "require_object",
     "short_reason",
     "text_field",
@@ -239,6 +240,12 @@ def text_field(data: Mapping[str, Any], key: str) -> str | None:
     """``data[key]`` when it is a non-empty string, else ``None``."""
     value = data.get(key)
     return value if isinstance(value, str) and value else None
+
+
+def object_or_objects(value: Any) -> list[Mapping[str, Any]]:
+    """A body that is one event object or an array of them (batched), as a list of objects."""
+    items = value if isinstance(value, list) else [value]
+    return [require_object(item, "an event") for item in items]
 
 
 def require_object(value: Any, what: str) -> Mapping[str, Any]:
