@@ -11,6 +11,7 @@ Feeding it:
 - ``submission(outcome, form=...)``: a form submission, ``accepted`` also with the time it took;
 - ``attempt(event)``: the provider chain's observer, one call per attempt;
 - ``email_dead(provider)``: the outbox gave up on an email;
+- ``email_suppressed()``: the outbox did not send a confirmation to a suppressed address;
 - ``observe_outbox(depth, oldest_pending_seconds)``: the outbox's state, typically from
   a refresher registered with ``add_refresher``, which runs before every scrape.
 """
@@ -52,7 +53,7 @@ MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 PREFIX = "contact_mailer"
 
 SUBMISSION_OUTCOMES = ("accepted", "invalid", "spam", "rate_limited")
-EMAIL_OUTCOMES = ("sent", "retried", "failed_over", "rejected", "dead")
+EMAIL_OUTCOMES = ("sent", "retried", "failed_over", "rejected", "dead", "suppressed")
 
 # Accepting is answering a form post; sending is one call to a provider, which may time out.
 ACCEPT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -77,7 +78,8 @@ class Metrics:
         self.emails = Counter(
             f"{PREFIX}_emails",
             "Email send attempts and their end, by provider and outcome "
-            "(sent, retried, failed_over, rejected; dead when the outbox gives up).",
+            "(sent, retried, failed_over, rejected; dead when the outbox gives up, "
+            "suppressed when a confirmation's address was suppressed before it was sent).",
             ["provider", "outcome"],
             registry=self.registry,
         )
@@ -153,6 +155,10 @@ class Metrics:
     def email_dead(self, provider: str | None) -> None:
         """Count an email the outbox gave up on; ``provider`` is the last one tried."""
         self.emails.labels(provider=provider or "none", outcome="dead").inc()
+
+    def email_suppressed(self) -> None:
+        """Count a confirmation not sent because its address was suppressed while it waited."""
+        self.emails.labels(provider="none", outcome="suppressed").inc()
 
     def delivery_event(self, provider: str, event: str) -> None:
         """Count one webhook event (a normalised event name, or how it was not recorded)."""

@@ -54,7 +54,9 @@ class EmailSummary(BaseModel):
     provider: str | None
     provider_message_id: str | None
     attempts: int
-    last_error: str | None = Field(description="The last provider error, addresses masked.")
+    last_error: str | None = Field(
+        description="The last provider error, or why the outbox did not send it; addresses masked."
+    )
     created_at: datetime
     queued_at: datetime
     updated_at: datetime
