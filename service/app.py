@@ -27,7 +27,6 @@ from service import __version__
 from service.abuse import Defences
 from service.api import health, hosted, pages
 from service.api import metrics as metrics_api
-from service.api import suppressions as suppressions_api
 from service.api.context import return_request_id, start_request
 from service.api.errors import JsonErrorHandler
 from service.api.forms import forms_blueprint
@@ -114,8 +113,8 @@ def create_app(*, settings: Settings | None = None, forms: Forms | None = None) 
         # Without a token the routes do not exist: every /api/admin path is a 404.
         from service.api import admin as admin_api
 
-        app.blueprint(admin_api.bp)
-        app.blueprint(suppressions_api.bp)
+        for blueprint in admin_api.BLUEPRINTS:
+            app.blueprint(blueprint)
         admin_api.describe_security(app)
     # A route per provider whose webhook secret is set; other providers' paths are 404.
     app.ctx.provider_webhooks = webhooks

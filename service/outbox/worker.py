@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from service.outbox.backoff import next_attempt_at
+from service.outbox.inbox import SPAM_SKIPPED
 from service.outbox.models import ClaimedEmail, Clock, EmailState
 from service.providers.errors import (
     ChainExhausted,
@@ -297,6 +298,8 @@ class DeliveryWorker:
             return []
 
     async def _deliver(self, claim: ClaimedEmail) -> Delivery:
+        if claim.spam and claim.kind == "confirmation":
+            return await self._skip_spam(claim)
         try:
             email = claim.to_email()
             if claim.kind == "confirmation" and await self._suppressed(email):
@@ -369,6 +372,14 @@ class DeliveryWorker:
             delivery,
             self.store.mark_rejected(claim, error=str(error), now=self.clock()),
             _summary(error),
+        )
+
+    async def _skip_spam(self, claim: ClaimedEmail) -> Delivery:
+        """A confirmation whose submission was marked as spam: final, never sent."""
+        return await self._record(
+            Delivery.of(claim, EmailState.REJECTED, error=SPAM_SKIPPED),
+            self.store.mark_rejected(claim, error=SPAM_SKIPPED, now=self.clock()),
+            "marked as spam",
         )
 
     async def _record_failure(
