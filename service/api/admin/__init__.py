@@ -9,16 +9,24 @@ exist). One job per module:
 * :mod:`.bearer`: the bearer-token guard of the JSON routes.
 * :mod:`.api`: ``/api/admin`` outbox and submissions routes.
 * :mod:`.suppressions`: ``/api/admin/suppressions``.
+* :mod:`.session`: the owner's signed browser session and its CSRF tokens.
+* :mod:`.views`: what every page shares: the session guard, rendering, strict headers.
+* :mod:`.access`: ``/admin`` sign-in and sign-out.
+* :mod:`.pages`: the inbox, one lead, the outbox and the suppression list.
+* :mod:`.actions`: what the pages' forms do, and the CSV export.
 
-``BLUEPRINTS`` are the JSON API's blueprints, to register together;
+``BLUEPRINTS`` are the JSON API's blueprints and ``PAGES`` the pages', to register together;
 ``describe_security`` declares their bearer scheme in the OpenAPI document.
 """
 
 from __future__ import annotations
 
-from service.api.admin import api, suppressions
+from service.api.admin import access, actions, api, pages, suppressions
 from service.api.admin.openapi_docs import SECURITY_SCHEME, describe_security
 
-__all__ = ["BLUEPRINTS", "SECURITY_SCHEME", "describe_security"]
+__all__ = ["BLUEPRINTS", "PAGES", "SECURITY_SCHEME", "describe_security"]
 
 BLUEPRINTS = (api.bp, suppressions.bp)
+
+PAGES = (access.bp, pages.bp, actions.bp)
+"""The site owner's pages under ``/admin``: a signed-in browser session, no bearer token."""

@@ -1,0 +1,214 @@
+"""The site owner's pages: the inbox, one lead, the outbox and the suppression list.
+
+Server-rendered and usable without script; every page needs a signed-in
+session (:mod:`.access`), and every form on them posts to :mod:`.actions`
+with the session's CSRF token. Addresses quoted in provider errors are masked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sanic import Blueprint, HTTPResponse, Request
+from sanic.exceptions import NotFound
+from sanic_ext import openapi
+
+from service.api.admin.views import guard, harden, page
+from service.api.errors import FIELD_LABELS
+from service.api.locale import current_locale
+from service.i18n import gettext_for, language_name
+from service.logs import mask_addresses
+from service.outbox import EmailRecord, EmailState, SubmissionRecord
+
+__all__ = ["bp", "inbox"]
+
+bp = Blueprint("admin_pages", url_prefix="/admin")
+bp.on_request(guard)
+bp.on_response(harden)
+
+FAILED_SHOWN = 200
+"""Dead and rejected emails listed on the outbox page (of each state)."""
+SUPPRESSIONS_PAGE = 50
+
+
+INBOX_PAGE = 50
+
+
+async def inbox(request: Request) -> HTTPResponse:
+    """The leads, newest first, 50 a page, searched and filtered (``GET /admin``)."""
+    offset = _offset(request)
+    store = request.app.ctx.store
+    found = await store.list_submissions(limit=INBOX_PAGE + 1, offset=offset)
+    shown = found[:INBOX_PAGE]
+    return page(
+        request,
+        "inbox",
+        current="inbox",
+        filters=dict.fromkeys(("q", "form", "since", "until", "state")),
+        invalid=False,
+        forms=list(request.app.ctx.forms.values()),
+        badges=BADGES,
+        query="",
+        offset=offset,
+        rows=[_row(record, None) for record in shown],
+        previous=f"?offset={max(0, offset - INBOX_PAGE)}" if offset else None,
+        following=f"?offset={offset + INBOX_PAGE}" if len(found) > INBOX_PAGE else None,
+    )
+
+
+BADGES = ("delivered", "pending", "bounced", "dead", "spam")
+
+
+def _row(record: SubmissionRecord, badge: str | None) -> dict[str, Any]:
+    message = (record.message or "").strip()
+    return {
+        "id": record.id,
+        "created_at": record.created_at,
+        "form": record.form,
+        "name": record.name,
+        "email": record.email,
+        "first_line": message.splitlines()[0] if message else "",
+        "badge": badge,
+    }
+
+
+@bp.get("/submissions/<submission_id:str>")
+@openapi.exclude()  # pages for people
+async def submission(request: Request, submission_id: str) -> HTTPResponse:
+    """One lead: every field with its label, consent, language and each email's timeline."""
+    store = request.app.ctx.store
+    record = await store.get_submission(submission_id)
+    if record is None:
+        raise NotFound("Not found.")
+    emails = await store.emails_of([record.id])
+    events = await store.events_of([email.id for email in emails])
+    return page(
+        request,
+        "submission",
+        submission=record,
+        form_title=_form_title(request, record.form),
+        language=language_name(record.locale, current_locale(request)) if record.locale else None,
+        fields=_labelled(request, record),
+        consent=record.consent or [],
+        purged=record.purged_at is not None,
+        spam=bool(getattr(record, "spam", False)),
+        badge=None,
+        emails=[_timeline(email, events.get(email.id, [])) for email in emails],
+    )
+
+
+@bp.get("/submissions/<submission_id:str>/erase")
+@openapi.exclude()
+async def confirm_erase(request: Request, submission_id: str) -> HTTPResponse:
+    """The confirmation step before erasing everything about the lead's sender."""
+    record = await request.app.ctx.store.get_submission(submission_id)
+    if record is None or not record.email:
+        raise NotFound("Not found.")
+    return page(request, "erase", submission_id=record.id, address=record.email)
+
+
+@bp.get("/outbox")
+@openapi.exclude()
+async def outbox(request: Request) -> HTTPResponse:
+    """Counts by state, and the dead and rejected emails to send again."""
+    store = request.app.ctx.store
+    stats = await store.stats()
+    failed: list[EmailRecord] = []
+    for state in (EmailState.DEAD, EmailState.REJECTED):
+        failed += await store.list_emails(state=state, limit=FAILED_SHOWN)
+    failed.sort(key=lambda email: email.created_at, reverse=True)
+    return page(
+        request,
+        "outbox",
+        current="outbox",
+        counts=[(str(state), stats.counts.get(state, 0)) for state in EmailState],
+        failed=[_masked(email) for email in failed],
+    )
+
+
+@bp.get("/suppressions")
+@openapi.exclude()
+async def suppressions(request: Request) -> HTTPResponse:
+    """The suppressed visitor addresses, masked, newest first."""
+    offset = _offset(request)
+    found = await request.app.ctx.store.list_suppressions(
+        limit=SUPPRESSIONS_PAGE + 1, offset=offset
+    )
+    return page(
+        request,
+        "suppressions",
+        current="suppressions",
+        suppressions=found[:SUPPRESSIONS_PAGE],
+        previous=f"?offset={max(0, offset - SUPPRESSIONS_PAGE)}" if offset else None,
+        following=f"?offset={offset + SUPPRESSIONS_PAGE}"
+        if len(found) > SUPPRESSIONS_PAGE
+        else None,
+    )
+
+
+def _offset(request: Request) -> int:
+    raw = request.args.get("offset", "0")
+    return min(int(raw), 1_000_000_000) if raw.isdigit() else 0
+
+
+def _form_title(request: Request, form_id: str) -> str:
+    form = request.app.ctx.forms.get(form_id)
+    return form.title if form is not None else form_id
+
+
+def _labelled(request: Request, record: SubmissionRecord) -> list[tuple[str, Any]]:
+    """The core fields, then the form's declared ones, by their labels as the form shows them."""
+    gettext = gettext_for(current_locale(request))
+    shown: list[tuple[str, Any]] = [
+        (gettext(FIELD_LABELS[name]), value)
+        for name, value in (
+            ("name", record.name),
+            ("email", record.email),
+            ("company", record.company),
+            ("message", record.message),
+        )
+        if value
+    ]
+    form = request.app.ctx.forms.get(record.form)
+    labels = {field.name: field.label for field in form.declared} if form is not None else {}
+    for name, value in (record.fields or {}).items():
+        shown.append((labels.get(name, name), _value(value, gettext)))
+    return shown
+
+
+def _value(value: Any, gettext: Any) -> Any:
+    if value is True:
+        return gettext("Yes")
+    if value is False:
+        return gettext("No")
+    return value
+
+
+def _masked(email: EmailRecord) -> EmailRecord:
+    return replace(email, last_error=mask_addresses(email.last_error) if email.last_error else None)
+
+
+def _timeline(email: EmailRecord, events: list[Any]) -> dict[str, Any]:
+    return {
+        "id": email.id,
+        "kind": email.kind,
+        "state": str(email.state),
+        "delivery": email.delivery,
+        "attempts": email.attempts,
+        "provider": email.provider,
+        "created_at": email.created_at,
+        "sent_at": email.sent_at,
+        "purged": email.purged,
+        "last_error": mask_addresses(email.last_error) if email.last_error else None,
+        "events": [
+            {
+                "event": event.event,
+                "provider": event.provider,
+                "bounce": event.bounce,
+                "reason": mask_addresses(event.reason) if event.reason else None,
+                "occurred_at": event.occurred_at,
+            }
+            for event in events
+        ],
+    }
