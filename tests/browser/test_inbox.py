@@ -211,7 +211,7 @@ def test_the_outbox_and_suppressions_pages(
     assert "e**@example.org" not in page.inner_text("main")
     assert "<eve@example.org>" not in page.inner_text("main")  # masked
     page.click("button:has-text('Send all of them again')")
-    expect(page.locator(".notice")).to_contain_text("1 email is queued again")
+    expect(page.locator(".notice")).to_contain_text("Emails queued again: 1")
 
     page.click("nav >> text=Suppressions")
     assert_accessible(browser, owner, page.url)
