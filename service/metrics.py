@@ -121,6 +121,12 @@ class Metrics:
             ["provider", "event"],
             registry=self.registry,
         )
+        self.spam_marks = Counter(
+            f"{PREFIX}_spam_marks",
+            "Submissions an operator marked as spam (mark=spam) or not spam (mark=ham), by form.",
+            ["form", "mark"],
+            registry=self.registry,
+        )
         # Series that exist from the start, so that rate() and alerts see a 0 before the first 1.
         # One series per form and outcome: the forms are the configuration's, never a visitor's.
         for form in forms:
@@ -155,6 +161,10 @@ class Metrics:
     def owner_alarm(self, provider: str, event: str) -> None:
         """Count an owner notification that bounced or was reported as spam."""
         self.owner_alarms.labels(provider=provider, event=event).inc()
+
+    def spam_mark(self, form: str, *, spam: bool) -> None:
+        """Count an operator's spam (or not-spam) mark on a submission of ``form``."""
+        self.spam_marks.labels(form=form, mark="spam" if spam else "ham").inc()
 
     def observe_outbox(
         self, depth: Mapping[str, int], oldest_pending_seconds: float | None

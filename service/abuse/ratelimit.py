@@ -199,6 +199,33 @@ class RateLimits:
             return False
         return refusal is None
 
+    async def forget_confirmations(self, address: str) -> int:
+        """Drop ``address``'s confirmation counters (an erasure); how many were dropped.
+
+        In memory, only this process's counters can be reached (they lapse with
+        their window anyway); in Redis, every worker's. Redis answers no count,
+        so each limit cleared there counts as one.
+        """
+        key = address_key(address)
+        if self._windows is not None:
+            forgotten = [
+                self._windows.forget(item.key_for("confirmation", key))
+                for item in self.confirmation
+            ]
+            return sum(forgotten)
+        if self._limiter is None:
+            raise RuntimeError("RateLimits.open() was not awaited")
+        try:
+            for item in self.confirmation:
+                await self._limiter.clear(item, "confirmation", key)
+        except StorageError as err:
+            logger.warning(
+                "rate-limit storage failed (%s); confirmation counters not erased",
+                type(err.storage_error).__name__,
+            )
+            return 0
+        return len(self.confirmation)
+
     async def _hit(self, items: list[RateLimitItem], *identifiers: str) -> _Refusal | None:
         for item in items:
             wait = await self._hit_item(item, identifiers)

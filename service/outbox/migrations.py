@@ -173,5 +173,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         # NULL for submissions stored before: their language was not recorded.
         ("ALTER TABLE submissions ADD COLUMN locale TEXT",),
     ),
+    # The leads inbox (service.outbox.inbox): when an operator marked a submission as spam.
+    Migration(
+        6,
+        "spam marks on submissions",
+        ("ALTER TABLE submissions ADD COLUMN spam_at {ts}",),
+    ),
 )
 """Every migration, in version order."""

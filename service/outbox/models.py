@@ -203,6 +203,8 @@ class SubmissionRecord:
     consent: list[dict[str, Any]] | None
     purged_at: datetime | None
     locale: str | None = None
+    #: An operator marked it as spam (:meth:`~service.outbox.inbox.InboxRecords.mark_spam`).
+    spam: bool = False
 
 
 @dataclass(frozen=True, slots=True)

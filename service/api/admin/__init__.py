@@ -7,7 +7,10 @@ exist). One job per module:
 * :mod:`.queries`: the query-string filters, shared by the JSON API and the pages.
 * :mod:`.openapi_docs`: the bearer scheme and the pieces every operation's OpenAPI entry repeats.
 * :mod:`.bearer`: the bearer-token guard of the JSON routes.
-* :mod:`.api`: ``/api/admin`` outbox and submissions routes.
+* :mod:`.api`: ``/api/admin/outbox`` (counts, emails, retry).
+* :mod:`.submissions`: ``/api/admin/submissions`` (list, CSV export, spam marks).
+* :mod:`.export`: the CSV writer, shared with the inbox page's export.
+* :mod:`.people`: ``DELETE /api/admin/people`` (erasure, via :mod:`service.erasure`).
 * :mod:`.suppressions`: ``/api/admin/suppressions``.
 * :mod:`.session`: the owner's signed browser session and its CSRF tokens.
 * :mod:`.views`: what every page shares: the session guard, rendering, strict headers.
@@ -21,12 +24,12 @@ exist). One job per module:
 
 from __future__ import annotations
 
-from service.api.admin import access, actions, api, pages, suppressions
+from service.api.admin import access, actions, api, pages, people, submissions, suppressions
 from service.api.admin.openapi_docs import SECURITY_SCHEME, describe_security
 
 __all__ = ["BLUEPRINTS", "PAGES", "SECURITY_SCHEME", "describe_security"]
 
-BLUEPRINTS = (api.bp, suppressions.bp)
+BLUEPRINTS = (api.bp, submissions.bp, people.bp, suppressions.bp)
 
 PAGES = (access.bp, pages.bp, actions.bp)
 """The site owner's pages under ``/admin``: a signed-in browser session, no bearer token."""

@@ -1,4 +1,4 @@
-"""``/api/admin``: the outbox and the submissions, for the site's operator.
+"""``/api/admin/outbox``: the emails the service sends, for the site's operator.
 
 Registered only when ``ADMIN_TOKEN`` is set (otherwise every ``/api/admin``
 path is a 404). Each request must carry ``Authorization: Bearer <token>``,
@@ -9,10 +9,8 @@ compared in constant time: 401 without it, 403 when it is wrong.
   in provider errors are masked).
 * ``POST /api/admin/outbox/{id}/retry``: a ``dead`` or ``rejected`` email
   back to ``pending``, due now; the worker is woken.
-* ``GET /api/admin/submissions``: the leads themselves, newest first, with
-  their form, its declared fields, the consent records and their emails'
-  states, so none is lost even when every email bounced; ``?form=`` lists
-  one form's only.
+
+The leads themselves are :mod:`.submissions`'s.
 
 Pages are ``?limit=`` (1-200, default 50) and ``?offset=``; ``next_offset`` is
 the offset of the next page, ``null`` on the last one. A bad value or an
@@ -32,16 +30,14 @@ from service.api.admin.openapi_docs import (
     error,
     json_schema,
 )
-from service.api.admin.queries import OutboxQuery, SubmissionsQuery, json_query, next_offset
+from service.api.admin.queries import OutboxQuery, json_query, next_offset
 from service.api.admin.schemas import (
     OutboxPage,
     RetryResponse,
-    SubmissionsPage,
     email_summary,
-    submission_summary,
 )
 from service.api.errors import error_response
-from service.outbox import EmailRecord, EmailState
+from service.outbox import EmailState
 
 __all__ = ["bp"]
 
@@ -130,51 +126,3 @@ async def retry(request: Request, email_id: str) -> HTTPResponse:
         )
     ctx.worker.notify()
     return json(RetryResponse(id=email_id).model_dump(mode="json"))
-
-
-@bp.get("/submissions")
-@openapi.definition(
-    summary="Recent submissions (the leads)",
-    description=(
-        "Submissions newest first, as the visitors sent them, with each email's state: "
-        "no lead is lost even when every email bounced. Personal fields are `null` once "
-        "the retention period purged them."
-    ),
-    tag="admin",
-    secured=SECURITY_SCHEME,
-    parameter=[
-        openapi.definitions.Parameter(
-            "form", openapi.String(), description="Only submissions of this form."
-        ),
-        *PAGE_PARAMETERS,
-    ],
-    response=[
-        openapi.definitions.Response(json_schema(SubmissionsPage), status=200),
-        error(400, "A query parameter is invalid"),
-        *AUTH_ERRORS,
-    ],
-)
-async def submissions(request: Request) -> HTTPResponse:
-    """A page of submissions with their emails' states."""
-    query = json_query(request, SubmissionsQuery)
-    if isinstance(query, HTTPResponse):
-        return query
-    store = request.app.ctx.store
-    records = await store.list_submissions(
-        form=query.form, limit=query.limit + 1, offset=query.offset
-    )
-    shown = records[: query.limit]
-    emails = await store.emails_of([record.id for record in shown])
-    by_submission: dict[str, list[EmailRecord]] = {record.id: [] for record in shown}
-    for email in emails:
-        by_submission[email.submission_id].append(email)
-    events = await store.events_of([email.id for email in emails])
-    page = SubmissionsPage(
-        limit=query.limit,
-        offset=query.offset,
-        next_offset=next_offset(query, len(records)),
-        submissions=[
-            submission_summary(record, by_submission[record.id], events) for record in shown
-        ],
-    )
-    return json(page.model_dump(mode="json"))

@@ -11,11 +11,13 @@ from typing import Any
 from pydantic import BaseModel
 from sanic_ext import openapi
 
-from service.api.admin.queries import MAX_LIMIT, MAX_OFFSET
+from service.api.admin.queries import FORM_PATTERN, MAX_LIMIT, MAX_OFFSET, TEXT_PATTERN
 from service.api.schemas import ErrorResponse
+from service.outbox.inbox import INBOX_STATES
 
 __all__ = [
     "AUTH_ERRORS",
+    "FILTER_PARAMETERS",
     "PAGE_PARAMETERS",
     "SECURITY_SCHEME",
     "describe_security",
@@ -79,5 +81,38 @@ PAGE_PARAMETERS = (
         "offset",
         openapi.Integer(minimum=0, maximum=MAX_OFFSET, default=0),
         description="How many to skip; use the previous page's `next_offset`.",
+    ),
+)
+FILTER_PARAMETERS = (
+    openapi.definitions.Parameter(
+        "form",
+        openapi.String(pattern=FORM_PATTERN),
+        description="Only submissions of this form.",
+    ),
+    openapi.definitions.Parameter(
+        "q",
+        openapi.String(maxLength=200, pattern=TEXT_PATTERN),
+        description=(
+            "Text to find in the name, email, company, message or the form's fields "
+            "(case-insensitive, a plain substring)."
+        ),
+    ),
+    openapi.definitions.Parameter(
+        "since",
+        openapi.Date(),
+        description="Only submissions from this day on (UTC, `YYYY-MM-DD`).",
+    ),
+    openapi.definitions.Parameter(
+        "until",
+        openapi.Date(),
+        description="Only submissions up to and including this day (UTC, `YYYY-MM-DD`).",
+    ),
+    openapi.definitions.Parameter(
+        "state",
+        openapi.String(enum=list(INBOX_STATES)),
+        description=(
+            "Only submissions with this delivery badge: spam (marked), dead (an email dead or "
+            "rejected), bounced (reported by a provider), pending (still to send), delivered."
+        ),
     ),
 )

@@ -3,24 +3,36 @@
 :func:`parse_args` turns a request's query string into one of the models
 (raising pydantic's ``ValidationError``); :func:`json_query` answers the
 JSON API's 400 instead. A mistyped parameter is refused, never ignored.
+
+Numbers are plain decimal digits and dates ``YYYY-MM-DD``: pydantic alone
+would take ``0.0`` or a Unix timestamp, which no client means.
+:meth:`SubmissionFilters.to_filter` gives the store's
+:class:`~service.outbox.inbox.SubmissionFilter` (``until`` is the last day
+included); the CSV export takes the same filters without the paging.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from sanic import HTTPResponse, Request
 
 from service.api.errors import error_response
 from service.api.schemas import field_errors
 from service.outbox import EmailState
+from service.outbox.inbox import SubmissionFilter
 
 __all__ = [
+    "FORM_PATTERN",
     "MAX_LIMIT",
     "MAX_OFFSET",
+    "TEXT_PATTERN",
     "OutboxQuery",
     "PageQuery",
+    "SubmissionFilters",
     "SubmissionsQuery",
     "json_query",
     "next_offset",
@@ -32,20 +44,72 @@ MAX_LIMIT = 200
 MAX_OFFSET = 1_000_000_000
 
 
+_DIGITS = re.compile(r"[0-9]{1,12}")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _digits(value: Any) -> Any:
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number written in digits")
+    return value
+
+
+def _day(value: Any) -> Any:
+    if isinstance(value, str) and not _DAY.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+Digits = Annotated[int, BeforeValidator(_digits)]
+Day = Annotated[date, BeforeValidator(_day)]
+# Text a person types: no control characters (PostgreSQL refuses NUL in text).
+TEXT_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
+FORM_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+InboxState = Literal["delivered", "pending", "bounced", "dead", "spam"]
+
+
 class PageQuery(BaseModel):
     """``?limit=&offset=``: which page of a newest-first listing."""
 
     # A mistyped parameter (``?stat=dead``) must not silently list everything.
     model_config = ConfigDict(extra="forbid")
 
-    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    limit: Digits = Field(default=50, ge=1, le=MAX_LIMIT)
+    offset: Digits = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
-class SubmissionsQuery(PageQuery):
-    """``?form=&limit=&offset=``: a page of submissions, optionally of one form only."""
+class SubmissionFilters(BaseModel):
+    """``?form=&q=&since=&until=&state=``: which submissions a listing or an export shows.
 
-    form: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    ``q`` searches name, email, company, message and the form's fields;
+    ``since`` and ``until`` are days (UTC), both included; ``state`` a delivery badge.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    form: str | None = Field(default=None, pattern=FORM_PATTERN)
+    q: str | None = Field(default=None, max_length=200, pattern=TEXT_PATTERN)
+    since: Day | None = None
+    until: Day | None = None
+    state: InboxState | None = None
+
+    def to_filter(self) -> SubmissionFilter:
+        """The store's filter: ``until`` becomes the start of the next day, exclusive."""
+        return SubmissionFilter(
+            form=self.form,
+            search=self.q.strip() if self.q and self.q.strip() else None,
+            since=_midnight(self.since) if self.since else None,
+            until=_midnight(self.until + timedelta(days=1)) if self.until else None,
+            state=self.state,
+        )
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+class SubmissionsQuery(PageQuery, SubmissionFilters):
+    """A page of submissions, filtered (:class:`SubmissionFilters`)."""
 
 
 class OutboxQuery(PageQuery):

@@ -12,15 +12,18 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from service.logs import mask_addresses
-from service.outbox import EmailRecord, EmailState, SubmissionRecord
+from service.outbox import EmailRecord, EmailState
 from service.outbox.delivery import EventRecord
+from service.outbox.inbox import InboxEntry
 
 __all__ = [
     "ConsentRecord",
     "DeliveryEventSummary",
     "EmailSummary",
+    "ErasureResponse",
     "OutboxPage",
     "RetryResponse",
+    "SpamResponse",
     "SubmissionEmail",
     "SubmissionSummary",
     "SubmissionsPage",
@@ -114,6 +117,8 @@ class SubmissionSummary(BaseModel):
         description="The visitor's language (en, nl, de, fr); `null` if stored before it was kept."
     )
     purged: bool
+    spam: bool = Field(description="An operator marked it as spam.")
+    state: str = Field(description="Its delivery badge: spam, dead, bounced, pending or delivered.")
     emails: list[SubmissionEmail]
 
 
@@ -124,6 +129,27 @@ class SubmissionsPage(BaseModel):
     offset: int
     next_offset: int | None
     submissions: list[SubmissionSummary]
+
+
+class SpamResponse(BaseModel):
+    """The submission's spam mark, as it now stands."""
+
+    success: Literal[True] = True
+    id: str
+    spam: bool
+
+
+class ErasureResponse(BaseModel):
+    """What was erased about a person: counts only (the address is gone)."""
+
+    success: Literal[True] = True
+    submissions: int = Field(description="Submissions from the address, deleted.")
+    emails: int = Field(description="Their emails (bodies, addresses, errors), deleted.")
+    events: int = Field(description="Those emails' delivery events, deleted.")
+    idempotency_keys: int = Field(description="Idempotency records of those submissions.")
+    confirmation_counters: int = Field(
+        description="Confirmation rate-limit counters of the address, dropped."
+    )
 
 
 class RetryResponse(BaseModel):
@@ -172,10 +198,12 @@ def email_summary(record: EmailRecord, events: list[EventRecord]) -> EmailSummar
 
 
 def submission_summary(
-    record: SubmissionRecord,
+    entry: InboxEntry,
     emails: list[EmailRecord],
     events: dict[str, list[EventRecord]],
 ) -> SubmissionSummary:
+    """One lead for the JSON API: its fields (``null`` once purged), badge and emails."""
+    record = entry.submission
     return SubmissionSummary(
         id=record.id,
         created_at=record.created_at,
@@ -190,6 +218,8 @@ def submission_summary(
         else None,
         locale=record.locale,
         purged=record.purged_at is not None,
+        spam=record.spam,
+        state=entry.state,
         emails=[
             SubmissionEmail(
                 id=email.id,
