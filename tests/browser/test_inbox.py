@@ -204,7 +204,7 @@ def test_the_outbox_and_suppressions_pages(
         db.execute(
             "INSERT INTO suppressions (address_hash, masked, reason, provider, detail, created_at)"
             " VALUES ('abc123', 'e**@example.org', 'bounced', 'resend', 'mailbox full',"
-            " '2026-01-01T00:00:00+00:00')"
+            " 1767225600.0)"
         )
     page.click("nav >> text=Outbox")
     assert_accessible(browser, owner, page.url)

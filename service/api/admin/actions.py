@@ -14,7 +14,10 @@ from sanic import Blueprint, HTTPResponse, Request
 from sanic.exceptions import NotFound
 from sanic_ext import openapi
 
+from service.api.admin.export import send_csv
+from service.api.admin.pages import inbox_filters
 from service.api.admin.views import back_to, guard, harden
+from service.erasure import erase_person
 
 __all__ = ["bp"]
 
@@ -59,12 +62,37 @@ async def unsuppress(request: Request) -> HTTPResponse:
 @bp.post("/submissions/<submission_id:str>/spam")
 @openapi.exclude()
 async def spam(request: Request, submission_id: str) -> HTTPResponse:
-    """Mark the lead as spam (``spam=yes``) or not (``spam=no``)."""
-    raise NotFound("Not found.")
+    """Mark the lead as spam (``spam=yes``) or not (``spam=no``); its pending confirmation stays."""
+    marked = (request.form or {}).get("spam") != "no"
+    record = await request.app.ctx.store.mark_spam(submission_id, marked)
+    if record is None:
+        raise NotFound("Not found.")
+    request.app.ctx.metrics.spam_mark(record.form, spam=marked)
+    here = f"/admin/submissions/{record.id}"
+    return back_to(request, here, done="spam" if marked else "not-spam")
 
 
 @bp.post("/submissions/<submission_id:str>/erase")
 @openapi.exclude()
 async def erase(request: Request, submission_id: str) -> HTTPResponse:
     """Erase everything stored about the lead's sender; the inbox says how much went."""
-    raise NotFound("Not found.")
+    ctx = request.app.ctx
+    record = await ctx.store.get_submission(submission_id)
+    if record is None or not record.email:
+        raise NotFound("Not found.")
+    report = await erase_person(ctx.store, record.email, confirmation=ctx.defences.confirmation)
+    return back_to(
+        request,
+        "/admin",
+        done="erased",
+        submissions=str(report.submissions),
+        emails=str(report.emails),
+    )
+
+
+@bp.get("/export.csv")
+@openapi.exclude()
+async def export(request: Request) -> HTTPResponse:
+    """The inbox's current filter as CSV, streamed (see :mod:`.export`)."""
+    query, _ = inbox_filters(request)
+    return await send_csv(request, query.to_filter(), filename="leads.csv")

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
 
+from pydantic import ValidationError
 from sanic import Blueprint, HTTPResponse, Request
 from sanic.exceptions import NotFound
 from sanic_ext import openapi
 
+from service.api.admin.queries import SubmissionsQuery
 from service.api.admin.views import guard, harden, page
 from service.api.errors import FIELD_LABELS
 from service.api.locale import current_locale
 from service.i18n import gettext_for, language_name
 from service.logs import mask_addresses
 from service.outbox import EmailRecord, EmailState, SubmissionRecord
+from service.outbox.inbox import INBOX_STATES
 
-__all__ = ["bp", "inbox"]
+__all__ = ["bp", "filter_query", "inbox", "inbox_filters"]
 
 bp = Blueprint("admin_pages", url_prefix="/admin")
 bp.on_request(guard)
@@ -33,44 +37,61 @@ SUPPRESSIONS_PAGE = 50
 
 
 INBOX_PAGE = 50
+# What the pages' redirects add to a listing's address; not filters.
+NOTICE_ARGS = frozenset({"done", "count", "submissions", "emails"})
+
+
+def inbox_filters(request: Request) -> tuple[SubmissionsQuery, bool]:
+    """The inbox's filters from the query string; a bad one is left out (``True`` says so).
+
+    The same model as ``GET /api/admin/submissions`` reads, so the export of
+    a page's filter selects exactly what the page lists.
+    """
+    args = {
+        key: values[0]
+        for key, values in request.get_args(keep_blank_values=True).items()
+        if key not in NOTICE_ARGS and key != "limit" and values[0] != ""
+    }
+    try:
+        return SubmissionsQuery.model_validate(args), False
+    except ValidationError as err:
+        bad = {str(error["loc"][0]) for error in err.errors() if error["loc"]}
+        kept = {key: value for key, value in args.items() if key not in bad}
+        try:
+            return SubmissionsQuery.model_validate(kept), True
+        except ValidationError:
+            return SubmissionsQuery(), True
+
+
+def filter_query(query: SubmissionsQuery, **changes: Any) -> str:
+    """The query string (``?...``, or "") of ``query``'s filters, with ``changes``."""
+    values = query.model_dump(exclude={"limit"}) | changes
+    pairs = {key: str(value) for key, value in values.items() if value not in (None, "", 0)}
+    return f"?{urlencode(pairs)}" if pairs else ""
 
 
 async def inbox(request: Request) -> HTTPResponse:
     """The leads, newest first, 50 a page, searched and filtered (``GET /admin``)."""
-    offset = _offset(request)
-    store = request.app.ctx.store
-    found = await store.list_submissions(limit=INBOX_PAGE + 1, offset=offset)
-    shown = found[:INBOX_PAGE]
+    query, invalid = inbox_filters(request)
+    offset = query.offset
+    found = await request.app.ctx.store.search_submissions(
+        query.to_filter(), limit=INBOX_PAGE + 1, offset=offset
+    )
+    more = len(found) > INBOX_PAGE
     return page(
         request,
         "inbox",
         current="inbox",
-        filters=dict.fromkeys(("q", "form", "since", "until", "state")),
-        invalid=False,
+        filters=query,
+        invalid=invalid,
         forms=list(request.app.ctx.forms.values()),
-        badges=BADGES,
-        query="",
+        badges=INBOX_STATES,
+        query=filter_query(query, offset=0),
         offset=offset,
-        rows=[_row(record, None) for record in shown],
-        previous=f"?offset={max(0, offset - INBOX_PAGE)}" if offset else None,
-        following=f"?offset={offset + INBOX_PAGE}" if len(found) > INBOX_PAGE else None,
+        rows=found[:INBOX_PAGE],
+        previous=filter_query(query, offset=max(0, offset - INBOX_PAGE)) or "?" if offset else None,
+        following=filter_query(query, offset=offset + INBOX_PAGE) if more else None,
     )
-
-
-BADGES = ("delivered", "pending", "bounced", "dead", "spam")
-
-
-def _row(record: SubmissionRecord, badge: str | None) -> dict[str, Any]:
-    message = (record.message or "").strip()
-    return {
-        "id": record.id,
-        "created_at": record.created_at,
-        "form": record.form,
-        "name": record.name,
-        "email": record.email,
-        "first_line": message.splitlines()[0] if message else "",
-        "badge": badge,
-    }
 
 
 @bp.get("/submissions/<submission_id:str>")
@@ -92,8 +113,7 @@ async def submission(request: Request, submission_id: str) -> HTTPResponse:
         fields=_labelled(request, record),
         consent=record.consent or [],
         purged=record.purged_at is not None,
-        spam=bool(getattr(record, "spam", False)),
-        badge=None,
+        spam=record.spam,
         emails=[_timeline(email, events.get(email.id, [])) for email in emails],
     )
 
