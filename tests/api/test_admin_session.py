@@ -189,3 +189,26 @@ def test_a_session_expires_and_another_token_signs_nobody_in() -> None:
     assert keeper.parse(value) == session
     clock[0] += 1
     assert keeper.parse(value) is None
+
+
+async def test_the_pages_speak_dutch_and_answer_unknown_leads_with_a_page(
+    browser: httpx.AsyncClient,
+) -> None:
+    dutch = await browser.get("/admin", headers={"Accept-Language": "nl"})
+    assert '<html lang="nl">' in dutch.text
+    assert "Inloggen" in dutch.text
+    assert dutch.headers["content-language"] == "nl"
+    assert (await browser.get("/admin/export.csv")).status_code == 303  # not signed in
+    await sign_in(browser)
+    missing = await browser.get("/admin/submissions/0b7e6c1c-0000-4000-8000-000000000000")
+    assert missing.status_code == 404
+    assert "This lead does not exist" in missing.text
+    confused = await browser.get("/admin?since=yesterday&q=x")
+    assert confused.status_code == 200
+    assert "left out" in confused.text
+    assert 'value="x"' in confused.text  # the filters it did understand stay
+    export = await browser.get("/admin/export.csv?q=nobody")
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    assert export.headers["cache-control"] == "no-store"
+    assert export.content.startswith(b"\xef\xbb\xbfid,created_at,form")

@@ -17,6 +17,7 @@ import io
 import sqlite3
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -140,6 +141,17 @@ def test_the_owner_reads_searches_exports_and_erases_leads(
     page.fill("#q", "looms")
     page.click("button:has-text('Show')")
     assert [row.split("\t")[2] for row in rows(page)] == ["Ada Lovelace"]
+    today = datetime.now(UTC).date()
+    page.goto(f"{base_url}/admin")
+    page.select_option("#form", "contact")
+    page.fill("#since", today.isoformat())
+    page.fill("#until", today.isoformat())
+    page.click("button:has-text('Show')")
+    assert len(rows(page)) == 3
+    page.fill("#until", (today - timedelta(days=1)).isoformat())
+    page.click("button:has-text('Show')")
+    assert rows(page) == []
+    assert "No leads match." in page.inner_text("main")
     page.goto(f"{base_url}/admin")
     page.select_option("#state", "dead")
     page.click("button:has-text('Show')")
@@ -155,7 +167,7 @@ def test_the_owner_reads_searches_exports_and_erases_leads(
     expect(page.locator(".notice")).to_contain_text("queued again")
     _wait_until_sent(database, len(LEADS) * 2)
 
-    # Spam, and back.
+    # Spam.
     page.click("button:has-text('Mark as spam')")
     expect(page.locator(".notice")).to_contain_text("Marked as spam")
     expect(page.locator("h1 .badge")).to_have_text("spam")
@@ -168,7 +180,8 @@ def test_the_owner_reads_searches_exports_and_erases_leads(
     raw = Path(download.value.path()).read_bytes()
     assert raw.startswith(codecs.BOM_UTF8)
     table = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
-    names = {row["name"] for row in table}
+    names = {row["name"]: row["state"] for row in table}
+    assert names["Grace Hopper"] == "spam"
     assert "Grace Hopper" in names
     assert '\'=HYPERLINK("http://evil.example","x")' in names
     assert any(row["message"].startswith("'+1 555") for row in table)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 
 from sanic import Blueprint, HTTPResponse, Request
-from sanic.exceptions import NotFound
 from sanic_ext import openapi
 
 from service.api.admin.export import send_csv
 from service.api.admin.pages import inbox_filters
-from service.api.admin.views import back_to, guard, harden
+from service.api.admin.views import back_to, guard, harden, page
 from service.erasure import erase_person
 
 __all__ = ["bp"]
@@ -66,7 +65,7 @@ async def spam(request: Request, submission_id: str) -> HTTPResponse:
     marked = (request.form or {}).get("spam") != "no"
     record = await request.app.ctx.store.mark_spam(submission_id, marked)
     if record is None:
-        raise NotFound("Not found.")
+        return page(request, "missing", status=404)
     request.app.ctx.metrics.spam_mark(record.form, spam=marked)
     here = f"/admin/submissions/{record.id}"
     return back_to(request, here, done="spam" if marked else "not-spam")
@@ -79,7 +78,7 @@ async def erase(request: Request, submission_id: str) -> HTTPResponse:
     ctx = request.app.ctx
     record = await ctx.store.get_submission(submission_id)
     if record is None or not record.email:
-        raise NotFound("Not found.")
+        return page(request, "missing", status=404)
     report = await erase_person(ctx.store, record.email, confirmation=ctx.defences.confirmation)
     return back_to(
         request,

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 from sanic import Blueprint, HTTPResponse, Request
-from sanic.exceptions import NotFound
 from sanic_ext import openapi
 
 from service.api.admin.queries import SubmissionsQuery
@@ -70,6 +69,10 @@ def filter_query(query: SubmissionsQuery, **changes: Any) -> str:
     return f"?{urlencode(pairs)}" if pairs else ""
 
 
+def _page_link(query: SubmissionsQuery, offset: int) -> str:
+    return filter_query(query, offset=max(0, offset)) or "/admin"
+
+
 async def inbox(request: Request) -> HTTPResponse:
     """The leads, newest first, 50 a page, searched and filtered (``GET /admin``)."""
     query, invalid = inbox_filters(request)
@@ -101,7 +104,7 @@ async def submission(request: Request, submission_id: str) -> HTTPResponse:
     store = request.app.ctx.store
     record = await store.get_submission(submission_id)
     if record is None:
-        raise NotFound("Not found.")
+        return page(request, "missing", status=404)
     emails = await store.emails_of([record.id])
     events = await store.events_of([email.id for email in emails])
     return page(
@@ -124,7 +127,7 @@ async def confirm_erase(request: Request, submission_id: str) -> HTTPResponse:
     """The confirmation step before erasing everything about the lead's sender."""
     record = await request.app.ctx.store.get_submission(submission_id)
     if record is None or not record.email:
-        raise NotFound("Not found.")
+        return page(request, "missing", status=404)
     return page(request, "erase", submission_id=record.id, address=record.email)
 
 
