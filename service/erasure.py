@@ -55,7 +55,7 @@ async def erase_person(
     logger.info(
         "erasure: %s: %d submissions, %d emails, %d events, %d idempotency keys,"
         " %d confirmation counters",
-        mask_email(address.strip()),
+        mask_email(address.strip().lower()),
         *report.as_dict().values(),
     )
     return report

@@ -147,6 +147,8 @@ class ClaimedEmail:
     lease_until: datetime
     queued_at: datetime
     created_at: datetime
+    #: Its submission is marked as spam: a confirmation is then not sent.
+    spam: bool = False
 
     def to_email(self) -> OutgoingEmail:
         """The stored email, exactly as it was rendered (same Message-ID), with its outbox id.

@@ -88,6 +88,8 @@ _SUBMISSION_COLUMNS = (
 # the index's condition, and an expired ``sending`` row is found by its
 # ``next_attempt_at`` too: it was due when it was claimed, and claiming leaves
 # ``next_attempt_at`` alone. ``{index}`` lets a dialect insist on the index.
+# ``spam_at`` tells the worker to skip a confirmation whose submission was marked
+# as spam while it was being claimed (service.outbox.inbox stops the others).
 _CLAIM = """
 UPDATE emails
 SET state = 'sending', attempts = attempts + 1, claimed_by = $1, lease_until = $2,
@@ -105,7 +107,8 @@ WHERE id IN (
     {lock}
 )
 RETURNING id, submission_id, kind, seq, message_id, payload, body, dictionary_id, attempts,
-          claimed_by, lease_until, queued_at, created_at, next_attempt_at
+          claimed_by, lease_until, queued_at, created_at, next_attempt_at,
+          (SELECT spam_at FROM submissions WHERE submissions.id = emails.submission_id) AS spam_at
 """
 
 # Every mark_* carries the claim's fencing token; see the Store module doc.
@@ -184,6 +187,7 @@ def _claimed(row: Row, stored: StoredEmail) -> ClaimedEmail:
         lease_until=_as_datetime(row["lease_until"]),
         queued_at=_as_datetime(row["queued_at"]),
         created_at=_as_datetime(row["created_at"]),
+        spam=row["spam_at"] is not None,
     )
 
 

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from service.outbox.backoff import next_attempt_at
+from service.outbox.inbox import SPAM_SKIPPED
 from service.outbox.models import ClaimedEmail, Clock, EmailState
 from service.providers.errors import (
     ChainExhausted,
@@ -287,6 +288,8 @@ class DeliveryWorker:
             return []
 
     async def _deliver(self, claim: ClaimedEmail) -> Delivery:
+        if claim.spam and claim.kind == "confirmation":
+            return await self._skip_spam(claim)
         try:
             async with asyncio.timeout(self.send_timeout):
                 result = await self.chain.send(claim.to_email())
@@ -335,6 +338,14 @@ class DeliveryWorker:
             delivery,
             self.store.mark_rejected(claim, error=str(error), now=self.clock()),
             _summary(error),
+        )
+
+    async def _skip_spam(self, claim: ClaimedEmail) -> Delivery:
+        """A confirmation whose submission was marked as spam: final, never sent."""
+        return await self._record(
+            Delivery.of(claim, EmailState.REJECTED, error=SPAM_SKIPPED),
+            self.store.mark_rejected(claim, error=SPAM_SKIPPED, now=self.clock()),
+            "marked as spam",
         )
 
     async def _record_failure(

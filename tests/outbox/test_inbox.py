@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from outbox_doubles import VISITOR, FakeClock, build_email
 
-from service.outbox import EmailState, Store
+from service.outbox import DeliveryWorker, EmailState, Store
 from service.outbox.inbox import SPAM_SKIPPED, SubmissionFilter
+from service.providers import ProviderChain
 from service.submission import Answer, FormInfo, Submission
 
 pytestmark = pytest.mark.asyncio
@@ -193,3 +195,28 @@ async def test_erasing_a_person_leaves_nothing_of_them_and_everything_else(
         0,
         0,
     )
+
+
+async def test_the_worker_skips_a_confirmation_marked_as_spam_while_it_was_leased(
+    store: Store, clock: FakeClock, file_chain: ProviderChain, tmp_path: Path
+) -> None:
+    submission = await add(store, clock)
+    worker = DeliveryWorker(store, file_chain, worker_id="w1", clock=clock)
+    (notification,) = await worker.run_once()
+    # Another worker leased the confirmation and died; the mark comes meanwhile.
+    (leased,) = await store.claim_due("dead-worker", 10, 60)
+    await store.mark_spam(submission)
+    clock.advance(seconds=61)
+
+    (skipped,) = await worker.run_once()
+
+    assert (notification.kind, notification.state) == ("notification", EmailState.SENT)
+    assert (skipped.kind, skipped.state, skipped.recorded) == (
+        "confirmation",
+        EmailState.REJECTED,
+        True,
+    )
+    record = await store.get_email(leased.id)
+    assert record is not None
+    assert (record.state, record.last_error) == (EmailState.REJECTED, SPAM_SKIPPED)
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
