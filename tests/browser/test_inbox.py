@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from tests.forms.examples import EXAMPLE
 from tests.process import running_service
 
 if TYPE_CHECKING:
@@ -47,6 +48,14 @@ LEADS = [
         "message": "+1 555 0100 call me",
     },
 ]
+APPLICATION = {
+    "name": "Linus Applicant",
+    "email": "linus@example.org",
+    "position": "Designer",
+    "portfolio": "https://linus.example/work",
+    "consent": True,
+}
+EMAILS = (len(LEADS) + 1) * 2
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +70,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         "DATABASE_URL": f"sqlite:///{database}",
         "ADMIN_TOKEN": TOKEN,
         "CONTACT_RATE_LIMIT": "off",
+        "FORMS_FILE": str(directory / "forms.toml"),
     }
+    (directory / "forms.toml").write_text(EXAMPLE)
     with running_service(directory, env) as base_url:
         for lead in LEADS:
             response = httpx.post(f"{base_url}/api/contact", json=lead, timeout=10)
             assert response.status_code == 200, response.text
             time.sleep(0.01)  # distinct creation times, so the order is known
-        _wait_until_sent(database, len(LEADS) * 2)
+        response = httpx.post(f"{base_url}/api/forms/careers", json=APPLICATION, timeout=10)
+        assert response.status_code == 200, response.text
+        _wait_until_sent(database, EMAILS)
         with sqlite3.connect(database) as db:
             db.execute(
                 "UPDATE emails SET state = 'dead', last_error = 'resend: unavailable [503]'"
@@ -131,11 +144,12 @@ def test_the_owner_reads_searches_exports_and_erases_leads(
     page.screenshot(path=artifacts / "inbox.png", full_page=True)
     assert_accessible(browser, owner, page.url)
     listed = rows(page)
-    assert len(listed) == 3
-    assert "Grace Hopper" in listed[2]  # newest first
-    assert "A compiler, please." in listed[2]
-    assert "Soon." not in listed[2]  # the first line only
-    assert "dead" in listed[2]
+    assert len(listed) == 4
+    assert "Linus Applicant" in listed[0]  # newest first
+    assert "Grace Hopper" in listed[3]
+    assert "A compiler, please." in listed[3]
+    assert "Soon." not in listed[3]  # the first line only
+    assert "dead" in listed[3]
 
     # Search, then filter.
     page.fill("#q", "looms")
@@ -147,7 +161,7 @@ def test_the_owner_reads_searches_exports_and_erases_leads(
     page.fill("#since", today.isoformat())
     page.fill("#until", today.isoformat())
     page.click("button:has-text('Show')")
-    assert len(rows(page)) == 3
+    assert len(rows(page)) == 3  # not the application to the careers form
     page.fill("#until", (today - timedelta(days=1)).isoformat())
     page.click("button:has-text('Show')")
     assert rows(page) == []
@@ -158,14 +172,25 @@ def test_the_owner_reads_searches_exports_and_erases_leads(
     (dead,) = rows(page)
     assert "Grace Hopper" in dead
 
+    # A lead of a form with its own fields, and consent.
+    page.goto(f"{base_url}/admin")
+    page.click("text=Linus Applicant")
+    fields = page.inner_text("dl.fields")
+    assert "Position\tDesigner" in fields or "Position\nDesigner" in fields
+    assert "https://linus.example/work" in fields
+    assert "English" in fields
+    consent = page.inner_text("main")
+    assert "“I agree that my application is kept for six months.”, given" in consent
+
     # One lead, its dead notification sent again.
+    page.goto(f"{base_url}/admin?state=dead")
     page.click("tbody tr a")
     expect(page.locator("h1")).to_contain_text("Grace Hopper")
     assert "resend: unavailable [503]" in page.inner_text("main")
     assert_accessible(browser, owner, page.url)
     page.click("button:has-text('Send again')")
     expect(page.locator(".notice")).to_contain_text("queued again")
-    _wait_until_sent(database, len(LEADS) * 2)
+    _wait_until_sent(database, EMAILS)
 
     # Spam.
     page.click("button:has-text('Mark as spam')")
@@ -185,6 +210,7 @@ def test_the_owner_reads_searches_exports_and_erases_leads(
     assert "Grace Hopper" in names
     assert '\'=HYPERLINK("http://evil.example","x")' in names
     assert any(row["message"].startswith("'+1 555") for row in table)
+    assert {row["position"] for row in table} == {"", "Designer"}
 
     # Erase Ada, with a confirmation step.
     page.fill("#q", "ada@example.org")
@@ -195,7 +221,7 @@ def test_the_owner_reads_searches_exports_and_erases_leads(
     assert_accessible(browser, owner, page.url)
     page.click("button:has-text('Erase everything')")
     expect(page.locator(".notice")).to_contain_text("1 submissions and 2 emails")
-    assert len(rows(page)) == 2
+    assert len(rows(page)) == 3
     assert "Ada" not in page.inner_text("main")
 
 

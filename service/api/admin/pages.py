@@ -7,7 +7,6 @@ with the session's CSRF token. Addresses quoted in provider errors are masked.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,11 +15,11 @@ from sanic import Blueprint, HTTPResponse, Request
 from sanic_ext import openapi
 
 from service.api.admin.queries import SubmissionsQuery
+from service.api.admin.schemas import ConsentRecord, email_summary
 from service.api.admin.views import guard, harden, page
 from service.api.errors import FIELD_LABELS
 from service.api.locale import current_locale
 from service.i18n import gettext_for, language_name
-from service.logs import mask_addresses
 from service.outbox import EmailRecord, EmailState, SubmissionRecord
 from service.outbox.inbox import INBOX_STATES
 
@@ -114,10 +113,10 @@ async def submission(request: Request, submission_id: str) -> HTTPResponse:
         form_title=_form_title(request, record.form),
         language=language_name(record.locale, current_locale(request)) if record.locale else None,
         fields=_labelled(request, record),
-        consent=record.consent or [],
+        consent=[ConsentRecord.model_validate(item) for item in record.consent or ()],
         purged=record.purged_at is not None,
         spam=record.spam,
-        emails=[_timeline(email, events.get(email.id, [])) for email in emails],
+        emails=[email_summary(email, events.get(email.id, [])) for email in emails],
     )
 
 
@@ -146,7 +145,7 @@ async def outbox(request: Request) -> HTTPResponse:
         "outbox",
         current="outbox",
         counts=[(str(state), stats.counts.get(state, 0)) for state in EmailState],
-        failed=[_masked(email) for email in failed],
+        failed=[email_summary(email, []) for email in failed],
     )
 
 
@@ -206,32 +205,3 @@ def _value(value: Any, gettext: Any) -> Any:
     if value is False:
         return gettext("No")
     return value
-
-
-def _masked(email: EmailRecord) -> EmailRecord:
-    return replace(email, last_error=mask_addresses(email.last_error) if email.last_error else None)
-
-
-def _timeline(email: EmailRecord, events: list[Any]) -> dict[str, Any]:
-    return {
-        "id": email.id,
-        "kind": email.kind,
-        "state": str(email.state),
-        "delivery": email.delivery,
-        "attempts": email.attempts,
-        "provider": email.provider,
-        "created_at": email.created_at,
-        "sent_at": email.sent_at,
-        "purged": email.purged,
-        "last_error": mask_addresses(email.last_error) if email.last_error else None,
-        "events": [
-            {
-                "event": event.event,
-                "provider": event.provider,
-                "bounce": event.bounce,
-                "reason": mask_addresses(event.reason) if event.reason else None,
-                "occurred_at": event.occurred_at,
-            }
-            for event in events
-        ],
-    }
