@@ -192,7 +192,9 @@ async def _open_web(app: Sanic, opened: AsyncExitStack) -> None:
     # Stored bodies are compressed against these: what they share costs nothing.
     samples = {kind: compose(sample, settings, renderer) for kind, compose in COMPOSERS.items()}
     await _open_delivery(app, opened, deliver=settings.delivery_worker, samples=samples)
-    app.ctx.webhooks = WebhookReceiver(app.ctx.provider_webhooks, app.ctx.store, app.ctx.metrics)
+    app.ctx.webhooks = WebhookReceiver(
+        app.ctx.provider_webhooks, app.ctx.store, app.ctx.metrics, app.ctx.http_client
+    )
     opened.push_async_callback(app.ctx.defences.close)
     await app.ctx.defences.open()
 

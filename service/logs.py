@@ -39,6 +39,8 @@ __all__ = [
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 _ACCESS_LOGGER = "sanic.access"
+# A secret query argument (ACS's Event Grid webhook URL carries ``?token=``): never logged.
+_SECRET_ARGUMENT = re.compile(r"([?&]token=)[^&\s]*")
 _NO_REQUEST = "-"
 
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
@@ -79,7 +81,7 @@ def _access_fields(record: logging.LogRecord) -> dict[str, Any]:
     """Sanic's access ``extra`` (request, status, byte, host, duration) in plain types."""
     duration = str(getattr(record, "duration", "")).strip().removesuffix("ms")
     fields: dict[str, Any] = {
-        "request": getattr(record, "request", ""),
+        "request": _SECRET_ARGUMENT.sub(r"\1[redacted]", str(getattr(record, "request", ""))),
         "status": getattr(record, "status", 0),
         "bytes": getattr(record, "byte", 0),
         "client": getattr(record, "host", ""),

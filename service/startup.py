@@ -10,11 +10,14 @@ tells the manager it is ready, asks it to stop every worker gracefully and
 exits (:func:`stop_server`). Once Sanic returns, the main process raises the
 first reason as a :class:`~service.config.ConfigError`: one line, exit 2.
 
-Without the pipe (under an ASGI server, in tests) the error is raised as it is.
+Without the pipe (under an ASGI server, in tests, in the single-process
+``python -m service worker``) the error is raised as it is, and
+:func:`quiet_startup_errors` keeps Sanic from logging it as a traceback first.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import signal
 from typing import TYPE_CHECKING, NoReturn
@@ -26,7 +29,7 @@ from service.outbox import StoreError
 if TYPE_CHECKING:
     from sanic import Sanic
 
-__all__ = ["STARTUP_ERRORS", "StartupFailures", "stop_server"]
+__all__ = ["STARTUP_ERRORS", "StartupFailures", "quiet_startup_errors", "stop_server"]
 
 STARTUP_ERRORS: tuple[type[Exception], ...] = (ConfigError, StoreError, TemplateError)
 """Errors whose message names the setting at fault: reported in one line, without a traceback."""
@@ -64,3 +67,19 @@ def stop_server(app: Sanic, error: Exception) -> NoReturn:
     app.ack()
     app.m.terminate()
     raise SystemExit(0)
+
+
+class _StartupErrorFilter(logging.Filter):
+    """Drops a log record whose exception is a startup error: the CLI prints it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], STARTUP_ERRORS))
+
+
+def quiet_startup_errors() -> None:
+    """Keep Sanic's "Experienced exception while trying to serve" traceback out of stderr.
+
+    For a server in one process: its startup error reaches the CLI, which prints
+    the one line; Sanic would log it with a traceback on the way.
+    """
+    logging.getLogger("sanic.error").addFilter(_StartupErrorFilter())

@@ -218,6 +218,44 @@ API_ACCEPTS: Mapping[str, Accepts] = {
         "5e42957d51f1d94a1070a733",
         headers={"X-Message-Id": "5e42957d51f1d94a1070a733"},
     ),
+    "mailgun": Accepts(
+        "https://api.mailgun.net/v3/mg.example.com/messages",
+        200,
+        "<20261126093000.1.ABCDEF@mg.example.com>",
+        json={"id": "<20261126093000.1.ABCDEF@mg.example.com>", "message": "Queued. Thank you."},
+    ),
+    "postmark": Accepts(
+        "https://api.postmarkapp.com/email",
+        200,
+        "b7bc2f4a-e38e-4336-af7d-e6c392c2f817",
+        json={
+            "To": "sales@example.com",
+            "SubmittedAt": "2026-11-26T09:30:00.0000000-05:00",
+            "MessageID": "b7bc2f4a-e38e-4336-af7d-e6c392c2f817",
+            "ErrorCode": 0,
+            "Message": "OK",
+        },
+    ),
+    "sendgrid": Accepts(
+        "https://api.sendgrid.com/v3/mail/send",
+        202,
+        "mUkcMAx3Tq-c6dbB3Uqx1w",
+        headers={"X-Message-Id": "mUkcMAx3Tq-c6dbB3Uqx1w"},
+    ),
+    # SendEmail's "Response Syntax" (API_SendEmail.html).
+    "ses": Accepts(
+        "https://email.eu-west-1.amazonaws.com/v2/email/outbound-emails",
+        200,
+        "0102018c1d2e3f40-5a6b7c8d-1e2f-4a5b-8c9d-0e1f2a3b4c5d-000000",
+        json={"MessageId": "0102018c1d2e3f40-5a6b7c8d-1e2f-4a5b-8c9d-0e1f2a3b4c5d-000000"},
+    ),
+    # Email - Send: 202 with the operation's id and where to poll it.
+    "acs": Accepts(
+        "https://contoso.communication.azure.com/emails:send?api-version=2023-03-31",
+        202,
+        "a1b2c3d4-0000-4000-8000-000000000001",
+        json={"id": "a1b2c3d4-0000-4000-8000-000000000001", "status": "Running"},
+    ),
     "sparkpost": Accepts(
         "https://api.sparkpost.com/api/v1/transmissions",
         200,

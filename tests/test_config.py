@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+from collections import Counter
+from pathlib import Path
 
-from service.config import ConfigError, load_settings
+import pytest
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings
+
+from service.config import ConfigError, Settings, load_settings
 from service.providers.catalog import PROVIDERS
 from tests.process import run_command
 from tests.provider_doubles import provider_variables
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_defaults_are_the_embedded_development_setup() -> None:
@@ -296,3 +303,56 @@ def test_a_bad_time_zone_stops_python_m_service_with_one_line(tmp_path) -> None:
         "service: cannot start: OWNER_TIMEZONE: 'Mars/Olympus_Mons' is not an IANA time zone; "
         "write e.g. UTC or Europe/Amsterdam"
     ]
+
+
+def setting_groups() -> list[type[BaseModel]]:
+    """The groups ``Settings`` is composed of (its bases but ``BaseSettings``)."""
+    return [base for base in Settings.__bases__ if not issubclass(base, BaseSettings)]
+
+
+def plain_variables(model: type[BaseModel]) -> set[str]:
+    """The variables a group declares itself: not those of the providers' groups."""
+    return {
+        name.upper()
+        for name, field in model.model_fields.items()
+        if not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel))
+    }
+
+
+def readme_configuration_parts() -> dict[str, set[str]]:
+    """The variables of each ``###`` part of the README's configuration section, by title."""
+    section = README.read_text(encoding="utf-8").split("\n## Configuration\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    parts: dict[str, set[str]] = {}
+    for part in section.split("\n### ")[1:]:
+        title, _, body = part.partition("\n")
+        parts[title] = {line.split("`")[1] for line in body.splitlines() if line.startswith("| `")}
+    return parts
+
+
+def test_each_group_is_one_part_of_the_readme_configuration_table() -> None:
+    parts = readme_configuration_parts()
+    titles = []
+    for group in setting_groups():
+        names = plain_variables(group)
+        holding = [title for title, variables in parts.items() if names & variables]
+        assert len(holding) == 1, f"{group.__name__}: {sorted(names)} are in {holding}"
+        assert names <= parts[holding[0]], f"{group.__name__}: missing from {holding[0]!r}"
+        titles.append(holding[0])
+    assert len(set(titles)) == len(titles), "two groups share a part of the README table"
+    documented = set().union(*parts.values())
+    assert plain_variables(Settings) <= documented
+
+
+def test_no_group_hides_another_groups_checks() -> None:
+    # pydantic keeps one validator per name across a model's bases: a shared name
+    # would silently drop one group's check.
+    names = Counter(
+        name
+        for group in setting_groups()
+        for kind in ("field_validators", "model_validators")
+        for name in getattr(group.__pydantic_decorators__, kind)
+    )
+    assert [name for name, count in names.items() if count > 1] == []
+    own = Settings.__pydantic_decorators__
+    assert set(names) <= set(own.field_validators) | set(own.model_validators)

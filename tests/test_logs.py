@@ -102,6 +102,15 @@ def test_access_records_are_spelled_out_in_both_formats() -> None:
     assert text.endswith("sanic.access [-] POST http://127.0.0.1/api/contact 200 96B 9.5 ms")
 
 
+def test_the_access_line_never_shows_a_webhook_token() -> None:
+    """ACS's Event Grid posts to ``/api/webhooks/acs?token=...``: the token is a secret."""
+    fields = {"request": "POST http://host/api/webhooks/acs?token=s3cret-value&x=1", "status": 200}
+    for formatter in (JsonFormatter(), TextFormatter()):
+        line = formatter.format(make_record("sanic.access", "", **fields))
+        assert "s3cret-value" not in line
+        assert "/api/webhooks/acs?token=[redacted]&x=1 200" in line
+
+
 def test_logging_config_refuses_an_unknown_format() -> None:
     with pytest.raises(ValueError, match="unknown log format 'xml'"):
         logging_config("INFO", "xml")

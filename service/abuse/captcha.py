@@ -4,6 +4,16 @@ The widget on the page proves nothing by itself; its token is sent to the
 provider's ``siteverify`` endpoint with our secret and the visitor's IP. The
 check fails closed: no token, a timeout, an error status or an answer that
 cannot be read all refuse the submission with a 422.
+
+Each provider's widget (:class:`CaptchaWidget`), for the hosted form page, is
+its documented script and element, with the origins its documentation asks a
+Content-Security-Policy to allow:
+
+- Turnstile: https://developers.cloudflare.com/turnstile/get-started/client-side-rendering/
+  and https://developers.cloudflare.com/turnstile/reference/content-security-policy
+- hCaptcha: https://docs.hcaptcha.com/ ("Content-Security-Policy Settings")
+- reCAPTCHA v2: https://developers.google.com/recaptcha/docs/display and
+  https://developers.google.com/recaptcha/docs/faq (the CSP question)
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import httpx
 from sanic.exceptions import SanicException
@@ -26,7 +36,13 @@ if TYPE_CHECKING:
 
     from service.config import Settings
 
-__all__ = ["PROVIDERS", "CaptchaProvider", "CaptchaRejected", "CaptchaVerifier"]
+__all__ = [
+    "PROVIDERS",
+    "CaptchaProvider",
+    "CaptchaRejected",
+    "CaptchaVerifier",
+    "CaptchaWidget",
+]
 
 logger = logging.getLogger("service.abuse")
 
@@ -41,13 +57,35 @@ _OPERATOR_ERRORS = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class CaptchaWidget:
+    """A provider's widget: its script, the element it fills, and what the CSP must allow.
+
+    ``language`` is how the widget is told the page's language: ``hl`` on the
+    script's URL, or a ``data-language`` attribute on the element.
+    """
+
+    script: str
+    element_class: str
+    sources: Mapping[str, tuple[str, ...]]
+    language: Literal["hl", "data-language"] = "hl"
+
+    def script_url(self, locale: str) -> str:
+        """The script's URL, in ``locale`` when the provider reads it from there."""
+        return f"{self.script}?hl={locale}" if self.language == "hl" else self.script
+
+
+@dataclass(frozen=True, slots=True)
 class CaptchaProvider:
     """Where a provider's widget puts its token, and where the token is verified."""
 
     name: str
     token_field: str
     verify_url: str
+    widget: CaptchaWidget
     scored: bool = False
+
+
+_HCAPTCHA_ORIGINS = ("https://hcaptcha.com", "https://*.hcaptcha.com")
 
 
 PROVIDERS: dict[str, CaptchaProvider] = {
@@ -55,15 +93,51 @@ PROVIDERS: dict[str, CaptchaProvider] = {
         "turnstile",
         "cf-turnstile-response",
         "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+        CaptchaWidget(
+            "https://challenges.cloudflare.com/turnstile/v0/api.js",
+            "cf-turnstile",
+            {
+                "script-src": ("https://challenges.cloudflare.com",),
+                "frame-src": ("https://challenges.cloudflare.com",),
+            },
+            language="data-language",
+        ),
     ),
     "hcaptcha": CaptchaProvider(
-        "hcaptcha", "h-captcha-response", "https://api.hcaptcha.com/siteverify"
+        "hcaptcha",
+        "h-captcha-response",
+        "https://api.hcaptcha.com/siteverify",
+        CaptchaWidget(
+            "https://js.hcaptcha.com/1/api.js",
+            "h-captcha",
+            {
+                "script-src": _HCAPTCHA_ORIGINS,
+                "frame-src": _HCAPTCHA_ORIGINS,
+                "style-src": _HCAPTCHA_ORIGINS,
+                "connect-src": _HCAPTCHA_ORIGINS,
+            },
+        ),
     ),
     # reCAPTCHA v3 answers with a score (1.0 human .. 0.0 bot); v2 answers without one.
     "recaptcha": CaptchaProvider(
         "recaptcha",
         "g-recaptcha-response",
         "https://www.google.com/recaptcha/api/siteverify",
+        # The page renders the v2 checkbox; a v3 key's token comes from the site's own script.
+        CaptchaWidget(
+            "https://www.google.com/recaptcha/api.js",
+            "g-recaptcha",
+            {
+                "script-src": (
+                    "https://www.google.com/recaptcha/",
+                    "https://www.gstatic.com/recaptcha/",
+                ),
+                "frame-src": (
+                    "https://www.google.com/recaptcha/",
+                    "https://recaptcha.google.com/recaptcha/",
+                ),
+            },
+        ),
         scored=True,
     ),
 }
@@ -91,9 +165,11 @@ class CaptchaVerifier:
         *,
         hostname: str | None = None,
         min_score: float = 0.5,
+        site_key: str | None = None,
     ) -> None:
         self.provider = provider
         self._secret = secret
+        self.site_key = site_key
         self.hostname = hostname.lower() if hostname else None
         self.min_score = min_score
 
@@ -107,7 +183,13 @@ class CaptchaVerifier:
             settings.captcha_secret,
             hostname=settings.captcha_hostname,
             min_score=settings.captcha_min_score,
+            site_key=settings.captcha_site_key,
         )
+
+    @property
+    def widget(self) -> CaptchaWidget | None:
+        """The widget a page shows, when ``CAPTCHA_SITE_KEY`` says which site it is for."""
+        return self.provider.widget if self.site_key else None
 
     def token(self, fields: Mapping[str, Any]) -> str:
         """The token from the provider's usual form field; 422 when there is none."""

@@ -8,8 +8,16 @@ shows each ``422`` message beside its field, moves focus to the first error
 and shows the success message in place.
 
 Scripts and styles come from this origin only (no inline code), and
-``frame-ancestors`` lists the form's origins. Every word a visitor reads is in
-the templates (``templates/hosted/``), so that they can be translated.
+``frame-ancestors`` lists the form's origins. With a captcha configured
+(``CAPTCHA_PROVIDER`` and ``CAPTCHA_SITE_KEY``) the form page alone also
+renders the provider's widget and allows exactly the origins its
+documentation names (:class:`~service.abuse.captcha.CaptchaWidget`).
+
+Every page is in the visitor's language (:mod:`service.api.locale`: ``?locale=``,
+the form's ``locale``, ``Accept-Language``); every word is in the templates
+(``templates/hosted/``), and the words ``form.js`` shows come from the page's
+``data-`` attributes. A hidden ``locale`` field keeps the page's language for
+the post, with or without JavaScript.
 """
 
 from __future__ import annotations
@@ -23,12 +31,15 @@ from sanic import Blueprint, HTTPResponse, Request, text
 from sanic.exceptions import NotFound
 from sanic_ext import openapi
 
+from service.abuse.captcha import CaptchaWidget
 from service.api.forms import HostedAnswers, submit
+from service.api.locale import current_locale, request_locale
 from service.api.pages import render_page, render_template
 from service.api.schemas import FieldError
 from service.emails.colors import readable_on, text_safe
 from service.forms import Form
 from service.forms.types import parse_checkbox
+from service.i18n import LOCALE_FIELD, gettext_for
 
 __all__ = ["bp", "form_csp"]
 
@@ -52,20 +63,28 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
-def form_csp(form: Form) -> str:
+def form_csp(form: Form, captcha: CaptchaWidget | None = None) -> str:
     """The page's policy: nothing but this origin, embeddable by the form's origins only.
 
     ``form-action`` also names the origin of the form's ``redirect_url``:
-    Chromium applies it to the redirect that follows a post.
+    Chromium applies it to the redirect that follows a post. A ``captcha``
+    widget adds its provider's documented sources, and nothing else.
     """
     ancestors = "*" if "*" in form.origins else " ".join(["'self'", *form.origins])
     targets = ["'self'"]
     if form.redirect_url and (origin := _origin(form.redirect_url)):
         targets.append(origin)
+    extra = captcha.sources if captcha is not None else {}
+    fetched = {
+        directive: " ".join(["'self'", *extra.get(directive, ())])
+        for directive in ("script-src", "style-src", "connect-src")
+    }
+    frames = f"frame-src {' '.join(extra['frame-src'])}; " if "frame-src" in extra else ""
     return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self'; form-action {' '.join(targets)}; base-uri 'none'; "
-        f"frame-ancestors {ancestors}"
+        f"default-src 'none'; script-src {fetched['script-src']}; "
+        f"style-src {fetched['style-src']}; img-src 'self' data:; "
+        f"connect-src {fetched['connect-src']}; {frames}"
+        f"form-action {' '.join(targets)}; base-uri 'none'; frame-ancestors {ancestors}"
     )
 
 
@@ -99,26 +118,40 @@ def render_form(
     errors: list[FieldError] | None = None,
     message: str = "",
 ) -> HTTPResponse:
-    """The form page; after a refused post, with its values, its errors and a message."""
+    """The form page; after a refused post, with its values, its errors and a message.
+
+    ``message`` is an English msgid, translated here; field errors come translated.
+    """
+    locale = current_locale(request)
+    _ = gettext_for(locale)
+    verifier = request.app.ctx.defences.captcha
+    captcha = verifier.widget if verifier is not None else None
     response = render_page(
         "hosted/form",
         status=status,
+        locale=locale,
         form=form,
         fields=form.fields,
+        labels={field.name: _(field.label) if field.core else field.label for field in form.fields},
         values=_values(form, fields or {}),
         errors={error.field: error.message for error in errors or ()},
-        message=message,
+        message=_(message) if message else "",
         honeypot=request.app.ctx.settings.honeypot_field,
+        locale_field=LOCALE_FIELD,
         action=request.app.url_for("hosted.post", form_id=form.id),
         endpoint=f"/api/forms/{form.id}",
         stylesheet=STYLESHEET_URL,
         script=SCRIPT_URL,
+        captcha=captcha,
+        captcha_site_key=verifier.site_key if captcha is not None else None,
     )
-    return _secured(response, form)
+    return _secured(response, form, captcha)
 
 
-def _secured(response: HTTPResponse, form: Form) -> HTTPResponse:
-    response.headers["Content-Security-Policy"] = form_csp(form)
+def _secured(
+    response: HTTPResponse, form: Form, captcha: CaptchaWidget | None = None
+) -> HTTPResponse:
+    response.headers["Content-Security-Policy"] = form_csp(form, captcha)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -136,9 +169,13 @@ async def page(request: Request, form_id: str) -> HTTPResponse:
     """The form, ready to fill in; a page saying so when there is no such form."""
     form = request.app.ctx.forms.get(form_id)
     if form is None:
-        response = render_page("hosted/missing", status=404, form=None, stylesheet=STYLESHEET_URL)
+        locale = request_locale(request)
+        response = render_page(
+            "hosted/missing", status=404, locale=locale, form=None, stylesheet=STYLESHEET_URL
+        )
         response.headers["Content-Security-Policy"] = MISSING_CSP
         return response
+    request_locale(request, form_locale=form.locale)
     return render_form(request, form)
 
 
@@ -154,7 +191,8 @@ async def post(request: Request, form_id: str) -> HTTPResponse:
 async def thanks(request: Request, form_id: str) -> HTTPResponse:
     """The form's thank-you page, embeddable where the form is."""
     form = _form(request, form_id)
-    response = render_page("hosted/thanks", form=form, stylesheet=STYLESHEET_URL)
+    locale = request_locale(request, form_locale=form.locale)
+    response = render_page("hosted/thanks", locale=locale, form=form, stylesheet=STYLESHEET_URL)
     return _secured(response, form)
 
 

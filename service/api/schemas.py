@@ -14,6 +14,8 @@ from service.i18n import N_
 from service.validation import EmailAddress, MultiLine, SingleLine
 
 __all__ = [
+    "AT_LEAST",
+    "AT_MOST",
     "ContactForm",
     "ContactResponse",
     "ErrorResponse",
@@ -26,6 +28,10 @@ __all__ = [
 REQUIRED = N_("This field is required.")
 INVALID_EMAIL = N_("Must be a valid email address.")
 TOO_LONG = N_("Must be at most %(limit)d characters.")
+AT_LEAST = "number_at_least"
+AT_MOST = "number_at_most"
+"""Error types of a number out of its declared range; ``ctx["limit"]`` is the bound."""
+_BOUNDS = {AT_LEAST: N_("Must be at least %(limit)s."), AT_MOST: N_("Must be at most %(limit)s.")}
 
 
 def _not_blank(value: str) -> str:
@@ -96,6 +102,8 @@ def field_errors(error: ValidationError, gettext: Callable[[str], str] = str) ->
         kind = item["type"]
         if kind in ("string_too_long", "too_long"):
             message = gettext(TOO_LONG) % {"limit": item["ctx"]["max_length"]}
+        elif kind in _BOUNDS:
+            message = gettext(_BOUNDS[kind]) % {"limit": item["ctx"]["limit"]}
         elif kind == "value_error" and field == "email":
             message = gettext(INVALID_EMAIL)
         elif kind == "value_error":

@@ -6,10 +6,11 @@ is the same for all: a size limit (``WEBHOOK_MAX_BYTES``), then
 :class:`~service.webhooks.receive.WebhookReceiver` (verify, replay window,
 parse, record). Answers: ``200 {"success": true, "events": {...}}`` once every
 event is recorded, duplicate, ignored or unmatched (so the provider stops
-retrying); ``401`` for a missing or wrong signature or a stale timestamp;
+retrying), or the provider's own answer to a verified subscription handshake;
+``401`` for a missing or wrong signature or a stale timestamp;
 ``400`` for a malformed body; ``413`` for a body over the limit; ``503`` when
-the outbox cannot record (the provider retries later). Never a 500 for what a
-client sends, never a secret in an answer or a log.
+the outbox cannot record or SNS cannot be reached (the provider retries
+later). Never a 500 for what a client sends, never a secret in an answer or a log.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ async def receive(request: Request, *, provider: str) -> HTTPResponse:
     incoming = WebhookRequest(
         headers={name.lower(): value for name, value in request.headers.items()},
         body=request.body,
+        query={name: values[0] for name, values in request.args.items() if values},
     )
     try:
-        counts = await ctx.webhooks.receive(provider, incoming)
+        answer = await ctx.webhooks.receive(provider, incoming)
     except WebhookRefused as refused:
         logger.warning("webhook %s refused (%d): %s", provider, refused.status, refused)
         return json({"success": False, "message": str(refused)}, status=refused.status)
@@ -59,4 +61,4 @@ async def receive(request: Request, *, provider: str) -> HTTPResponse:
             status=503,
             headers={"Retry-After": "60"},
         )
-    return json({"success": True, "events": counts})
+    return json(answer)

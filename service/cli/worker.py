@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sanic import Sanic
 
 from service.app import create_worker_app
+from service.startup import quiet_startup_errors
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -43,5 +44,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         access_log=True,
         motd=False,
     )
+    quiet_startup_errors()
     Sanic.serve_single(primary=app)
     return 0

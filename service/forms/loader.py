@@ -8,6 +8,7 @@ unknown type 'dropdown'; valid types: text, ...``.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from service.config import ConfigError
 from service.forms.form import Form, PublicField
 from service.forms.spec import FieldSpec, FormsFile, FormSpec, KeyProblem
+from service.i18n import LOCALES, supported_locale
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_FORM", "Forms", "FormsError", "load_forms"]
 
 DEFAULT_FORM = "contact"
+
+logger = logging.getLogger("service.forms")
 
 
 class FormsError(ConfigError):
@@ -56,8 +60,23 @@ def load_forms(settings: Settings) -> Forms:
     """The forms ``FORMS_FILE`` declares, defaults from ``settings``; raises :class:`FormsError`."""
     path = settings.forms_file
     declared = _read(path, settings.honeypot_field).forms if path is not None else {}
+    for form_id, spec in declared.items():
+        _warn_unshipped(path, form_id, spec.locale)
     specs = {DEFAULT_FORM: FormSpec(), **declared}
     return Forms({form_id: build_form(form_id, spec, settings) for form_id, spec in specs.items()})
+
+
+def _warn_unshipped(path: Path | None, form_id: str, locale: str | None) -> None:
+    """A form language without a catalog is no error (its visitors get the next one): say so."""
+    if locale is not None and supported_locale(locale) is None:
+        logger.warning(
+            "FORMS_FILE %s: forms.%s.locale: %r has no shipped catalog (%s); its visitors "
+            "get their browser's language or DEFAULT_LOCALE",
+            path,
+            form_id,
+            locale,
+            ", ".join(LOCALES),
+        )
 
 
 def build_form(form_id: str, spec: FormSpec, settings: Settings) -> Form:

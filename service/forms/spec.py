@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from service.forms.types import FIELD_TYPES
+from service.i18n import LOCALE_FIELD
 from service.validation import EmailAddress
 
 __all__ = [
@@ -86,6 +87,8 @@ class FieldSpec(_Strict):
             raise ValueError("must match [a-z][a-z0-9_]{0,39}")
         if value in CORE_FIELDS:
             raise ValueError(f"{value!r} is a core field of every form; choose another name")
+        if value == LOCALE_FIELD:
+            raise ValueError(f"{value!r} carries the visitor's language; choose another name")
         honeypot = (info.context or {}).get("honeypot")
         if honeypot and value.lower() == honeypot.lower():
             raise ValueError(f"{value!r} is the honeypot field (HONEYPOT_FIELD)")

@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from annotated_types import MaxLen
 from pydantic import AfterValidator, AnyHttpUrl, BeforeValidator, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
+from service.api.schemas import AT_LEAST, AT_MOST
+from service.i18n import N_
 from service.validation import EmailAddress, MultiLine, SingleLine
 
 if TYPE_CHECKING:
@@ -40,7 +43,7 @@ _FALSE = frozenset({"", "off", "false", "0", "no"})
 
 def _text(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError("must be text")
+        raise ValueError(N_("must be text"))
     return value.strip()
 
 
@@ -48,44 +51,49 @@ def _email(value: Any) -> str:
     try:
         return str(_EMAIL.validate_python(_text(value)))
     except ValidationError:
-        raise ValueError("must be a valid email address") from None
+        raise ValueError(N_("must be a valid email address")) from None
 
 
 def _phone(value: str) -> str:
     digits = sum(char.isdigit() for char in value)
     if not _PHONE.fullmatch(value) or not 3 <= digits <= 20:
-        raise ValueError("must be a phone number: digits, spaces and + ( ) - . /")
+        raise ValueError(N_("must be a phone number: digits, spaces and + ( ) - . /"))
     return value
 
 
 def _url(value: str) -> str:
     if not value.lower().startswith(("http://", "https://")):
-        raise ValueError("must be a web address starting with http:// or https://")
+        raise ValueError(N_("must be a web address starting with http:// or https://"))
     try:
         return str(_URL.validate_python(value))
     except ValidationError:
-        raise ValueError("must be a web address starting with http:// or https://") from None
+        raise ValueError(N_("must be a web address starting with http:// or https://")) from None
 
 
 def _number(value: Any) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError("must be a number")
+        raise ValueError(N_("must be a number"))
     if isinstance(value, str):
         text = value.strip()
         if not _NUMBER.fullmatch(text) or len(text) > 30:
-            raise ValueError("must be a number")
+            raise ValueError(N_("must be a number"))
         value = float(text) if "." in text else int(text)
     if (isinstance(value, float) and value != value) or abs(value) > 1e15:  # NaN, infinities
-        raise ValueError("must be a number")
+        raise ValueError(N_("must be a number"))
     return value
 
 
 def _in_range(spec: FieldSpec) -> Callable[[int | float], int | float]:
     def check(value: int | float) -> int | float:
+        # The bound travels apart from the words, so that they can be translated.
         if spec.min is not None and value < spec.min:
-            raise ValueError(f"must be at least {_plain(spec.min)}")
+            raise PydanticCustomError(
+                AT_LEAST, "must be at least {limit}", {"limit": _plain(spec.min)}
+            )
         if spec.max is not None and value > spec.max:
-            raise ValueError(f"must be at most {_plain(spec.max)}")
+            raise PydanticCustomError(
+                AT_MOST, "must be at most {limit}", {"limit": _plain(spec.max)}
+            )
         return value
 
     return check
@@ -102,7 +110,7 @@ def _date(value: Any) -> str:
             raise ValueError
         return date.fromisoformat(text).isoformat()
     except ValueError:
-        raise ValueError("must be a date written year-month-day, like 2030-01-31") from None
+        raise ValueError(N_("must be a date written year-month-day, like 2030-01-31")) from None
 
 
 def _one_of(spec: FieldSpec) -> Callable[[Any], str]:
@@ -110,7 +118,7 @@ def _one_of(spec: FieldSpec) -> Callable[[Any], str]:
 
     def check(value: Any) -> str:
         if not isinstance(value, str) or value.strip() not in options:
-            raise ValueError("must be one of the listed options")
+            raise ValueError(N_("must be one of the listed options"))
         return value.strip()
 
     return check
@@ -122,12 +130,12 @@ def parse_checkbox(value: Any) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise ValueError("must be checked or not")
+    raise ValueError(N_("must be checked or not"))
 
 
 def _checked(value: bool) -> bool:
     if not value:
-        raise ValueError("must be checked")
+        raise ValueError(N_("must be checked"))
     return value
 
 

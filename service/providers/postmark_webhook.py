@@ -24,28 +24,20 @@ outbox id comes back in ``Metadata`` (sent by :mod:`service.providers.postmark`)
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any
 
 from service.outbox.delivery import DeliveryEvent
 from service.providers.http import OUTBOX_ID_KEY
 from service.webhooks.base import (
+    BasicCredentialsWebhook,
     Malformed,
-    ProviderWebhook,
-    Unauthorized,
     WebhookRequest,
-    constant_time_equal,
     from_iso,
     require_object,
     short_reason,
     text_field,
 )
-
-if TYPE_CHECKING:
-    from service.providers.base import ProviderSettings
 
 __all__ = ["PostmarkWebhook"]
 
@@ -55,29 +47,10 @@ _HARD = frozenset({"HardBounce", "BadEmailAddress", "ManuallyDeactivated"})
 _NOT_BOUNCES = frozenset({"Subscribe", "Unsubscribe", "OpenRelayTest", "InboundError"})
 
 
-class PostmarkWebhook(ProviderWebhook):
+class PostmarkWebhook(BasicCredentialsWebhook):
     """Checks ``Authorization: Basic`` against ``POSTMARK_WEBHOOK_AUTH``."""
 
     name = "postmark"
-
-    def __init__(self, credentials: str) -> None:
-        if ":" not in credentials:
-            raise ValueError("must be user:password")
-        self._expected = credentials.encode("utf-8")
-
-    @classmethod
-    def from_settings(cls, options: ProviderSettings) -> Self:
-        return cls(options.secret("webhook_auth"))
-
-    def verify(self, request: WebhookRequest) -> datetime | None:
-        scheme, _, encoded = (request.header("authorization") or "").partition(" ")
-        try:
-            given = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            given = b""
-        if scheme.lower() != "basic" or not constant_time_equal(given, self._expected):
-            raise Unauthorized("missing or wrong Basic credentials")
-        return None
 
     def events(self, request: WebhookRequest) -> Iterable[DeliveryEvent | None]:
         body = require_object(request.json(), "the event")

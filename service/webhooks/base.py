@@ -13,10 +13,18 @@ A :class:`ProviderWebhook` does two things, both pure (no I/O, no store):
   authentication over the raw request and returns the signed time, if the
   scheme signs one; it raises :class:`Unauthorized` otherwise. It runs before
   anything is parsed, except where the signature is itself inside the body
-  (Mailgun), which :meth:`WebhookRequest.json` parses with a depth bound;
+  (Mailgun, Amazon SNS), which :meth:`WebhookRequest.json` parses with a depth bound;
 * :meth:`ProviderWebhook.events` turns the verified body into
   :class:`~service.outbox.delivery.DeliveryEvent` values; an event type the
   service does not track (opens, clicks) yields ``None`` and is acknowledged.
+
+Two optional steps are for schemes that need more than the request (both
+default to nothing, and both get the app's shared ``httpx`` client, opened in
+``before_server_start``): :meth:`ProviderWebhook.fetch` runs before ``verify``
+and fetches what it needs (Amazon SNS's signing certificate, cached), so that
+``verify`` itself stays pure; :meth:`ProviderWebhook.handshake` runs after it
+and answers a subscription handshake (Event Grid's validation code, SNS's
+subscription confirmation) instead of reading events.
 
 Everything else (the route, the size limit, the replay window, deduplication,
 matching, recording, logs and metrics) is written once, in
@@ -25,6 +33,8 @@ matching, recording, logs and metrics) is written once, in
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
@@ -35,10 +45,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from service.jsonparse import JsonError, parse_json
 
 if TYPE_CHECKING:
+    import httpx
+
     from service.outbox.delivery import DeliveryEvent
     from service.providers.base import ProviderSettings
 
 __all__ = [
+    "BasicCredentialsWebhook",
     "Malformed",
     "ProviderWebhook",
     "Unauthorized",
@@ -75,10 +88,15 @@ class Malformed(WebhookRefused):
 
 @dataclass(frozen=True)
 class WebhookRequest:
-    """The parts of an HTTP request a webhook may look at: headers (lower-case names), body."""
+    """The parts of an HTTP request a webhook may look at: headers (lower-case names), body.
+
+    ``query`` holds the URL's query arguments (the first value of each), for a
+    scheme that puts its secret there (Event Grid).
+    """
 
     headers: Mapping[str, str]
     body: bytes
+    query: Mapping[str, str] = field(default_factory=dict)
     _parsed: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     def header(self, name: str) -> str | None:
@@ -120,6 +138,46 @@ class ProviderWebhook(ABC):
 
         Raises :class:`Malformed` when the body is not the documented shape.
         """
+
+    async def fetch(self, request: WebhookRequest, client: httpx.AsyncClient) -> None:  # noqa: B027
+        """Fetch what :meth:`verify` needs, through the app's client; nothing by default.
+
+        Raises :class:`WebhookRefused` when it cannot be fetched.
+        """
+
+    async def handshake(
+        self, request: WebhookRequest, client: httpx.AsyncClient
+    ) -> Mapping[str, Any] | None:
+        """After :meth:`verify`: the answer to a subscription handshake, or ``None`` (events)."""
+        return None
+
+
+class BasicCredentialsWebhook(ProviderWebhook):
+    """A provider that signs nothing but sends ``Authorization: Basic`` (Postmark, SparkPost).
+
+    The credentials are the ``user:password`` written in the webhook's URL or
+    settings, read from the declaration's ``webhook_auth`` field and compared
+    in constant time. No time is signed: replays are caught by the event id.
+    """
+
+    def __init__(self, credentials: str) -> None:
+        if ":" not in credentials:
+            raise ValueError("must be user:password")
+        self._expected = credentials.encode("utf-8")
+
+    @classmethod
+    def from_settings(cls, options: ProviderSettings) -> Self:
+        return cls(options.secret("webhook_auth"))
+
+    def verify(self, request: WebhookRequest) -> datetime | None:
+        scheme, _, encoded = (request.header("authorization") or "").partition(" ")
+        try:
+            given = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            given = b""
+        if scheme.lower() != "basic" or not constant_time_equal(given, self._expected):
+            raise Unauthorized("missing or wrong Basic credentials")
+        return None
 
 
 def constant_time_equal(given: str | bytes, expected: str | bytes) -> bool:

@@ -4,11 +4,13 @@
 declaration names one (``webhook``) and whose secret (``webhook_secret``) is
 set; only those get a route. :class:`WebhookReceiver` then, for each request:
 
-1. lets the provider :meth:`~service.webhooks.base.ProviderWebhook.verify` it
-   (``401`` and nothing recorded when that fails);
+1. lets the provider :meth:`~service.webhooks.base.ProviderWebhook.fetch` what
+   its verification needs and :meth:`~service.webhooks.base.ProviderWebhook.verify`
+   it (``401`` and nothing recorded when that fails);
 2. refuses a signed time more than :data:`REPLAY_WINDOW` away from now (a
    replayed request); schemes that sign no time (Postmark's Basic credentials)
-   rely on the event-id deduplication alone;
+   rely on the event-id deduplication alone; then answers a subscription
+   handshake as the provider says (``handshake``: Event Grid, SNS), and stops there;
 3. parses every event before recording any (a malformed body is a ``400`` and
    nothing is recorded);
 4. records each event (:meth:`~service.outbox.delivery.DeliveryRecords.record_event`):
@@ -30,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from service.config import ConfigError
 from service.logs import mask_email
@@ -40,6 +42,8 @@ from service.providers.catalog import PROVIDERS
 from service.webhooks.base import ProviderWebhook, Unauthorized, WebhookRequest
 
 if TYPE_CHECKING:
+    import httpx
+
     from service.config import Settings
     from service.metrics import Metrics
 
@@ -107,24 +111,37 @@ class WebhookReceiver:
         webhooks: Mapping[str, ProviderWebhook],
         store: DeliveryRecords,
         metrics: Metrics,
+        http_client: httpx.AsyncClient,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.webhooks = dict(webhooks)
         self.store = store
         self.metrics = metrics
+        self.http_client = http_client
         self.clock = clock
 
-    async def receive(self, provider: str, request: WebhookRequest) -> dict[str, int]:
-        """Handle one request to provider's route; returns counts by outcome for the answer.
+    async def receive(self, provider: str, request: WebhookRequest) -> dict[str, Any]:
+        """Handle one request to provider's route; returns the JSON answer.
 
-        Raises :class:`~service.webhooks.base.WebhookRefused` (401 or 400) with
-        nothing recorded.
+        That is ``{"success": true, "events": {outcome: count}}``, or the
+        provider's own answer to a handshake. Raises
+        :class:`~service.webhooks.base.WebhookRefused` (401, 400...) with nothing recorded.
         """
         webhook = self.webhooks[provider]
+        await webhook.fetch(request, self.http_client)
         signed_at = webhook.verify(request)
         if signed_at is not None and abs(self.clock() - signed_at) > REPLAY_WINDOW:
             raise Unauthorized("the signed timestamp is more than 5 minutes from now")
+        answer = await webhook.handshake(request, self.http_client)
+        if answer is not None:
+            return dict(answer)
+        return {"success": True, "events": await self._record(provider, webhook, request)}
+
+    async def _record(
+        self, provider: str, webhook: ProviderWebhook, request: WebhookRequest
+    ) -> dict[str, int]:
+        """Parse every event, then record each; counts by outcome."""
         events = list(webhook.events(request))
         counts: Counter[str] = Counter()
         for event in events:

@@ -299,3 +299,110 @@ async def test_visitor_text_on_the_hosted_page_is_escaped(client: SanicASGITestC
     assert response.status == 422
     assert "<script>alert(1)" not in response.text
     assert "&lt;script&gt;" in response.text
+
+
+CAPTCHA_ORIGINS = {
+    "turnstile": (
+        "cf-turnstile",
+        "https://challenges.cloudflare.com/turnstile/v0/api.js",
+        "script-src 'self' https://challenges.cloudflare.com;",
+        "frame-src https://challenges.cloudflare.com;",
+    ),
+    "hcaptcha": (
+        "h-captcha",
+        "https://js.hcaptcha.com/1/api.js?hl=nl",
+        "script-src 'self' https://hcaptcha.com https://*.hcaptcha.com;",
+        "frame-src https://hcaptcha.com https://*.hcaptcha.com;",
+    ),
+    "recaptcha": (
+        "g-recaptcha",
+        "https://www.google.com/recaptcha/api.js?hl=nl",
+        "script-src 'self' https://www.google.com/recaptcha/ https://www.gstatic.com/recaptcha/;",
+        "frame-src https://www.google.com/recaptcha/ https://recaptcha.google.com/recaptcha/;",
+    ),
+}
+
+
+@pytest.fixture
+def captcha_app(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Sanic]]:
+    """Apps with a captcha provider, built from settings overrides."""
+    apps: list[Sanic] = []
+
+    def make(**overrides: Any) -> Sanic:
+        settings = make_settings(
+            email_from="owner@example.com", brand_name="Example Ltd", **overrides
+        )
+        apps.append(create_app(settings=settings))
+        return apps[-1]
+
+    yield make
+    for made in apps:
+        Sanic._app_registry.pop(made.name, None)
+
+
+@pytest.mark.parametrize("provider", list(CAPTCHA_ORIGINS))
+async def test_the_form_page_shows_the_captcha_widget_and_allows_its_origins_only(
+    captcha_app: Callable[..., Sanic], provider: str
+) -> None:
+    app = captcha_app(
+        captcha_provider=provider, captcha_secret="secret", captcha_site_key="site-key_0x4AAA"
+    )
+    element, script, scripts, frames = CAPTCHA_ORIGINS[provider]
+    _, page = await app.asgi_client.get("/f/contact", headers={"accept-language": "nl"})
+    assert page.status == 200
+    widget = f'<div class="{element}" data-sitekey="site-key_0x4AAA"'
+    assert widget in page.text
+    # Inside the form, so that both the plain post and form.js send its token.
+    assert (
+        page.text.index('id="hosted-form"') < page.text.index(widget) < page.text.index("</form>")
+    )
+    assert f'<script src="{script}" async defer></script>' in page.text
+    policy = page.headers["content-security-policy"]
+    assert scripts in policy
+    assert frames in policy
+    assert "unsafe-inline" not in policy
+    assert "default-src 'none';" in policy
+    # Only the form page: its thank-you page needs no captcha, and gets none of its origins.
+    _, thanks = await app.asgi_client.get("/f/contact/thanks")
+    assert "frame-src" not in thanks.headers["content-security-policy"]
+    assert "script-src 'self';" in thanks.headers["content-security-policy"]
+
+
+async def test_without_a_site_key_the_page_has_no_widget_and_the_plain_policy(
+    captcha_app: Callable[..., Sanic],
+) -> None:
+    app = captcha_app(captcha_provider="turnstile", captcha_secret="secret")
+    _, page = await app.asgi_client.get("/f/contact")
+    assert "cf-turnstile" not in page.text
+    assert "challenges.cloudflare.com" not in page.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "nl",
+            {
+                "position": "Moet een van de genoemde opties zijn.",
+                "portfolio": "Moet een webadres zijn dat begint met http:// of https://.",
+                "consent": "Moet aangevinkt zijn.",
+            },
+        ),
+        (
+            "de",
+            {
+                "position": "Muss eine der aufgeführten Optionen sein.",
+                "portfolio": "Muss eine Webadresse sein, die mit http:// oder https:// beginnt.",
+                "consent": "Muss angekreuzt sein.",
+            },
+        ),
+    ],
+)
+async def test_declared_fields_are_refused_in_the_visitor_s_language(
+    client: SanicASGITestClient, locale: str, expected: dict[str, str]
+) -> None:
+    body = {**APPLICANT, "position": "Pilot", "portfolio": "ftp://x", "consent": False}
+    response = await post(client, "/api/forms/careers", {**body, "locale": locale})
+    assert response.status == 422
+    errors = {error["field"]: error["message"] for error in response.json["errors"]}
+    assert errors == expected

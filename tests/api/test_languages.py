@@ -286,3 +286,59 @@ async def test_a_malformed_idempotency_key_is_refused_in_the_visitor_s_language(
     assert response.json["message"] == (
         "Der Idempotency-Key muss aus 1 bis 255 druckbaren ASCII-Zeichen bestehen."
     )
+
+
+HOSTED = {
+    "nl": ("Naam", "Versturen", "Velden met", "Moet een geldig e-mailadres zijn."),
+    "de": ("Name", "Senden", "Pflichtfelder", "Muss eine gültige E-Mail-Adresse sein."),
+    "fr": ("Nom", "Envoyer", "sont obligatoires", "Doit être une adresse e-mail valide."),
+}
+
+
+@pytest.mark.parametrize("locale", list(HOSTED))
+async def test_the_hosted_page_follows_accept_language_and_the_locale_parameter(
+    make_app: Callable[..., Sanic], locale: str
+) -> None:
+    app = make_app()
+    label, button, note, _ = HOSTED[locale]
+    _, page = await app.asgi_client.get("/f/contact", headers={"accept-language": locale})
+    assert page.headers["content-language"] == locale
+    assert f'<html lang="{locale}">' in page.text
+    assert f'<input type="hidden" name="locale" value="{locale}">' in page.text
+    assert f">{label} <span" in page.text
+    assert f">{button}</button>" in page.text
+    assert note in page.text
+    assert english_leftovers(page.text, locale) == []
+    _, chosen = await app.asgi_client.get(
+        "/f/contact", params={"locale": locale}, headers={"accept-language": "en"}
+    )
+    assert f'<html lang="{locale}">' in chosen.text
+    _, thanks = await app.asgi_client.get("/f/contact/thanks", params={"locale": locale})
+    assert f'<html lang="{locale}">' in thanks.text
+    assert english_leftovers(thanks.text, locale) == []
+    _, missing = await app.asgi_client.get("/f/nothing", headers={"accept-language": locale})
+    assert f'<html lang="{locale}">' in missing.text
+    assert english_leftovers(missing.text, locale) == []
+
+
+@pytest.mark.parametrize("locale", list(HOSTED))
+async def test_the_hosted_page_s_plain_post_keeps_the_page_s_language(
+    make_app: Callable[..., Sanic], locale: str
+) -> None:
+    """The hidden locale field wins over the browser's headers, on the page and to the thanks."""
+    app = make_app()
+    headers = {"accept": "text/html", "accept-language": "en"}
+    typed = {"name": "Zoë", "email": "nope", "message": "hi", "locale": locale}
+    _, page = await app.asgi_client.post("/f/contact", data=typed, headers=headers)
+    assert page.status == 422
+    assert f'<html lang="{locale}">' in page.text
+    assert f'id="f-email-error">{HOSTED[locale][3]}</p>' in page.text
+    assert english_leftovers(page.text, locale) == []
+    _, sent = await app.asgi_client.post(
+        "/f/contact",
+        data={**typed, "email": "zoe@example.org"},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert sent.status == 303
+    assert sent.headers["location"] == f"/f/contact/thanks?locale={locale}"

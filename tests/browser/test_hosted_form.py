@@ -298,3 +298,155 @@ def test_an_unknown_form_is_a_page_saying_so(page: Page, served: str, console: l
     console.remove("Failed to load resource: the server responded with a status of 404 (Not Found)")
     expect(page.locator("h1")).to_have_text("Form not found")
     assert_accessible(page)
+
+
+# The Dutch page ----------------------------------------------------------------------------
+
+
+def test_a_dutch_browser_gets_the_dutch_page_with_javascript(
+    browser: Browser, served: str, mail_dir: Path, console: list[str]
+) -> None:
+    """Accept-Language: nl, JavaScript on: every word Dutch, the JSON answers too."""
+    context = browser.new_context(extra_http_headers={"Accept-Language": "nl-BE,nl;q=0.9,en;q=0.5"})
+    page = context.new_page()
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(f"{served}/f/careers")
+        assert page.get_attribute("html", "lang") == "nl"
+        expect(page.locator("label[for=f-name]")).to_have_text("Naam *")
+        expect(page.locator("button[type=submit]")).to_have_text("Versturen")
+        expect(page.locator("#f-position option").first).to_have_text("Kies…")
+        assert_accessible(page)
+
+        page.fill("#f-email", "geen adres")
+        page.click("button[type=submit]")
+        expect(page.locator("#f-name-error")).to_have_text("Dit veld is verplicht.")
+        expect(page.locator("#f-email-error")).to_have_text("Moet een geldig e-mailadres zijn.")
+        expect(page.locator("#f-consent-error")).to_have_text("Moet aangevinkt zijn.")
+        expect(page.locator("#form-status")).to_contain_text("Verbeter de gemarkeerde velden.")
+        assert focused_id(page) == "f-name"
+        expect_refusals(console, 1)
+        assert_accessible(page)
+
+        for selector, value in APPLICANT.items():
+            page.fill(selector, value)
+        page.select_option("#f-position", "Designer")
+        page.check("#f-consent")
+        page.click("button[type=submit]")
+        expect(page.locator("#form-success h2")).to_have_text(
+            "Bedankt voor je bericht!", timeout=TIMEOUT_MS
+        )
+        assert_accessible(page)
+    finally:
+        context.close()
+    assert console == []
+    (notification,) = notifications(mail_dir, 1)
+    assert "Dutch" in notification.get_body(("plain",)).get_content()  # the owner's language: en
+
+
+def test_without_javascript_the_dutch_page_stays_dutch_to_the_thanks(
+    no_script_page: Page, served: str, console: list[str]
+) -> None:
+    """?locale=nl beats an English browser; the hidden field carries it through the plain post."""
+    page = no_script_page
+    page.set_extra_http_headers({"Accept-Language": "en"})
+    page.goto(f"{served}/f/careers?locale=nl")
+    assert page.get_attribute("html", "lang") == "nl"
+    page.fill("#f-name", "Ada Lovelace")
+    page.fill("#f-email", "geen adres")
+    page.click("button[type=submit]")
+    expect(page).to_have_title("Fout: Careers")
+    assert page.get_attribute("html", "lang") == "nl"
+    expect(page.locator("#f-email-error")).to_have_text("Moet een geldig e-mailadres zijn.")
+    expect(page.locator("#f-name")).to_have_value("Ada Lovelace")
+    expect_refusals(console, 1)
+
+    page.fill("#f-email", "ada@example.org")
+    page.select_option("#f-position", "Designer")
+    page.check("#f-consent")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{served}/f/careers/thanks?locale=nl")
+    expect(page.locator("h1")).to_have_text("Bedankt voor je bericht!")
+    assert page.get_attribute("html", "lang") == "nl"
+
+
+def test_the_dutch_pages_of_a_plain_post_are_accessible(
+    page: Page, served: str, console: list[str]
+) -> None:
+    """axe-core needs script: the form's own is blocked, so the page posts as without it."""
+    page.route("**/static/form.js", lambda route: route.abort())
+    page.goto(f"{served}/f/careers?locale=nl")
+    page.click("button[type=submit]")
+    expect(page).to_have_title("Fout: Careers")
+    assert_accessible(page)
+    expect_refusals(console, 1)
+    blocked = [line for line in console if "ERR_FAILED" in line]
+    assert len(blocked) == 2
+    for line in blocked:
+        console.remove(line)
+
+
+# The captcha widget ------------------------------------------------------------------------
+
+# Stands in for Cloudflare's api.js (no test reaches the internet): what the real one does to
+# the page that matters here is put its token field into the widget's element.
+TURNSTILE_STUB = """
+for (const element of document.querySelectorAll(".cf-turnstile")) {
+  const token = document.createElement("input");
+  token.type = "hidden";
+  token.name = "cf-turnstile-response";
+  token.value = "stub:" + element.dataset.sitekey + ":" + element.dataset.language;
+  element.append(token);
+}
+"""
+
+
+@pytest.fixture
+def captcha_served(tmp_path: Path, mail_dir: Path) -> Iterator[str]:
+    """``python -m service`` with Turnstile configured; yields its base URL."""
+    env = {
+        "BRAND_NAME": "Example Ltd",
+        "EMAIL_FROM": "owner@example.com",
+        "EMAIL_FILE_DIR": str(mail_dir),
+        "CAPTCHA_PROVIDER": "turnstile",
+        "CAPTCHA_SECRET": "1x0000000000000000000000000000000AA",
+        "CAPTCHA_SITE_KEY": "1x00000000000000000000AA",
+    }
+    with running_service(tmp_path, env) as base_url:
+        yield base_url
+
+
+def test_the_captcha_widget_loads_under_the_page_s_policy_and_nothing_else_does(
+    browser: Browser, captcha_served: str, console: list[str]
+) -> None:
+    context = browser.new_context(extra_http_headers={"Accept-Language": "nl"})
+    page = context.new_page()
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    provider_requests: list[str] = []
+
+    def turnstile(route: Any) -> None:
+        provider_requests.append(route.request.url)
+        route.fulfill(status=200, content_type="text/javascript", body=TURNSTILE_STUB)
+
+    context.route("https://challenges.cloudflare.com/**", turnstile)
+    context.route("https://js.hcaptcha.com/**", lambda route: route.abort())
+    try:
+        page.goto(f"{captcha_served}/f/contact")
+        token = page.locator("#hosted-form .cf-turnstile input[name=cf-turnstile-response]")
+        expect(token).to_have_value("stub:1x00000000000000000000AA:nl")
+        assert provider_requests == ["https://challenges.cloudflare.com/turnstile/v0/api.js"]
+        assert console == []  # the provider's script ran: the policy allowed it
+        # Another provider's script is refused by the same policy.
+        with page.expect_console_message(lambda m: "Content Security Policy" in m.text):
+            page.evaluate(
+                """() => { const s = document.createElement("script");
+                           s.src = "https://js.hcaptcha.com/1/api.js"; document.head.append(s); }"""
+            )
+        refused = [line for line in console if "Content Security Policy" in line]
+        assert len(refused) == 1
+        assert "js.hcaptcha.com" in refused[0]
+        console.remove(refused[0])
+        assert_accessible(page)
+    finally:
+        context.close()
+    assert console == []

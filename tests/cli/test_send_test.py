@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
+import json
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import unquote_plus
 
+import httpx
 import pytest
 import respx
 
 from service.cli import main
 from service.config import load_settings
 from service.emails import EmailRenderer, compose_notification, sample_submission
+from tests.aws_doubles import aws_environment
 from tests.cli.columns import named
 from tests.provider_doubles import API_ACCEPTS, provider_variables
 from tests.smtp_server import SmtpServer
@@ -115,13 +120,27 @@ def test_a_provider_without_credentials_is_a_configuration_error(workdir: Path, 
     )
 
 
+def sent_bytes(request: httpx.Request) -> bytes:
+    """The request's body decoded: a form's values unquoted, SES's base64 MIME message decoded."""
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("application/x-www-form-urlencoded"):
+        return unquote_plus(request.content.decode()).encode()
+    if not kind.startswith("application/json"):
+        return request.content
+    raw = json.loads(request.content).get("Content", {}).get("Raw", {}).get("Data")
+    return request.content + (base64.b64decode(raw) if raw else b"")
+
+
 @pytest.mark.parametrize("name", sorted(API_ACCEPTS))
 def test_through_an_http_api(
     name: str, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     # Not in the chain (development's is file): its credentials alone allow it.
     for key, value in provider_variables(name).items():
-        monkeypatch.setenv(key.upper(), str(value))
+        if value is not None:  # unset is the default: "None" would be a value
+            monkeypatch.setenv(key.upper(), str(value))
+    for key, value in aws_environment().items():  # what SES's credential chain finds
+        monkeypatch.setenv(key, value)
     accepts = API_ACCEPTS[name]
 
     with respx.mock() as mock:
@@ -132,5 +151,5 @@ def test_through_an_http_api(
 
     assert capsys.readouterr().out == named(name, f"ok   message id {accepts.message_id}\n")
     assert route.call_count == 1
-    assert TO.encode() in route.calls.last.request.content
+    assert TO.encode() in sent_bytes(route.calls.last.request)
     assert not (workdir / "var" / "mail").exists()

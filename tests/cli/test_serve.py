@@ -98,6 +98,13 @@ def test_an_unreachable_postgresql_is_one_line_from_the_worker(
     assert_one_line(result, f"DATABASE_URL: cannot connect to PostgreSQL: {reason}")
 
 
+def test_the_delivery_process_that_cannot_open_the_outbox_is_one_line(tmp_path: Path) -> None:
+    # ``python -m service worker`` serves in one process: no pipe, no manager.
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/test"
+    result = run_command(tmp_path, {"PORT": str(free_port()), "DATABASE_URL": url}, "worker")
+    assert_one_line(result, "DATABASE_URL: cannot connect to PostgreSQL: [Errno 111]")
+
+
 def test_an_email_folder_that_cannot_be_created_is_one_line_from_the_worker(
     tmp_path: Path,
 ) -> None:

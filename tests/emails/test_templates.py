@@ -15,6 +15,7 @@ from service.emails import EmailRenderer, Submission, compose_confirmation, comp
 from service.emails.colors import contrast, readable_on, text_safe
 from service.emails.compose import COMPOSERS, sample_submission
 from service.emails.samples import PRESETS, long_message
+from service.submission import FormInfo
 from service.validation import greeting_name
 from tests.emails.conftest import parse, parts
 
@@ -58,6 +59,26 @@ def test_notification_says_when_the_company_is_missing(
     assert "Company:   Not given" in text
     assert "Not given" in html
     assert "None" not in text + html
+
+
+def _address_column(html: str) -> str:
+    """The class of the column that holds the visitor's address (MJML's width class)."""
+    before = html[: html.index('href="mailto:zoe@example.org"')]
+    return re.findall(r'class="mj-outlook-group-fix (mj-column-per-\d+)"', before)[-1]
+
+
+def test_without_a_company_field_the_address_takes_the_whole_width(
+    settings: Settings, renderer: EmailRenderer
+) -> None:
+    """MJML sizes columns when it compiles: the address must not keep the company's half."""
+    form = FormInfo(id="survey", title="Survey", company=False)
+    submission = replace(sample_submission(), company=None, form=form)
+    text, html = both_parts(compose_notification(submission, settings, renderer).to_bytes())
+    assert _address_column(html) == "mj-column-per-100"
+    assert "Company" not in text + html
+    assert "Not given" not in text + html
+    with_company = compose_notification(sample_submission(), settings, renderer).to_bytes()
+    assert _address_column(both_parts(with_company)[1]) == "mj-column-per-50"
 
 
 def test_line_breaks_survive_in_both_parts(settings: Settings, renderer: EmailRenderer) -> None:

@@ -96,6 +96,10 @@ MISTAKES = [
         "forms.x.fields[0].name: 'email' is a core field of every form; choose another name",
     ),
     (
+        '[forms.x]\n[[forms.x.fields]]\nname = "locale"\ntype = "text"\nlabel = "L"\n',
+        "forms.x.fields[0].name: 'locale' carries the visitor's language; choose another name",
+    ),
+    (
         '[forms.x]\n[[forms.x.fields]]\nname = "trap"\ntype = "text"\nlabel = "T"\n',
         "forms.x.fields[0].name: 'trap' is the honeypot field (HONEYPOT_FIELD)",
     ),
@@ -159,6 +163,19 @@ def test_each_kind_of_mistake_is_one_line_naming_the_file_form_and_key(
     line = str(caught.value)
     assert line.startswith(f"FORMS_FILE {tmp_path / 'forms.toml'}: {message}")
     assert "\n" not in line
+
+
+def test_a_form_language_without_a_catalog_is_a_warning_not_an_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """#13: an unsupported language falls back along the list, never to an error."""
+    with caplog.at_level("WARNING", logger="service.forms"):
+        forms = forms_from(tmp_path, '[forms.x]\nlocale = "pt-BR"\n[forms.y]\nlocale = "nl-BE"\n')
+    assert forms["x"].locale == "pt-BR"
+    (record,) = caplog.records
+    assert record.getMessage().startswith(
+        f"FORMS_FILE {tmp_path / 'forms.toml'}: forms.x.locale: 'pt-BR' has no shipped catalog"
+    )
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:

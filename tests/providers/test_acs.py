@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -28,7 +27,6 @@ from service.providers.errors import (
 )
 from service.providers.http import HttpProvider
 from service.providers.registry import build_providers
-from tests.failover_doubles import smtp_down_chain
 from tests.provider_doubles import SAMPLE_VALUES, make_http_settings
 
 URL = "https://contoso.communication.azure.com/emails:send?api-version=2023-03-31"
@@ -311,17 +309,3 @@ async def test_check_fails_on_refused_keys_and_foreign_404s(
         await acs.check()
 
     assert f"HTTP {status}" in str(caught.value)
-
-
-async def test_acs_delivers_when_smtp_is_down(sample_email: OutgoingEmail) -> None:
-    async with smtp_down_chain(
-        "acs", acs_connection_string=SAMPLE_VALUES["acs_connection_string"]
-    ) as chain:
-        with respx.mock() as mock:
-            acs = mock.post(URL).respond(202, json=ACCEPTED, headers=ACCEPTED_HEADERS)
-            result = await chain.send(sample_email)
-
-    assert (result.provider, result.message_id) == ("acs", OPERATION)
-    assert acs.call_count == 1
-    assert json.loads(acs.calls.last.request.content)["senderAddress"] == "contact@acme.example"
-    assert chain.stats["smtp"]["failed_over"] == 1

@@ -24,7 +24,6 @@ from service.providers.errors import (
 from service.providers.http import HttpProvider
 from service.providers.ses import SesProvider
 from tests.aws_doubles import aws_environment, sigv4_signature
-from tests.failover_doubles import smtp_down_chain
 
 URL = "https://email.eu-west-1.amazonaws.com/v2/email/outbound-emails"
 ACCOUNT = "https://email.eu-west-1.amazonaws.com/v2/email/account"
@@ -299,14 +298,3 @@ async def test_check_with_refused_keys_is_unavailable(
     with pytest.raises(ProviderUnavailable) as caught:
         await ses.check()
     assert caught.value.code == "UnrecognizedClientException"
-
-
-async def test_ses_delivers_when_smtp_is_down(sample_email: OutgoingEmail) -> None:
-    async with smtp_down_chain("ses", aws_region="eu-west-1") as chain:
-        with respx.mock() as mock:
-            ses = mock.post(URL).respond(200, json={"MessageId": SES_MESSAGE_ID})
-            result = await chain.send(sample_email)
-
-    assert (result.provider, result.message_id) == ("ses", SES_MESSAGE_ID)
-    assert ses.call_count == 1
-    assert chain.stats["smtp"]["failed_over"] == 1

@@ -20,9 +20,11 @@ substituted. Pages (read 2026-11-27):
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 __all__ = ["mailgun", "postmark", "resend", "sendgrid"]
+__all__ += ["acs", "event_grid_validation", "ses", "sparkpost"]  # the second block below
 
 RESEND_EVENTS = {
     "delivered": "email.delivered",
@@ -204,3 +206,245 @@ def mailgun(
     else:
         data |= {"event": "opened", "geolocation": {"country": "US"}}
     return data
+
+
+# --- SparkPost, Azure Communication Services (Event Grid), Amazon SES (SNS) ---------------
+# Pages (read 2026-11-27):
+# * SparkPost — https://developers.sparkpost.com/api/webhooks/ and the event samples of
+#   https://developers.sparkpost.com/api/events/ (GET /api/v1/events/samples).
+# * ACS — https://learn.microsoft.com/en-us/azure/event-grid/communication-services-email-events
+#   and https://learn.microsoft.com/en-us/azure/event-grid/webhook-event-delivery.
+# * SES — https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-examples.html.
+
+SPARKPOST_EVENTS: dict[str, dict[str, Any]] = {
+    "delivered": {"type": "delivery", "queue_time": "12", "outbound_tls": "1"},
+    "deferred": {
+        "type": "delay",
+        "bounce_class": "21",
+        "error_code": "454",
+        "reason": "454 4.4.4 [internal] no MX or A for domain",
+        "raw_reason": "454 4.4.4 [internal] no MX or A for domain",
+        "num_retries": "1",
+    },
+    "bounced": {
+        "type": "bounce",
+        "bounce_class": "10",
+        "error_code": "554",
+        "reason": "000 Example Remote MTA Bounce Message",
+        "raw_reason": "000 Example Remote MTA Bounce Message",
+    },
+    "rejected": {
+        "type": "policy_rejection",
+        "bounce_class": "25",
+        "error_code": "554",
+        "reason": "550 5.7.1 Unsubscribed recipient",
+        "remote_addr": "127.0.0.1",
+    },
+    "complained": {"type": "spam_complaint", "fbtype": "abuse", "report_by": "server.email.com"},
+    "unknown": {"type": "injection", "ip_address": "127.0.0.1"},
+}
+
+
+def sparkpost(
+    event: str,
+    *,
+    transmission_id: str,
+    to: str,
+    event_id: str,
+    outbox_id: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One element of SparkPost's batch: ``{"msys": {"message_event": {...}}}``."""
+    data: dict[str, Any] = {
+        "campaign_id": "Example Campaign Name",
+        "customer_id": "1",
+        "delv_method": "esmtp",
+        "event_id": event_id,
+        "friendly_from": "sender@example.com",
+        "injection_time": "2016-04-18T14:25:07.000Z",
+        "ip_pool": "Example-Ip-Pool",
+        "message_id": "000443ee14578172be22",
+        "msg_from": "sender@example.com",
+        "msg_size": "1337",
+        "rcpt_meta": {"customKey": "customValue"} | ({"outbox_id": outbox_id} if outbox_id else {}),
+        "rcpt_tags": ["male", "US"],
+        "rcpt_to": to,
+        "raw_rcpt_to": to,
+        "rcpt_type": "cc",
+        "routing_domain": to.rpartition("@")[2],
+        "sending_ip": "127.0.0.1",
+        "subject": "Summer deals are here!",
+        "template_id": "my-template",
+        "template_version": "1",
+        "timestamp": "1460989507",
+        "transmission_id": transmission_id,
+        **SPARKPOST_EVENTS[event],
+        **extra,
+    }
+    if event == "complained":
+        data.pop("rcpt_type")
+    return {"msys": {"track_event" if event == "unknown" else "message_event": data}}
+
+
+ACS_STATUSES = {
+    "delivered": "Delivered",
+    "bounced": "Bounced",
+    "rejected": "Suppressed",
+    "unknown": "Expanded",
+}
+
+
+def acs(status: str, *, message_id: str, to: str, event_id: str) -> dict[str, Any]:
+    """An ``EmailDeliveryReportReceived`` Event Grid event with ``status`` (ACS's own word)."""
+    return {
+        "id": event_id,
+        "topic": (
+            "/subscriptions/{subscription-id}/resourceGroups/{group-name}/providers/"
+            "microsoft.communication/communicationservices/{communication-services-resource-name}"
+        ),
+        "subject": f"sender/senderid@azure.com/message/{message_id}",
+        "data": {
+            "sender": "senderid@azure.com",
+            "recipient": to,
+            "messageId": message_id,
+            "status": status,
+            "deliveryStatusDetails": {"statusMessage": "Status Message"},
+            "deliveryAttemptTimeStamp": "2020-09-18T00:22:20.2855749+00:00",
+        },
+        "eventType": "Microsoft.Communication.EmailDeliveryReportReceived",
+        "dataVersion": "1.0",
+        "metadataVersion": "1",
+        "eventTime": "2020-09-18T00:22:20.822Z",
+    }
+
+
+def event_grid_validation(code: str) -> list[dict[str, Any]]:
+    """Event Grid's subscription validation event, as its webhook page shows it."""
+    return [
+        {
+            "id": "2d1781af-3a4c-4d7c-bd0c-e34b19da4e66",
+            "topic": (
+                "/subscriptions/xx/resourceGroups/xx/providers/Microsoft.Storage/storageAccounts/xx"
+            ),
+            "subject": "",
+            "data": {
+                "validationCode": code,
+                "validationUrl": (
+                    "https://rp-eastus2.eventgrid.azure.net:553/eventsubscriptions/myeventsub/"
+                    "validate?id=0000000000-0000-0000-0000-00000000000000"
+                    "&t=2022-10-28T04:23:35.1981776Z&apiVersion=2018-05-01-preview&token=1A1A1A1A"
+                ),
+            },
+            "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+            "eventTime": "2022-10-28T04:23:35.1981776Z",
+            "metadataVersion": "1",
+            "dataVersion": "1",
+        }
+    ]
+
+
+SES_MAIL_TIMESTAMP = "2017-08-05T00:40:02.012Z"
+SES_EVENTS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "bounced": (
+        "Bounce",
+        "bounce",
+        {
+            "bounceType": "Permanent",
+            "bounceSubType": "General",
+            "bouncedRecipients": [
+                {
+                    "emailAddress": "{to}",
+                    "action": "failed",
+                    "status": "5.1.1",
+                    "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                }
+            ],
+            "timestamp": "2017-08-05T00:41:02.669Z",
+            "feedbackId": "01000157c44f053b-61b59c11-9236-11e6-8f96-7be8aexample-000000",
+            "reportingMTA": "dsn; mta.example.com",
+        },
+    ),
+    "complained": (
+        "Complaint",
+        "complaint",
+        {
+            "complainedRecipients": [{"emailAddress": "{to}"}],
+            "timestamp": "2017-08-05T00:41:02.669Z",
+            "feedbackId": "01000157c44f053b-61b59c11-9236-11e6-8f96-7be8aexample-000000",
+            "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36",
+            "complaintFeedbackType": "abuse",
+            "arrivalDate": "2017-08-05T00:41:02.669Z",
+        },
+    ),
+    "delivered": (
+        "Delivery",
+        "delivery",
+        {
+            "timestamp": "2016-10-19T23:21:04.133Z",
+            "processingTimeMillis": 11893,
+            "recipients": ["{to}"],
+            "smtpResponse": "250 2.6.0 Message received",
+            "reportingMTA": "mta.example.com",
+        },
+    ),
+    "rejected": ("Reject", "reject", {"reason": "Bad content"}),
+    "deferred": (
+        "DeliveryDelay",
+        "deliveryDelay",
+        {
+            "timestamp": "2020-06-16T00:15:40.641Z",
+            "delayType": "TransientCommunicationFailure",
+            "expirationTime": "2020-06-16T00:25:40.914Z",
+            "delayedRecipients": [
+                {
+                    "emailAddress": "{to}",
+                    "status": "4.4.1",
+                    "diagnosticCode": "smtp; 421 4.4.1 Unable to connect to remote host",
+                }
+            ],
+        },
+    ),
+    "unknown": (
+        "Open",
+        "open",
+        {
+            "ipAddress": "192.0.2.1",
+            "timestamp": "2017-08-09T22:00:19.652Z",
+            "userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 10_3_3 like Mac OS X)",
+        },
+    ),
+}
+
+
+def ses(event: str, *, message_id: str, to: str, outbox_id: str | None = None) -> dict[str, Any]:
+    """SES's event record (the SNS ``Message``) for ``event``, from a configuration set."""
+    kind, key, detail = SES_EVENTS[event]
+    detail = json.loads(json.dumps(detail).replace("{to}", to))
+    tags: dict[str, list[str]] = {
+        "ses:configuration-set": ["ConfigSet"],
+        "ses:source-ip": ["192.0.2.0"],
+        "ses:from-domain": ["example.com"],
+        "ses:caller-identity": ["ses_user"],
+    }
+    if outbox_id:
+        tags["outbox_id"] = [outbox_id]
+    return {
+        "eventType": kind,
+        key: detail,
+        "mail": {
+            "timestamp": SES_MAIL_TIMESTAMP,
+            "source": "Sender Name <sender@example.com>",
+            "sourceArn": "arn:aws:ses:us-east-1:123456789012:identity/sender@example.com",
+            "sendingAccountId": "123456789012",
+            "messageId": message_id,
+            "destination": [to],
+            "headersTruncated": False,
+            "commonHeaders": {
+                "from": ["Sender Name <sender@example.com>"],
+                "to": [to],
+                "messageId": message_id,
+                "subject": "Message sent from Amazon SES",
+            },
+            "tags": tags,
+        },
+    }

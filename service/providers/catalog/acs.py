@@ -54,12 +54,16 @@ def parse_connection_string(value: str) -> ConnectionString:
 
 
 class AcsSettings(ProviderSettings):
-    """``ACS_CONNECTION_STRING`` or ``ACS_ENDPOINT`` (managed identity)."""
+    """``ACS_CONNECTION_STRING`` or ``ACS_ENDPOINT`` (managed identity); ``ACS_WEBHOOK_TOKEN``."""
 
     name = "acs"
     implementation = "service.providers.acs:AcsProvider"
+    webhook = "service.providers.acs_webhook:AcsWebhook"
+    webhook_secret = "webhook_token"  # noqa: S105 - the field's name
 
     connection_string: SecretStr | None = None
+    #: ``ACS_WEBHOOK_TOKEN``: the ``token`` query argument of the Event Grid subscription's URL.
+    webhook_token: SecretStr | None = None
     endpoint: AnyHttpUrl | None = None
 
     @field_validator("endpoint", mode="before")

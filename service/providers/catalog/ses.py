@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, field_validator
+from pydantic import AnyHttpUrl, SecretStr, field_validator
 
 from service.providers.base import ProviderSettings
 from service.settings_groups import Env
@@ -23,15 +23,20 @@ _REGION = re.compile(r"^[a-z]{2,}(?:-[a-z]+)+-[0-9]+$")
 
 
 class SesSettings(ProviderSettings):
-    """``AWS_REGION``, ``SES_CONFIGURATION_SET`` and ``SES_BASE_URL``."""
+    """``AWS_REGION``, ``SES_CONFIGURATION_SET``, ``SES_BASE_URL``, ``SES_WEBHOOK_TOPIC_ARN``."""
 
     name = "ses"
     implementation = "service.providers.ses:SesProvider"
     credentials = ("region",)
+    webhook = "service.providers.ses_webhook:SesWebhook"
+    webhook_secret = "webhook_topic_arn"  # noqa: S105 - the field's name
 
     region: Annotated[str | None, Env("AWS_REGION")] = None
     configuration_set: str | None = None
     base_url: AnyHttpUrl | None = None
+    #: ``SES_WEBHOOK_TOPIC_ARN``: the SNS topic the events come from; others are refused.
+    #: Not a secret, but it names the account, so it is kept out of logs like one.
+    webhook_topic_arn: SecretStr | None = None
 
     @field_validator("configuration_set", "base_url", mode="before")
     @classmethod
