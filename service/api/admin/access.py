@@ -34,15 +34,18 @@ bp.static("/static/admin.css", str(STYLESHEET), name="stylesheet")
 @bp.get("")
 @openapi.exclude()  # a page for people
 async def home(request: Request) -> HTTPResponse:
-    """The inbox when signed in, else the sign-in form (with a fresh signed-out session)."""
+    """The inbox when signed in, else the sign-in form (with a signed-out session)."""
     if signed_in(request) is not None:
         return await pages.inbox(request)
     return _sign_in_page(request)
 
 
 def _sign_in_page(request: Request, *, status: int = 200, error: str = "") -> HTTPResponse:
+    """The sign-in form; its signed-out session is kept (a second tab's form stays valid)."""
     sessions = keeper(request)
-    session = request.ctx.admin_session = sessions.start(signed_in=False)
+    session = request.ctx.admin_session
+    if session is None:
+        session = request.ctx.admin_session = sessions.start(signed_in=False)
     response = page(request, "sign_in", status=status, error=error)
     sessions.set_cookie(response, session)
     return response
