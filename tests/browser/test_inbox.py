@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -109,22 +109,28 @@ def owner(browser: Browser) -> Iterator[BrowserContext]:
     context.close()
 
 
-def assert_accessible(browser: Browser, owner: BrowserContext, url: str) -> None:
-    """axe-core finds no serious or critical violation on ``url``, seen with the owner's session."""
-    scripted = browser.new_context()
-    try:
-        scripted.add_cookies(owner.cookies())
-        page = scripted.new_page()
-        page.goto(url)
-        results = axe_playwright.Axe().run(page)
-    finally:
-        scripted.close()
-    bad = [
+def serious_violations(page: Page) -> list[tuple[str, str, list[Any]]]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    results = axe_playwright.Axe().run(page)
+    return [
         (violation["id"], violation["impact"], [node["target"] for node in violation["nodes"]])
         for violation in results.response["violations"]
         if violation["impact"] in ("serious", "critical")
     ]
-    assert bad == [], url
+
+
+def assert_accessible(
+    browser: Browser, owner: BrowserContext, url: str, *, locale: str = "en-GB"
+) -> None:
+    """axe-core finds no serious or critical violation on ``url``, seen with the owner's session."""
+    scripted = browser.new_context(locale=locale)
+    try:
+        scripted.add_cookies(owner.cookies())
+        page = scripted.new_page()
+        page.goto(url)
+        assert serious_violations(page) == [], url
+    finally:
+        scripted.close()
 
 
 def rows(page: Page) -> list[str]:
@@ -254,6 +260,7 @@ def test_the_outbox_and_suppressions_pages(
 
     page.click("nav >> text=Suppressions")
     assert_accessible(browser, owner, page.url)
+    assert_accessible(browser, owner, page.url, locale="nl-NL")
     assert "e**@example.org" in page.inner_text("tbody")
     page.click("tbody button:has-text('Remove')")
     expect(page.locator(".notice")).to_contain_text("removed")
@@ -264,3 +271,30 @@ def test_the_outbox_and_suppressions_pages(
     expect(page.locator(".notice")).to_contain_text("signed out")
     page.goto(f"{base_url}/admin/outbox")
     expect(page.locator("#token")).to_be_visible()
+
+
+def test_a_forged_form_gets_an_accessible_403_page(
+    browser: Browser, served: tuple[str, Path]
+) -> None:
+    base_url, _ = served
+    context = browser.new_context(locale="nl-NL")
+    try:
+        page = context.new_page()
+        page.goto(f"{base_url}/admin")
+        page.fill("#token", TOKEN)
+        page.click("button[type=submit]")
+        expect(page.locator("h1")).to_have_text("Inbox")  # Dutch: the same word
+        assert_accessible(browser, context, page.url, locale="nl-NL")
+        page.goto(f"{base_url}/admin/outbox")
+        page.evaluate(
+            "document.querySelectorAll('input[name=csrf]').forEach((i) => { i.value = 'forged'; })"
+        )
+        with page.expect_response(lambda response: response.request.method == "POST") as posted:
+            page.click("header button[type=submit]")  # sign out, with a forged token
+        assert posted.value.status == 403
+        expect(page.locator("h1")).to_have_text("Dit formulier is verlopen")
+        assert serious_violations(page) == []
+        page.goto(f"{base_url}/admin/outbox")  # still signed in: nothing was changed
+        expect(page.locator("h1")).to_have_text("Outbox")
+    finally:
+        context.close()
