@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 
 import httpx
@@ -15,6 +17,7 @@ from sanic import HTTPResponse, Sanic
 from service.api.admin.session import COOKIE, LIFETIME_SECONDS, SessionKeeper
 from service.app import create_app
 from service.config import Settings
+from service.submission import Submission
 from tests.api.served import served
 
 TOKEN = "admin-token-0123456789abcdef"
@@ -203,6 +206,8 @@ async def test_the_pages_speak_dutch_and_answer_unknown_leads_with_a_page(
     missing = await browser.get("/admin/submissions/0b7e6c1c-0000-4000-8000-000000000000")
     assert missing.status_code == 404
     assert "This lead does not exist" in missing.text
+    for path in ("/admin/suppressions?offset=²", "/admin?offset=²", "/admin?offset=-1"):
+        assert (await browser.get(path)).status_code == 200, path
     confused = await browser.get("/admin?since=yesterday&q=x")
     assert confused.status_code == 200
     assert "left out" in confused.text
@@ -212,3 +217,30 @@ async def test_the_pages_speak_dutch_and_answer_unknown_leads_with_a_page(
     assert export.headers["content-type"].startswith("text/csv")
     assert export.headers["cache-control"] == "no-store"
     assert export.content.startswith(b"\xef\xbb\xbfid,created_at,form")
+
+
+async def test_the_inbox_pages_by_fifty_and_keeps_the_filter(
+    make_settings: Callable[..., Settings],
+) -> None:
+    app = create_app(settings=make_settings(admin_token=TOKEN, email_from="owner@example.com"))
+    start = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    try:
+        async with served(app) as client:
+            for n in range(52):
+                lead = Submission(name=f"Lead {n:02}", email="p@example.org", message="Hi")
+                await app.ctx.store.add_submission(lead, [], now=start + timedelta(minutes=n))
+            await sign_in(client)
+            first = await client.get("/admin?q=Lead&since=2026-03-01")
+            assert first.text.count("<tr>") == 51  # the header and 50 leads
+            assert "Lead 51" in first.text
+            assert "Lead 01" not in first.text
+            older = re.search(r'<a href="([^"]+)" rel="next">', first.text)
+            assert older is not None
+            assert html.unescape(older.group(1)) == "?q=Lead&since=2026-03-01&offset=50"
+            second = await client.get(f"/admin{html.unescape(older.group(1))}")
+            assert second.text.count("<tr>") == 3
+            assert "Lead 00" in second.text
+            assert 'rel="next"' not in second.text
+            assert 'href="?q=Lead&amp;since=2026-03-01" rel="prev"' in second.text
+    finally:
+        Sanic._app_registry.pop(app.name, None)

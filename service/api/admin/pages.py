@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sanic import Blueprint, HTTPResponse, Request
 from sanic_ext import openapi
 
-from service.api.admin.queries import SubmissionsQuery
+from service.api.admin.queries import MAX_OFFSET, SubmissionsQuery
 from service.api.admin.schemas import ConsentRecord, email_summary
 from service.api.admin.views import guard, harden, page
 from service.api.errors import FIELD_LABELS
@@ -29,12 +29,10 @@ bp = Blueprint("admin_pages", url_prefix="/admin")
 bp.on_request(guard)
 bp.on_response(harden)
 
+INBOX_PAGE = 50
+SUPPRESSIONS_PAGE = 50
 FAILED_SHOWN = 200
 """Dead and rejected emails listed on the outbox page (of each state)."""
-SUPPRESSIONS_PAGE = 50
-
-
-INBOX_PAGE = 50
 # What the pages' redirects add to a listing's address; not filters.
 NOTICE_ARGS = frozenset({"done", "count", "submissions", "emails"})
 
@@ -91,8 +89,8 @@ async def inbox(request: Request) -> HTTPResponse:
         query=filter_query(query, offset=0),
         offset=offset,
         rows=found[:INBOX_PAGE],
-        previous=filter_query(query, offset=max(0, offset - INBOX_PAGE)) or "?" if offset else None,
-        following=filter_query(query, offset=offset + INBOX_PAGE) if more else None,
+        previous=_page_link(query, offset - INBOX_PAGE) if offset else None,
+        following=_page_link(query, offset + INBOX_PAGE) if more else None,
     )
 
 
@@ -171,7 +169,8 @@ async def suppressions(request: Request) -> HTTPResponse:
 
 def _offset(request: Request) -> int:
     raw = request.args.get("offset", "0")
-    return min(int(raw), 1_000_000_000) if raw.isdigit() else 0
+    # isascii: "²" is a digit to str.isdigit, not to int().
+    return min(int(raw), MAX_OFFSET) if raw.isascii() and raw.isdigit() else 0
 
 
 def _form_title(request: Request, form_id: str) -> str:
