@@ -398,6 +398,7 @@ for (const element of document.querySelectorAll(".cf-turnstile")) {
   token.value = "stub:" + element.dataset.sitekey + ":" + element.dataset.language;
   element.append(token);
 }
+window.turnstile = { reset() { window.captchaResets = (window.captchaResets || 0) + 1; } };
 """
 
 
@@ -450,3 +451,25 @@ def test_the_captcha_widget_loads_under_the_page_s_policy_and_nothing_else_does(
     finally:
         context.close()
     assert console == []
+
+
+def test_a_refused_post_asks_the_captcha_widget_for_a_new_token(
+    browser: Browser, captcha_served: str
+) -> None:
+    # Captcha tokens are single-use: a second try with the first token would always fail.
+    context = browser.new_context()
+    context.route(
+        "https://challenges.cloudflare.com/**",
+        lambda route: route.fulfill(
+            status=200, content_type="text/javascript", body=TURNSTILE_STUB
+        ),
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{captcha_served}/f/contact")
+        expect(page.locator(".cf-turnstile input")).to_have_count(1)
+        assert page.evaluate("window.captchaResets") is None
+        page.get_by_role("button", name="Send").click()  # every required field empty: refused
+        page.wait_for_function("window.captchaResets === 1")
+    finally:
+        context.close()

@@ -54,6 +54,14 @@
     return { first: first, unplaced: unplaced };
   }
 
+  // A captcha token is good for one check: after a refused post the widget needs a new one.
+  function resetCaptcha() {
+    for (const name of ["turnstile", "hcaptcha", "grecaptcha"]) {
+      const widget = window[name];
+      if (widget && typeof widget.reset === "function") widget.reset();
+    }
+  }
+
   function data() {
     const body = {};
     for (const element of form.elements) {
@@ -79,6 +87,7 @@
       });
       answer = await response.json();
     } catch (error) {
+      resetCaptcha();
       status.setAttribute("role", "alert");
       showStatus(form.dataset.failed, "status");
       button.disabled = false;
@@ -94,6 +103,7 @@
       success.focus();
       return;
     }
+    resetCaptcha();
     const placed = showErrors(answer.errors || []);
     showStatus([answer.message, ...placed.unplaced].filter(Boolean).join(" "), "status");
     (placed.first || status).focus();
