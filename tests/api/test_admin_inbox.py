@@ -90,6 +90,8 @@ async def test_filters_search_form_state_and_days(client: Any) -> None:
     ][:10]
     assert await listed(client, since=today, until=today) == [bob, ada]
     assert await listed(client, until="2000-01-01") == []
+    # The last day there is: no day after it to end before.
+    assert await listed(client, since="0001-01-01", until="9999-12-31") == [bob, ada]
     lead = (await client.get("/api/admin/submissions", headers=AUTH)).json()["submissions"][1]
     assert (lead["state"], lead["spam"]) == ("pending", False)
 

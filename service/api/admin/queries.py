@@ -99,7 +99,10 @@ class SubmissionFilters(BaseModel):
             form=self.form,
             search=self.q.strip() if self.q and self.q.strip() else None,
             since=_midnight(self.since) if self.since else None,
-            until=_midnight(self.until + timedelta(days=1)) if self.until else None,
+            # The last day there is has no next one: no upper bound then.
+            until=_midnight(self.until + timedelta(days=1))
+            if self.until and self.until < date.max
+            else None,
             state=self.state,
         )
 
