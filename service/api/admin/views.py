@@ -66,8 +66,7 @@ async def guard(request: Request) -> HTTPResponse | None:
         raise NotFound("Not found.")
     session = request.ctx.admin_session = keeper(request).read(request)
     if request.method == "POST":
-        form = request.form or {}
-        token = form.get("csrf") if hasattr(form, "get") else None
+        token = (request.form or {}).get("csrf")
         allowed = request.path in _OPEN_POSTS or signed_in(request) is not None
         if not allowed or not keeper(request).csrf_ok(session, token):
             return page(request, "refused", status=403)
