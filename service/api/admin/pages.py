@@ -1,7 +1,7 @@
 """The site owner's pages: the inbox, one lead, the outbox and the suppression list.
 
 Server-rendered and usable without script; every page needs a signed-in
-session (:mod:`.access`), and every form on them posts to :mod:`.actions`
+session (:mod:`.access`), and every form on them posts to :mod:`.page_actions`
 with the session's CSRF token. Addresses quoted in provider errors are masked.
 """
 
