@@ -9,6 +9,7 @@ exist). One job per module:
 * :mod:`.bearer`: the bearer-token guard of the JSON routes.
 * :mod:`.api`: ``/api/admin/outbox`` (counts, emails, retry).
 * :mod:`.submissions`: ``/api/admin/submissions`` (list, CSV export, spam marks).
+* :mod:`.actions`: what the operator does to a lead (spam marks), for the API and the pages.
 * :mod:`.export`: the CSV writer, shared with the inbox page's export.
 * :mod:`.people`: ``DELETE /api/admin/people`` (erasure, via :mod:`service.erasure`).
 * :mod:`.suppressions`: ``/api/admin/suppressions``.

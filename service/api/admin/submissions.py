@@ -20,6 +20,7 @@ from __future__ import annotations
 from sanic import Blueprint, HTTPResponse, Request, json
 from sanic_ext import openapi
 
+from service.api.admin.actions import mark_spam as record_spam_mark
 from service.api.admin.bearer import require_admin_token
 from service.api.admin.export import send_csv
 from service.api.admin.openapi_docs import (
@@ -121,10 +122,8 @@ async def export(request: Request) -> HTTPResponse:
 
 
 async def _mark(request: Request, submission_id: str, *, spam: bool) -> HTTPResponse:
-    record = await request.app.ctx.store.mark_spam(submission_id, spam)
-    if record is None:
+    if await record_spam_mark(request.app.ctx, submission_id, spam=spam) is None:
         return error_response(request, 404, "No submission has this id.")
-    request.app.ctx.metrics.spam_mark(record.form, spam=spam)
     return json(SpamResponse(id=submission_id, spam=spam).model_dump(mode="json"))
 
 
