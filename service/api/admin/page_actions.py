@@ -13,6 +13,7 @@ import logging
 from sanic import Blueprint, HTTPResponse, Request
 from sanic_ext import openapi
 
+from service.api.admin.actions import mark_spam
 from service.api.admin.export import send_csv
 from service.api.admin.pages import inbox_filters
 from service.api.admin.views import back_to, guard, harden, page
@@ -61,12 +62,11 @@ async def unsuppress(request: Request) -> HTTPResponse:
 @bp.post("/submissions/<submission_id:str>/spam")
 @openapi.exclude()
 async def spam(request: Request, submission_id: str) -> HTTPResponse:
-    """Mark the lead as spam (``spam=yes``) or not (``spam=no``); its pending confirmation stays."""
+    """Mark the lead as spam (``spam=yes``: its unsent confirmation is never sent) or not."""
     marked = (request.form or {}).get("spam") != "no"
-    record = await request.app.ctx.store.mark_spam(submission_id, marked)
+    record = await mark_spam(request.app.ctx, submission_id, spam=marked)
     if record is None:
         return page(request, "missing", status=404)
-    request.app.ctx.metrics.spam_mark(record.form, spam=marked)
     here = f"/admin/submissions/{record.id}"
     return back_to(request, here, done="spam" if marked else "not-spam")
 
