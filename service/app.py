@@ -113,7 +113,7 @@ def create_app(*, settings: Settings | None = None, forms: Forms | None = None) 
         # Without a token the routes do not exist: every /api/admin path is a 404.
         from service.api import admin as admin_api
 
-        for blueprint in admin_api.BLUEPRINTS:
+        for blueprint in (*admin_api.BLUEPRINTS, *admin_api.PAGES):
             app.blueprint(blueprint)
         admin_api.describe_security(app)
     # A route per provider whose webhook secret is set; other providers' paths are 404.

@@ -13,16 +13,24 @@ exist). One job per module:
 * :mod:`.export`: the CSV writer, shared with the inbox page's export.
 * :mod:`.people`: ``DELETE /api/admin/people`` (erasure, via :mod:`service.erasure`).
 * :mod:`.suppressions`: ``/api/admin/suppressions``.
+* :mod:`.session`: the owner's signed browser session and its CSRF tokens.
+* :mod:`.views`: what every page shares: the session guard, rendering, strict headers.
+* :mod:`.access`: ``/admin`` sign-in and sign-out.
+* :mod:`.pages`: the inbox, one lead, the outbox and the suppression list.
+* :mod:`.page_actions`: what the pages' forms do, and the pages' CSV export.
 
-``BLUEPRINTS`` are the JSON API's blueprints, to register together;
+``BLUEPRINTS`` are the JSON API's blueprints and ``PAGES`` the pages', to register together;
 ``describe_security`` declares their bearer scheme in the OpenAPI document.
 """
 
 from __future__ import annotations
 
-from service.api.admin import api, people, submissions, suppressions
+from service.api.admin import access, api, page_actions, pages, people, submissions, suppressions
 from service.api.admin.openapi_docs import SECURITY_SCHEME, describe_security
 
-__all__ = ["BLUEPRINTS", "SECURITY_SCHEME", "describe_security"]
+__all__ = ["BLUEPRINTS", "PAGES", "SECURITY_SCHEME", "describe_security"]
 
 BLUEPRINTS = (api.bp, submissions.bp, people.bp, suppressions.bp)
+
+PAGES = (access.bp, pages.bp, page_actions.bp)
+"""The site owner's pages under ``/admin``: a signed-in browser session, no bearer token."""
