@@ -179,5 +179,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         "spam marks on submissions",
         ("ALTER TABLE submissions ADD COLUMN spam_at {ts}",),
     ),
+    # Signed-out admin sessions (service.outbox.sessions), shared by every worker and replica.
+    Migration(
+        7,
+        "ended admin sessions",
+        (
+            """
+            CREATE TABLE admin_sessions_ended (
+                id_hash TEXT PRIMARY KEY,
+                until {ts} NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 """Every migration, in version order."""

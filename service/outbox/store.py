@@ -50,6 +50,7 @@ from service.outbox.models import (
     utcnow,
 )
 from service.outbox.packing import Packer, StoredEmail
+from service.outbox.sessions import EndedSessions
 from service.outbox.transaction import Body, Row, Transaction
 
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ def _claimed(row: Row, stored: StoredEmail) -> ClaimedEmail:
     )
 
 
-class Store(DeliveryRecords, InboxRecords, ABC):
+class Store(DeliveryRecords, InboxRecords, EndedSessions, ABC):
     """Durable storage for submissions and the emails they cause.
 
     Build with :func:`~service.outbox.factory.open_store` (no I/O), then

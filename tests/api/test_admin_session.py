@@ -168,6 +168,27 @@ async def test_signing_out_ends_the_session_even_for_a_copy_of_the_cookie(
     assert again.headers["location"] == "/admin"
 
 
+async def test_another_worker_refuses_a_signed_out_cookie_too(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # Each worker (or replica) has its own keeper; the ended id is shared through the store.
+    app = create_app(settings=make_settings(admin_token=TOKEN, email_from="owner@example.com"))
+    try:
+        async with served(app) as client:
+            await sign_in(client)
+            copy = client.cookies.get(COOKIE)
+            page = await client.get("/admin/outbox")
+            await client.post("/admin/sign-out", data={"csrf": csrf_of(page)})
+            app.ctx.admin_sessions = None  # what another worker knows: nothing in memory
+            client.cookies.clear()
+            client.cookies.set(COOKIE, copy, domain="testserver.local", path="/admin")
+            again = await client.get("/admin/outbox")
+    finally:
+        Sanic._app_registry.pop(app.name, None)
+    assert again.status_code == 303
+    assert again.headers["location"] == "/admin"
+
+
 async def test_a_forged_cookie_is_no_session(browser: httpx.AsyncClient) -> None:
     await sign_in(browser)
     value = browser.cookies.get(COOKIE)

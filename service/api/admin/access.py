@@ -69,7 +69,7 @@ async def sign_in(request: Request) -> HTTPResponse:
         return _sign_in_page(request, status=403, error="wrong")
     logger.info("admin signed in from %s", client)
     sessions = keeper(request)
-    sessions.forget(request.ctx.admin_session)
+    await sessions.forget(request.ctx.admin_session, request.app.ctx.store)
     response = redirect("/admin", status=303)
     sessions.set_cookie(response, sessions.start(signed_in=True))
     return response
@@ -80,6 +80,6 @@ async def sign_in(request: Request) -> HTTPResponse:
 async def sign_out(request: Request) -> HTTPResponse:
     """End the session: its cookie is deleted and refused should it come back."""
     response = redirect("/admin?done=signed-out", status=303)
-    keeper(request).end(response, request.ctx.admin_session)
+    await keeper(request).end(response, request.ctx.admin_session, request.app.ctx.store)
     logger.info("admin signed out from %s", client_ip(request))
     return response

@@ -5,8 +5,9 @@ expires, signed with HMAC-SHA256 under a key derived from ``ADMIN_TOKEN``
 (changing the token ends every session). A visitor to the sign-in page gets
 a signed-out session first, so that the sign-in form has a CSRF token too;
 signing in replaces it with a new id (no fixation), valid for 8 hours.
-Signing out forgets the id in this process: the browser's cookie is deleted,
-and a copy of it is refused from then on.
+Signing out ends the id: the browser's cookie is deleted, and a copy of it is
+refused from then on by every worker and replica (the store keeps ended ids,
+:mod:`service.outbox.sessions`; this process also remembers its own).
 
 The CSRF token of a form is an HMAC of the session id: a page from another
 site cannot read it, and a post without it is refused (``SameSite=Strict``
@@ -22,10 +23,15 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import orjson
 from pydantic import SecretStr
 from sanic import HTTPResponse, Request
+
+if TYPE_CHECKING:
+    from service.outbox.sessions import EndedSessions
 
 __all__ = ["COOKIE", "LIFETIME_SECONDS", "Session", "SessionKeeper"]
 
@@ -102,16 +108,23 @@ class SessionKeeper:
             secure=self.secure,
         )
 
-    def forget(self, session: Session | None) -> None:
-        """Refuse ``session``'s id from now on (until it would have expired anyway)."""
+    async def forget(self, session: Session | None, store: EndedSessions) -> None:
+        """Refuse ``session``'s id from now on, everywhere (until it would have expired anyway)."""
         now = int(self._clock())
         self._ended = {key: until for key, until in self._ended.items() if until > now}
         if session is not None:
             self._ended[session.id] = session.expires
+            await store.end_session(session.id, datetime.fromtimestamp(session.expires, UTC))
 
-    def end(self, response: HTTPResponse, session: Session | None) -> None:
+    async def ended(self, session: Session, store: EndedSessions) -> bool:
+        """True when ``session`` was signed out, here or by another worker or replica."""
+        return await store.session_ended(session.id)
+
+    async def end(
+        self, response: HTTPResponse, session: Session | None, store: EndedSessions
+    ) -> None:
         """Sign out: the id is refused from now on and the browser drops the cookie."""
-        self.forget(session)
+        await self.forget(session, store)
         response.delete_cookie(COOKIE, path=COOKIE_PATH)
 
     def csrf_token(self, session: Session) -> str:

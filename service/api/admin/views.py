@@ -64,7 +64,10 @@ async def guard(request: Request) -> HTTPResponse | None:
     """
     if request.app.ctx.settings.admin_token is None:
         raise NotFound("Not found.")
-    session = request.ctx.admin_session = keeper(request).read(request)
+    session = keeper(request).read(request)
+    if session is not None and await keeper(request).ended(session, request.app.ctx.store):
+        session = None
+    request.ctx.admin_session = session
     if request.method == "POST":
         token = (request.form or {}).get("csrf")
         allowed = request.path in _OPEN_POSTS or signed_in(request) is not None
