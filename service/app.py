@@ -122,8 +122,8 @@ def create_app(
         from service.api import admin as admin_api
         from service.api import suppressions as suppressions_api
 
-        app.blueprint(admin_api.bp)
-        app.blueprint(suppressions_api.bp)
+        for blueprint in (*admin_api.BLUEPRINTS, *admin_api.PAGES):
+            app.blueprint(blueprint)
         admin_api.describe_security(app)
     # A route per provider whose webhook secret is set; other providers' paths are 404.
     app.ctx.provider_webhooks = webhooks
@@ -260,7 +260,7 @@ async def _open_delivery(
     await app.ctx.store.open()
     opened.push_async_callback(app.ctx.store.close)
     app.ctx.worker = DeliveryWorker.from_settings(
-        app.ctx.store, app.ctx.chain, settings, on_delivery=partial(_count_dead, app.ctx.metrics)
+        app.ctx.store, app.ctx.chain, settings, on_delivery=partial(_count_outcome, app.ctx.metrics)
     )
     if deliver:
         await app.ctx.worker.start()
@@ -268,10 +268,15 @@ async def _open_delivery(
         logger.info("delivery worker off (DELIVERY_WORKER=off): emails wait for a worker process")
 
 
-def _count_dead(metrics: Metrics, delivery: Delivery) -> None:
-    """Worker hook: the chain counts each attempt; only the outbox knows an email is dead."""
-    if delivery.state is EmailState.DEAD and delivery.recorded:
+def _count_outcome(metrics: Metrics, delivery: Delivery) -> None:
+    """Worker hook: the chain counts each attempt; only the outbox knows an email is dead,
+    or was not sent at all because its address was suppressed."""
+    if not delivery.recorded:
+        return
+    if delivery.state is EmailState.DEAD:
         metrics.email_dead(delivery.provider)
+    elif delivery.suppressed:
+        metrics.email_suppressed()
 
 
 async def _observe_outbox(app: Sanic) -> None:

@@ -11,6 +11,7 @@ Feeding it:
 - ``submission(outcome, form=...)``: a form submission, ``accepted`` also with the time it took;
 - ``attempt(event)``: the provider chain's observer, one call per attempt;
 - ``email_dead(provider)``: the outbox gave up on an email;
+- ``email_suppressed()``: the outbox did not send a confirmation to a suppressed address;
 - ``observe_outbox(depth, oldest_pending_seconds)``: the outbox's state, typically from
   a refresher registered with ``add_refresher``, which runs before every scrape.
 """
@@ -52,7 +53,7 @@ MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 PREFIX = "contact_mailer"
 
 SUBMISSION_OUTCOMES = ("accepted", "invalid", "spam", "rate_limited")
-EMAIL_OUTCOMES = ("sent", "retried", "failed_over", "rejected", "dead")
+EMAIL_OUTCOMES = ("sent", "retried", "failed_over", "rejected", "dead", "suppressed")
 
 # Accepting is answering a form post; sending is one call to a provider, which may time out.
 ACCEPT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -77,7 +78,8 @@ class Metrics:
         self.emails = Counter(
             f"{PREFIX}_emails",
             "Email send attempts and their end, by provider and outcome "
-            "(sent, retried, failed_over, rejected; dead when the outbox gives up).",
+            "(sent, retried, failed_over, rejected; dead when the outbox gives up, "
+            "suppressed when a confirmation's address was suppressed before it was sent).",
             ["provider", "outcome"],
             registry=self.registry,
         )
@@ -121,6 +123,12 @@ class Metrics:
             ["provider", "event"],
             registry=self.registry,
         )
+        self.spam_marks = Counter(
+            f"{PREFIX}_spam_marks",
+            "Submissions an operator marked as spam (mark=spam) or not spam (mark=ham), by form.",
+            ["form", "mark"],
+            registry=self.registry,
+        )
         # Series that exist from the start, so that rate() and alerts see a 0 before the first 1.
         # One series per form and outcome: the forms are the configuration's, never a visitor's.
         for form in forms:
@@ -148,6 +156,10 @@ class Metrics:
         """Count an email the outbox gave up on; ``provider`` is the last one tried."""
         self.emails.labels(provider=provider or "none", outcome="dead").inc()
 
+    def email_suppressed(self) -> None:
+        """Count a confirmation not sent because its address was suppressed while it waited."""
+        self.emails.labels(provider="none", outcome="suppressed").inc()
+
     def delivery_event(self, provider: str, event: str) -> None:
         """Count one webhook event (a normalised event name, or how it was not recorded)."""
         self.delivery_events.labels(provider=provider, event=event).inc()
@@ -155,6 +167,10 @@ class Metrics:
     def owner_alarm(self, provider: str, event: str) -> None:
         """Count an owner notification that bounced or was reported as spam."""
         self.owner_alarms.labels(provider=provider, event=event).inc()
+
+    def spam_mark(self, form: str, *, spam: bool) -> None:
+        """Count an operator's spam (or not-spam) mark on a submission of ``form``."""
+        self.spam_marks.labels(form=form, mark="spam" if spam else "ham").inc()
 
     def observe_outbox(
         self, depth: Mapping[str, int], oldest_pending_seconds: float | None

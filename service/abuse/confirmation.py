@@ -60,3 +60,7 @@ class ConfirmationPolicy:
             count("confirmation_skipped", "rate-limited")
             return False
         return True
+
+    async def forget(self, address: str) -> int:
+        """Drop the confirmation allowance counted for ``address``'s mailbox (an erasure)."""
+        return await self.limits.forget_confirmations(mailbox_key(address))

@@ -68,6 +68,10 @@ class MovingWindows:
         expiries.append(now + period)
         return None
 
+    def forget(self, key: str) -> bool:
+        """Drop ``key``'s counted hits (an erasure); ``False`` if it had none."""
+        return self._expiries.pop(key, None) is not None
+
     def _sweep(self, now: float) -> None:
         # A new dict rather than deletions: a dict keeps its table's size after
         # deletions, and this one may have grown to a busy day's addresses.

@@ -1,7 +1,8 @@
 """Moving-window rate limits, in this worker's memory or in Redis.
 
-Two limits are kept: submissions per client (``CONTACT_RATE_LIMIT``) and
-confirmations per recipient address (``CONFIRMATION_RATE_LIMIT``). Counters
+Three limits are kept: submissions per client (``CONTACT_RATE_LIMIT``),
+confirmations per recipient address (``CONFIRMATION_RATE_LIMIT``) and
+attempts to sign in to the admin pages per client (10 an hour). Counters
 live in ``RATE_LIMIT_STORAGE_URL``: this worker's memory by default
 (:class:`~service.abuse.moving_window.MovingWindows`), or a Redis that every
 worker and replica shares (the ``limits`` library's moving window).
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
-from limits import RateLimitItem
+from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
@@ -47,6 +48,9 @@ logger = logging.getLogger("service.abuse")
 # client's default is forever; a healthy Redis answers in a millisecond, and a
 # limit check is a few commands, so a hung Redis costs a visitor about 1.5 s.
 REDIS_TIMEOUT_SECONDS = 0.5
+
+SIGN_IN_LIMIT = "10/hour"
+"""Attempts to sign in to the admin pages per client: too few to guess a token."""
 
 
 class RateLimited(SanicException):
@@ -86,6 +90,7 @@ class RateLimits:
         contact: list[RateLimitItem],
         confirmation: list[RateLimitItem],
         key_prefix: str,
+        sign_in: list[RateLimitItem] | None = None,
         workers: int = 1,
         timeout: float = REDIS_TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
@@ -93,6 +98,7 @@ class RateLimits:
         self.storage_url = storage_url
         self.contact = contact
         self.confirmation = confirmation
+        self.sign_in = sign_in if sign_in is not None else parse_many(SIGN_IN_LIMIT)
         self.key_prefix = key_prefix
         self.workers = workers
         self.timeout = timeout
@@ -165,6 +171,22 @@ class RateLimits:
         if refusal is not None:
             raise RateLimited(refusal.retry_after)
 
+    async def check_sign_in(self, client: str) -> int | None:
+        """Count one sign-in attempt from ``client``; past the limit, the seconds to wait.
+
+        When the storage fails the attempt is refused: the admin pages can
+        wait, a token guesser must not get unlimited tries.
+        """
+        try:
+            refusal = await self._hit(self.sign_in, "sign-in", client)
+        except StorageError as err:
+            logger.warning(
+                "rate-limit storage failed (%s); sign-in refused",
+                type(err.storage_error).__name__,
+            )
+            return 60
+        return refusal.retry_after if refusal is not None else None
+
     async def allow_confirmation(self, address: str) -> bool:
         """Count one confirmation to ``address``; False when it is over its limit."""
         try:
@@ -176,6 +198,33 @@ class RateLimits:
             )
             return False
         return refusal is None
+
+    async def forget_confirmations(self, address: str) -> int:
+        """Drop ``address``'s confirmation counters (an erasure); how many were dropped.
+
+        In memory, only this process's counters can be reached (they lapse with
+        their window anyway); in Redis, every worker's. Redis answers no count,
+        so each limit cleared there counts as one.
+        """
+        key = address_key(address)
+        if self._windows is not None:
+            forgotten = [
+                self._windows.forget(item.key_for("confirmation", key))
+                for item in self.confirmation
+            ]
+            return sum(forgotten)
+        if self._limiter is None:
+            raise RuntimeError("RateLimits.open() was not awaited")
+        try:
+            for item in self.confirmation:
+                await self._limiter.clear(item, "confirmation", key)
+        except StorageError as err:
+            logger.warning(
+                "rate-limit storage failed (%s); confirmation counters not erased",
+                type(err.storage_error).__name__,
+            )
+            return 0
+        return len(self.confirmation)
 
     async def _hit(self, items: list[RateLimitItem], *identifiers: str) -> _Refusal | None:
         for item in items:

@@ -1,4 +1,4 @@
-"""``python -m service [COMMAND]``: serve (the default), deliver, check, send a test, outbox.
+"""``python -m service [COMMAND]``: serve (the default), deliver, check, send a test, outbox, erase.
 
 Every command reads the same settings as the server; a configuration error
 prints one line and exits 2.
@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from service.cli import check, outbox, send_test, serve, suppressions, worker
+from service.cli import check, erase, outbox, send_test, serve, suppressions, worker
 from service.config import ConfigError, load_settings
 from service.emails import TemplateError
 from service.outbox import StoreError
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     send_test.add_parser(commands)
     outbox.add_parser(commands)
     suppressions.add_parser(commands)
+    erase.add_parser(commands)
     return parser
 
 

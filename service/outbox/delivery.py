@@ -238,11 +238,13 @@ class DeliveryRecords:
 
     async def remove_suppression(self, address: str) -> bool:
         """Forget ``address``: confirmations go to it again. ``False`` if it was not listed."""
+        return await self.remove_suppressed_hash(address_hash(address))
+
+    async def remove_suppressed_hash(self, hashed: str) -> bool:
+        """Forget the address whose :func:`address_hash` is ``hashed`` (the list shows no more)."""
 
         async def remove(tx: Transaction) -> int:
-            return await tx.execute(
-                "DELETE FROM suppressions WHERE address_hash = $1", address_hash(address)
-            )
+            return await tx.execute("DELETE FROM suppressions WHERE address_hash = $1", hashed)
 
         return await self._run(remove, write=True) == 1
 

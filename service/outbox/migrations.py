@@ -173,5 +173,24 @@ MIGRATIONS: tuple[Migration, ...] = (
         # NULL for submissions stored before: their language was not recorded.
         ("ALTER TABLE submissions ADD COLUMN locale TEXT",),
     ),
+    # The leads inbox (service.outbox.inbox): when an operator marked a submission as spam.
+    Migration(
+        6,
+        "spam marks on submissions",
+        ("ALTER TABLE submissions ADD COLUMN spam_at {ts}",),
+    ),
+    # Signed-out admin sessions (service.outbox.sessions), shared by every worker and replica.
+    Migration(
+        7,
+        "ended admin sessions",
+        (
+            """
+            CREATE TABLE admin_sessions_ended (
+                id_hash TEXT PRIMARY KEY,
+                until {ts} NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 """Every migration, in version order."""

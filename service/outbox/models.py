@@ -147,6 +147,8 @@ class ClaimedEmail:
     lease_until: datetime
     queued_at: datetime
     created_at: datetime
+    #: Its submission is marked as spam: a confirmation is then not sent.
+    spam: bool = False
 
     def to_email(self) -> OutgoingEmail:
         """The stored email, exactly as it was rendered (same Message-ID), with its outbox id.
@@ -203,6 +205,8 @@ class SubmissionRecord:
     consent: list[dict[str, Any]] | None
     purged_at: datetime | None
     locale: str | None = None
+    #: An operator marked it as spam (:meth:`~service.outbox.inbox.InboxRecords.mark_spam`).
+    spam: bool = False
 
 
 @dataclass(frozen=True, slots=True)

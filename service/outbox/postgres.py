@@ -51,6 +51,8 @@ class PostgresStore(Store):
     json_type = "JSONB"
     blob_type = "BYTEA"
     claim_lock = "FOR UPDATE SKIP LOCKED"
+    ilike = "ILIKE"
+    json_text = "{column}::text"
 
     def __init__(
         self,

@@ -159,6 +159,8 @@ class SqliteStore(Store):
     blob_type = "BLOB"
     # Without statistics the planner prefers the state index and sorts every due row.
     claim_index = "INDEXED BY emails_due"
+    # An erasure overwrites the pages it frees (the setting stays on for this connection).
+    erase_prelude = ("PRAGMA secure_delete = ON",)
 
     def __init__(
         self,

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from service.outbox.delivery import DeliveryRecords
 from service.outbox.group import GroupCommit, Outcome, run_in_savepoints
+from service.outbox.inbox import InboxRecords
 from service.outbox.migrations import MIGRATIONS, SCHEMA_VERSION_TABLE
 from service.outbox.models import (
     IDEMPOTENCY_TTL,
@@ -49,6 +50,7 @@ from service.outbox.models import (
     utcnow,
 )
 from service.outbox.packing import Packer, StoredEmail
+from service.outbox.sessions import EndedSessions
 from service.outbox.transaction import Body, Row, Transaction
 
 if TYPE_CHECKING:
@@ -71,7 +73,8 @@ _EMAIL_COLUMNS = (
     " created_at, updated_at, sent_at, purged_at, delivery"
 )
 _SUBMISSION_COLUMNS = (
-    "id, created_at, form, name, email, company, message, fields, consent, purged_at, locale"
+    "id, created_at, form, name, email, company, message, fields, consent, purged_at, locale,"
+    " spam_at"
 )
 
 # The subquery picks due rows; in PostgreSQL ``{lock}`` makes concurrent
@@ -86,6 +89,8 @@ _SUBMISSION_COLUMNS = (
 # the index's condition, and an expired ``sending`` row is found by its
 # ``next_attempt_at`` too: it was due when it was claimed, and claiming leaves
 # ``next_attempt_at`` alone. ``{index}`` lets a dialect insist on the index.
+# ``spam_at`` tells the worker to skip a confirmation whose submission was marked
+# as spam while it was being claimed (service.outbox.inbox stops the others).
 _CLAIM = """
 UPDATE emails
 SET state = 'sending', attempts = attempts + 1, claimed_by = $1, lease_until = $2,
@@ -103,7 +108,8 @@ WHERE id IN (
     {lock}
 )
 RETURNING id, submission_id, kind, seq, message_id, payload, body, dictionary_id, attempts,
-          claimed_by, lease_until, queued_at, created_at, next_attempt_at
+          claimed_by, lease_until, queued_at, created_at, next_attempt_at,
+          (SELECT spam_at FROM submissions WHERE submissions.id = emails.submission_id) AS spam_at
 """
 
 # Every mark_* carries the claim's fencing token; see the Store module doc.
@@ -165,6 +171,7 @@ def _submission_record(row: Row) -> SubmissionRecord:
         consent=_maybe_json(row["consent"]),
         purged_at=_maybe_datetime(row["purged_at"]),
         locale=row["locale"],
+        spam=row["spam_at"] is not None,
     )
 
 
@@ -181,10 +188,11 @@ def _claimed(row: Row, stored: StoredEmail) -> ClaimedEmail:
         lease_until=_as_datetime(row["lease_until"]),
         queued_at=_as_datetime(row["queued_at"]),
         created_at=_as_datetime(row["created_at"]),
+        spam=row["spam_at"] is not None,
     )
 
 
-class Store(DeliveryRecords, ABC):
+class Store(DeliveryRecords, InboxRecords, EndedSessions, ABC):
     """Durable storage for submissions and the emails they cause.
 
     Build with :func:`~service.outbox.factory.open_store` (no I/O), then
@@ -205,6 +213,8 @@ class Store(DeliveryRecords, ABC):
     blob_type: ClassVar[str]
     claim_lock: ClassVar[str] = ""
     claim_index: ClassVar[str] = ""
+
+    _submission_from_row = staticmethod(_submission_record)
 
     def __init__(
         self,
@@ -552,7 +562,8 @@ class Store(DeliveryRecords, ABC):
         """Move one ``dead`` or ``rejected`` email back to ``pending``, due now.
 
         Its age for the give-up rule restarts now. ``False`` if there is no such
-        email in those states, or its body was already purged.
+        email in those states, its body was already purged, or it is the
+        confirmation of a submission marked as spam.
         """
         now = self._now(now)
 
@@ -560,7 +571,10 @@ class Store(DeliveryRecords, ABC):
             return await tx.execute(
                 "UPDATE emails SET state = 'pending', next_attempt_at = $2, queued_at = $2,"
                 " updated_at = $2, lease_until = NULL"
-                " WHERE id = $1 AND state IN ('dead', 'rejected') AND purged_at IS NULL",
+                " WHERE id = $1 AND state IN ('dead', 'rejected') AND purged_at IS NULL"
+                # A spam-marked submission's confirmation stays unsent (service.outbox.inbox).
+                " AND NOT (kind = 'confirmation' AND EXISTS (SELECT 1 FROM submissions AS s"
+                " WHERE s.id = emails.submission_id AND s.spam_at IS NOT NULL))",
                 email_id,
                 now,
             )
@@ -584,7 +598,9 @@ class Store(DeliveryRecords, ABC):
             return await tx.execute(
                 "UPDATE emails SET state = 'pending', next_attempt_at = $1, queued_at = $1,"
                 " updated_at = $1, lease_until = NULL"
-                " WHERE (state = $2 OR state = $3) AND purged_at IS NULL",
+                " WHERE (state = $2 OR state = $3) AND purged_at IS NULL"
+                " AND NOT (kind = 'confirmation' AND EXISTS (SELECT 1 FROM submissions AS s"
+                " WHERE s.id = emails.submission_id AND s.spam_at IS NOT NULL))",
                 now,
                 str(wanted[0]),
                 str(wanted[-1]),

@@ -14,6 +14,10 @@ live worker never holds an email past its lease: another worker takes an email
 over only when its holder really died. Any failure, expected or not, leaves the
 email queued for a later attempt; nothing the worker meets stops its loop.
 
+A confirmation whose address was put on the suppression list after it was
+stored (an earlier confirmation bounced) is not sent: it ends ``rejected`` with
+:data:`SUPPRESSED_ERROR`, and ``Delivery.suppressed`` says so to ``on_delivery``.
+
 Logs name the email, submission, Message-ID, attempt and provider; never a body
 or an address (provider errors are logged by kind and code only).
 """
@@ -32,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from service.outbox.backoff import next_attempt_at
+from service.outbox.inbox import SPAM_SKIPPED
 from service.outbox.models import ClaimedEmail, Clock, EmailState
 from service.providers.errors import (
     ChainExhausted,
@@ -51,6 +56,10 @@ __all__ = ["Delivery", "DeliveryWorker", "Sender", "default_worker_id"]
 logger = logging.getLogger("service.outbox")
 
 SHUTDOWN_ERROR = "interrupted by shutdown before the provider answered"
+SUPPRESSED_ERROR = (
+    "not sent: the visitor's address is on the suppression list"
+    " (it bounced or reported spam after this submission was stored)"
+)
 
 
 class Sender(Protocol):
@@ -79,6 +88,8 @@ class Delivery:
     error: str | None = None
     next_attempt_at: datetime | None = None
     recorded: bool = True
+    #: A confirmation not sent because its address was suppressed after it was stored.
+    suppressed: bool = False
 
     @classmethod
     def of(cls, claim: ClaimedEmail, state: EmailState, **outcome: Any) -> Delivery:
@@ -287,9 +298,14 @@ class DeliveryWorker:
             return []
 
     async def _deliver(self, claim: ClaimedEmail) -> Delivery:
+        if claim.spam and claim.kind == "confirmation":
+            return await self._skip_spam(claim)
         try:
+            email = claim.to_email()
+            if claim.kind == "confirmation" and await self._suppressed(email):
+                return await self._record_suppressed(claim)
             async with asyncio.timeout(self.send_timeout):
-                result = await self.chain.send(claim.to_email())
+                result = await self.chain.send(email)
         except asyncio.CancelledError:
             await self._release(claim)
             raise
@@ -325,6 +341,27 @@ class DeliveryWorker:
             "",
         )
 
+    async def _suppressed(self, email: OutgoingEmail) -> bool:
+        """Whether a confirmation's recipient bounced or complained since it was stored.
+
+        Checked at send time too, not only when the submission was stored: the
+        bounce of an earlier confirmation (or an operator) may have listed the
+        address while this one waited. One primary-key lookup per confirmation.
+        """
+        for recipient in email.to:
+            if await self.store.is_suppressed(recipient.addr_spec):
+                return True
+        return False
+
+    async def _record_suppressed(self, claim: ClaimedEmail) -> Delivery:
+        """A final ``rejected`` with :data:`SUPPRESSED_ERROR`; the operator may retry it later."""
+        delivery = Delivery.of(claim, EmailState.REJECTED, error=SUPPRESSED_ERROR, suppressed=True)
+        return await self._record(
+            delivery,
+            self.store.mark_rejected(claim, error=SUPPRESSED_ERROR, now=self.clock()),
+            "address suppressed",
+        )
+
     async def _record_rejected(self, claim: ClaimedEmail, error: SendError) -> Delivery:
         delivery = Delivery.of(
             claim,
@@ -335,6 +372,14 @@ class DeliveryWorker:
             delivery,
             self.store.mark_rejected(claim, error=str(error), now=self.clock()),
             _summary(error),
+        )
+
+    async def _skip_spam(self, claim: ClaimedEmail) -> Delivery:
+        """A confirmation whose submission was marked as spam: final, never sent."""
+        return await self._record(
+            Delivery.of(claim, EmailState.REJECTED, error=SPAM_SKIPPED),
+            self.store.mark_rejected(claim, error=SPAM_SKIPPED, now=self.clock()),
+            "marked as spam",
         )
 
     async def _record_failure(
@@ -402,6 +447,8 @@ class DeliveryWorker:
             logger.warning("outbox: lease lost, %s not recorded %s", delivery.state, where)
         elif delivery.state is EmailState.SENT:
             logger.info("outbox: sent %s provider=%s", where, delivery.provider)
+        elif delivery.suppressed:
+            logger.warning("outbox: not sent, address suppressed %s", where)
         elif delivery.state is EmailState.RETRYING:
             when = delivery.next_attempt_at.isoformat() if delivery.next_attempt_at else "-"
             logger.warning("outbox: retrying %s next=%s errors=%s", where, when, loggable)

@@ -57,9 +57,12 @@ __all__ = [
     "Unauthorized",
     "WebhookRefused",
     "WebhookRequest",
+    "basic_credentials",
+    "bearer_token",
     "constant_time_equal",
     "from_iso",
     "from_unix",
+    "object_or_objects",
     "require_object",
     "short_reason",
     "text_field",
@@ -153,7 +156,7 @@ class ProviderWebhook(ABC):
 
 
 class BasicCredentialsWebhook(ProviderWebhook):
-    """A provider that signs nothing but sends ``Authorization: Basic`` (Postmark, SparkPost).
+    """A provider that signs nothing but sends ``Authorization: Basic`` (Postmark, SparkPost...).
 
     The credentials are the ``user:password`` written in the webhook's URL or
     settings, read from the declaration's ``webhook_auth`` field and compared
@@ -170,21 +173,41 @@ class BasicCredentialsWebhook(ProviderWebhook):
         return cls(options.secret("webhook_auth"))
 
     def verify(self, request: WebhookRequest) -> datetime | None:
-        scheme, _, encoded = (request.header("authorization") or "").partition(" ")
-        try:
-            given = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            given = b""
-        if scheme.lower() != "basic" or not constant_time_equal(given, self._expected):
+        if not constant_time_equal(basic_credentials(request), self._expected):
             raise Unauthorized("missing or wrong Basic credentials")
         return None
 
 
 def constant_time_equal(given: str | bytes, expected: str | bytes) -> bool:
-    """``hmac.compare_digest`` over bytes, so non-ASCII input is a mismatch, not a TypeError."""
-    left = given.encode("utf-8") if isinstance(given, str) else given
-    right = expected.encode("utf-8") if isinstance(expected, str) else expected
+    """``hmac.compare_digest`` over bytes, so non-ASCII input is a mismatch, not a TypeError.
+
+    A header's bytes that are not UTF-8 reach us as lone surrogates: encoded
+    as they are ("surrogatepass"), they are a mismatch, not a UnicodeEncodeError.
+    """
+    left = given.encode("utf-8", "surrogatepass") if isinstance(given, str) else given
+    right = expected.encode("utf-8", "surrogatepass") if isinstance(expected, str) else expected
     return hmac.compare_digest(left, right)
+
+
+def basic_credentials(request: WebhookRequest) -> bytes:
+    """The decoded ``user:password`` of an ``Authorization: Basic`` header; ``b""`` without one.
+
+    For providers that authenticate with the credentials written in the webhook
+    URL; compare the result with :func:`constant_time_equal`.
+    """
+    scheme, _, encoded = (request.header("authorization") or "").partition(" ")
+    if scheme.lower() != "basic":
+        return b""
+    try:
+        return base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def bearer_token(request: WebhookRequest) -> str:
+    """The token of an ``Authorization: Bearer`` header; ``""`` without one."""
+    scheme, _, token = (request.header("authorization") or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def from_unix(value: Any) -> datetime:
@@ -217,6 +240,12 @@ def text_field(data: Mapping[str, Any], key: str) -> str | None:
     """``data[key]`` when it is a non-empty string, else ``None``."""
     value = data.get(key)
     return value if isinstance(value, str) and value else None
+
+
+def object_or_objects(value: Any) -> list[Mapping[str, Any]]:
+    """A body that is one event object or an array of them (batched), as a list of objects."""
+    items = value if isinstance(value, list) else [value]
+    return [require_object(item, "an event") for item in items]
 
 
 def require_object(value: Any, what: str) -> Mapping[str, Any]:

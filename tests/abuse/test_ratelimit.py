@@ -131,6 +131,34 @@ async def test_redis_holds_a_hash_of_the_confirmation_address_not_the_address(
     assert any(address_key("zoe@example.org") in key for key in keys)
 
 
+async def test_admin_sign_in_attempts_are_shared_in_redis_and_refused_when_it_is_down(
+    redis_url: str, redis_prefix: str
+) -> None:
+    def limits_on(url: str) -> RateLimits:
+        settings = load_settings(rate_limit_storage_url=url, rate_limit_key_prefix=redis_prefix)
+        return RateLimits.from_settings(settings)
+
+    first, second = limits_on(redis_url), limits_on(redis_url)
+    await first.open()
+    await second.open()
+    try:
+        waits = [await limits.check_sign_in("192.0.2.7") for limits in (first, second) * 5]
+        assert waits == [None] * 10
+        refused = await first.check_sign_in("192.0.2.7")
+        assert refused is not None
+        assert 3000 < refused <= 3600  # ten an hour
+        assert await second.check_sign_in("192.0.2.8") is None
+    finally:
+        await first.close()
+        await second.close()
+    down = limits_on(f"redis://127.0.0.1:{free_port()}/0")
+    await down.open()
+    try:
+        assert await down.check_sign_in("192.0.2.7") is not None
+    finally:
+        await down.close()
+
+
 async def test_redis_down_lets_submissions_through_but_sends_no_confirmation(
     make_client: MakeClient, mail_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -31,6 +31,10 @@ ENDPOINTS = [
     ("GET", "/api/admin/outbox"),
     ("GET", "/api/admin/submissions"),
     ("POST", "/api/admin/outbox/0b7e6c1c-0000-4000-8000-000000000000/retry"),
+    ("GET", "/api/admin/submissions.csv"),
+    ("POST", "/api/admin/submissions/0b7e6c1c-0000-4000-8000-000000000000/spam"),
+    ("POST", "/api/admin/submissions/0b7e6c1c-0000-4000-8000-000000000000/not-spam"),
+    ("DELETE", "/api/admin/people?email=vera.visitor@example.org"),
 ]
 
 
@@ -379,6 +383,8 @@ async def test_submissions_keep_every_lead_even_when_every_email_failed(admin: A
         "consent": [],
         "locale": "nl",
         "purged": False,
+        "spam": False,
+        "state": "dead",
         "emails": [
             {
                 "id": oldest["emails"][0]["id"],
@@ -434,6 +440,10 @@ async def test_the_admin_api_is_documented_with_its_security_scheme(admin: Admin
         ("get", "/api/admin/outbox"),
         ("post", "/api/admin/outbox/{email_id}/retry"),
         ("get", "/api/admin/submissions"),
+        ("get", "/api/admin/submissions.csv"),
+        ("post", "/api/admin/submissions/{submission_id}/spam"),
+        ("post", "/api/admin/submissions/{submission_id}/not-spam"),
+        ("delete", "/api/admin/people"),
     }
     for method, path in operations:
         operation = document["paths"][path][method]

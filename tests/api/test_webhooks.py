@@ -21,7 +21,7 @@ from sanic import Sanic
 from service.app import create_app
 from service.config import Settings
 from service.message import Address, OutgoingEmail, make_message_id
-from service.outbox import Store
+from service.outbox import EmailRecord, EmailState, Store
 from service.outbox.delivery import EVENTS_KEPT
 from service.submission import Submission
 from tests.api.served import served
@@ -88,6 +88,12 @@ def bounce_payload(provider: str, message_id: str, *, to: str = VISITOR, **extra
         return payloads.postmark(event, message_id=message_id, to=to)
     if provider == "sendgrid":
         return [payloads.sendgrid(event, message_id=message_id, to=to, event_id=event_id)]
+    if provider == "brevo":
+        return payloads.brevo(event, message_id=message_id, to=to)
+    if provider == "mailjet":
+        return [payloads.mailjet(event, message_id=message_id, to=to)]
+    if provider == "mailersend":
+        return payloads.mailersend(event, message_id=message_id, to=to, event_id=event_id)
     return payloads.mailgun(event, message_id=message_id, to=to, event_id=event_id)
 
 
@@ -301,6 +307,36 @@ async def test_suppressions_are_removed_through_the_admin_api(hooked: Hooked) ->
     assert bad.status_code == 400
 
 
+async def test_a_queued_confirmation_to_an_address_that_bounced_meanwhile_is_not_sent(
+    hooked: Hooked,
+) -> None:
+    """Stored before the bounce of an earlier confirmation arrived: the worker checks again."""
+    earlier = await hooked.sent_lead("resend")
+    waiting = Submission(name="Vera", email=VISITOR, message="Hello again")
+    await hooked.store.add_submission(
+        waiting, [build(kind, waiting.id) for kind in ("notification", "confirmation")]
+    )
+    bounced = await hooked.store.get_email(earlier["confirmation"])
+    assert bounced is not None
+    payload = bounce_payload("resend", bounced.provider_message_id or "")
+    assert (await hooked.post("resend", payload)).status_code == 200
+
+    worker = hooked.app.ctx.worker
+    deliveries = [*await worker.run_once(), *await worker.run_once()]
+
+    assert [(d.kind, d.state) for d in deliveries] == [
+        ("notification", EmailState.SENT),
+        ("confirmation", EmailState.REJECTED),
+    ]
+    page = (await hooked.client.get("/api/admin/outbox", headers=AUTH)).json()
+    (shown,) = [e for e in page["emails"] if e["id"] == deliveries[1].email_id]
+    assert shown["state"] == "rejected"
+    assert "suppression list" in shown["last_error"]
+    assert shown["sent_at"] is None
+    metrics = (await hooked.client.get("/metrics")).text
+    assert 'contact_mailer_emails_total{outcome="suppressed",provider="none"} 1.0' in metrics
+
+
 # Any bytes, JSON values and header values: the route answers 2xx or 4xx.
 def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.lists(children, max_size=4) | st.dictionaries(
@@ -346,6 +382,7 @@ async def test_any_webhook_body_is_answered_without_a_server_error(
             "authorization": header,
             "X-Twilio-Email-Event-Webhook-Signature": header,
             "X-Twilio-Email-Event-Webhook-Timestamp": header,
+            "Signature": header,
         }
     response = await hooked.client.post(f"/api/webhooks/{provider}", content=body, headers=headers)
     assert response.status_code in (200, 400, 401), response.text
@@ -436,6 +473,127 @@ async def test_end_to_end_a_bounced_confirmation_stops_the_next_one(
                 assert "bounced or reported" not in notification["TextBody"]
     finally:
         Sanic._app_registry.pop(app.name, None)
+
+
+# --- brevo, mailjet, mailersend: end to end through a stub of each API -----------------
+
+
+@dataclass(frozen=True)
+class StubApi:
+    """One provider's send API as its docs answer it, and where its request puts things."""
+
+    url: str
+    accept: Callable[[str], httpx.Response]  # the provider's id -> its documented answer
+    outbox_id: Callable[[dict[str, Any]], str]
+    to: Callable[[dict[str, Any]], str]
+    text: Callable[[dict[str, Any]], str]
+
+
+STUB_APIS = {
+    "brevo": StubApi(
+        "https://brevo.test/v3/smtp/email",
+        lambda mid: httpx.Response(201, json={"messageId": mid}),
+        lambda body: body["headers"]["X-Mailin-custom"],
+        lambda body: body["to"][0]["email"],
+        lambda body: body["textContent"],
+    ),
+    "mailjet": StubApi(
+        "https://mailjet.test/v3.1/send",
+        lambda mid: httpx.Response(
+            200,
+            json={
+                "Messages": [
+                    {
+                        "Status": "success",
+                        "To": [{"Email": "x", "MessageUUID": mid, "MessageID": 1}],
+                    }
+                ]
+            },
+        ),
+        lambda body: body["Messages"][0]["CustomID"],
+        lambda body: body["Messages"][0]["To"][0]["Email"],
+        lambda body: body["Messages"][0]["TextPart"],
+    ),
+    "mailersend": StubApi(
+        "https://mailersend.test/v1/email",
+        lambda mid: httpx.Response(202, headers={"X-Message-Id": mid}),
+        lambda body: body["tags"][0],
+        lambda body: body["to"][0]["email"],
+        lambda body: body["text"],
+    ),
+}
+
+
+@pytest.mark.parametrize("provider", sorted(STUB_APIS))
+async def test_end_to_end_a_bounce_from_brevo_mailjet_or_mailersend_stops_the_next_confirmation(
+    make_settings: Callable[..., Settings], signers: dict[str, Signer], provider: str
+) -> None:
+    """The send carries the outbox id; the provider's bounce names only its own message id
+    (the outbox id left at the docs' placeholder), which was kept at send and matches."""
+    api = STUB_APIS[provider]
+    credentials = {
+        "brevo": {"brevo_api_key": "k"},
+        "mailjet": {"mailjet_api_key": "k", "mailjet_secret_key": "s"},
+        "mailersend": {"mailersend_api_key": "k"},
+    }[provider]
+    settings = make_settings(
+        admin_token=TOKEN,
+        email_from=OWNER,
+        contact_recipients=OWNER,
+        email_providers=provider,
+        **{f"{provider}_base_url": f"https://{provider}.test"},
+        **credentials,
+        **secrets_of(signers),
+    )
+    sent: list[tuple[dict[str, Any], str]] = []
+
+    def accept(request: httpx.Request) -> httpx.Response:
+        message_id = (
+            f"<{uuid.uuid4()}@{provider}.test>" if provider == "brevo" else uuid.uuid4().hex
+        )
+        sent.append((json.loads(request.content), message_id))
+        return api.accept(message_id)
+
+    app = create_app(settings=settings)
+    form = {"name": "Vera Visitor", "email": VISITOR, "message": "Hello, a quote please."}
+    try:
+        with respx.mock(assert_all_called=False) as mock:
+            mock.post(api.url).mock(side_effect=accept)
+            async with served(app) as client:
+                hooked = Hooked(app, client, signers)
+                assert (await client.post("/api/contact", json=form)).status_code == 200
+                await until(lambda: len(sent) == 2)
+                confirmation, provider_id = sent[1]
+                assert api.to(confirmation) == VISITOR
+                email = await recorded_as_sent(app.ctx.store, api.outbox_id(confirmation))
+                assert (email.kind, email.provider_message_id) == ("confirmation", provider_id)
+                bounce = bounce_payload(provider, provider_id)
+                response = await hooked.post(provider, bounce)
+                assert response.json() == {"success": True, "events": {"bounced": 1}}
+                bounced = await app.ctx.store.get_email(email.id)
+                assert bounced is not None
+                assert bounced.delivery == "bounced"
+
+                second = await client.post("/api/contact", json=form)
+                assert second.status_code == 200
+                await until(lambda: len(sent) == 3)
+                assert api.to(sent[2][0]) == OWNER
+                assert "bounced or reported our email as spam before" in api.text(sent[2][0])
+                # The second submission stored its notification only.
+                counts = (await app.ctx.store.stats()).counts
+                assert sum(counts.values()) == 3
+    finally:
+        Sanic._app_registry.pop(app.name, None)
+
+
+async def recorded_as_sent(store: Store, email_id: str) -> EmailRecord:
+    """The email once the worker has recorded its send (the stub answers a moment before)."""
+    async with asyncio.timeout(15):
+        while True:
+            email = await store.get_email(email_id)
+            if email is not None and email.state == EmailState.SENT:
+                return email
+            await asyncio.sleep(0.02)
 
 
 async def until(condition: Callable[[], bool], seconds: float = 15.0) -> None:

@@ -451,3 +451,20 @@ async def test_submissions_stored_before_the_language_column_have_none(
         before = await upgraded.get_submission("before")
     assert before is not None
     assert (before.name, before.locale) == ("Vera", None)
+
+
+async def test_an_ended_admin_session_is_refused_until_it_would_have_expired(
+    store: Store, clock: FakeClock
+) -> None:
+    until = clock.now + timedelta(hours=8)
+    assert not await store.session_ended("session-a")
+    await store.end_session("session-a", until)
+    await store.end_session("session-a", until)  # a second sign-out of the same id is no error
+    assert await store.session_ended("session-a")
+    assert not await store.session_ended("session-b")
+    clock.advance(hours=8, seconds=1)
+    assert not await store.session_ended("session-a")
+    await store.end_session("session-b", clock.now + timedelta(hours=8))  # prunes session-a
+    rows = await store._fetch("SELECT id_hash FROM admin_sessions_ended")
+    assert len(rows) == 1
+    assert "session-b" not in rows[0]["id_hash"]  # stored as a hash

@@ -11,10 +11,11 @@ import pytest
 from outbox_doubles import SECRET_BODY, VISITOR, FakeClock, Submit, build_email
 
 from service.config import load_settings
-from service.message import OutgoingEmail
+from service.message import Address, OutgoingEmail
 from service.outbox import Delivery, DeliveryWorker, EmailState, Store
 from service.outbox.backoff import FIRST_RETRY_SECONDS
-from service.outbox.worker import SHUTDOWN_ERROR
+from service.outbox.delivery import DeliveryEvent
+from service.outbox.worker import SHUTDOWN_ERROR, SUPPRESSED_ERROR
 from service.providers import (
     MessageRejected,
     ProviderChain,
@@ -417,3 +418,55 @@ async def test_the_running_worker_purges_old_personal_data(
     record = await store.get_submission(sid)
     assert record is not None
     assert record.purged_at == clock.now
+
+
+async def test_a_confirmation_suppressed_while_it_waited_is_rejected_not_sent(
+    store: Store, submit: Submit, clock: FakeClock
+) -> None:
+    """The visitor's earlier confirmation bounces after this submission was stored:
+    its notification goes, its confirmation ends ``rejected`` with the reason."""
+    to_visitor = (Address("Vera", addr_spec=VISITOR),)
+    provider = ScriptedProvider()
+    seen = Deliveries()
+    worker = DeliveryWorker(store, ProviderChain([provider]), on_delivery=seen)
+    await submit(emails=[build_email("confirmation", to=to_visitor)])
+    (earlier,) = await worker.run_once()
+    waiting = await submit(
+        emails=[build_email("notification"), build_email("confirmation", to=to_visitor)]
+    )
+    bounce = DeliveryEvent(
+        provider="scripted",
+        event_id="bounce-1",
+        event="bounced",
+        bounce="hard",
+        occurred_at=clock.now,
+        outbox_id=earlier.email_id,
+    )
+    assert (await store.record_event(bounce)).suppressed
+
+    (notified,) = await worker.run_once()
+    (confirmation,) = await worker.run_once()
+
+    assert (notified.kind, notified.state) == ("notification", EmailState.SENT)
+    assert (confirmation.kind, confirmation.state) == ("confirmation", EmailState.REJECTED)
+    assert (confirmation.suppressed, confirmation.recorded) == (True, True)
+    assert (notified.suppressed, earlier.suppressed) == (False, False)
+    assert confirmation.error == SUPPRESSED_ERROR
+    assert len(provider.sent) == 2  # the earlier confirmation and this notification
+    assert confirmation.message_id not in provider.sent
+    record = await store.get_email(confirmation.email_id)
+    assert record is not None
+    assert (record.state, record.last_error, record.sent_at) == (
+        EmailState.REJECTED,
+        SUPPRESSED_ERROR,
+        None,
+    )
+    assert record.submission_id == waiting
+    assert await worker.run_once() == []
+
+    # Once the operator removes the address, a retry sends it.
+    assert await store.remove_suppression(VISITOR)
+    assert await store.requeue(confirmation.email_id)
+    (retried,) = await worker.run_once()
+    assert (retried.state, retried.suppressed) == (EmailState.SENT, False)
+    assert provider.sent[-1] == confirmation.message_id

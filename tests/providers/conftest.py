@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -151,6 +152,12 @@ def sample_email() -> OutgoingEmail:
         headers={"Auto-Submitted": "auto-generated"},
         date=datetime(2026, 11, 26, 9, 30, tzinfo=UTC),
     )
+
+
+@pytest.fixture
+def stored_email(sample_email: OutgoingEmail) -> OutgoingEmail:
+    """The sample notification as the worker hands it over: with its outbox id."""
+    return replace(sample_email, outbox_id="0193a4b5-outbox-id")
 
 
 @pytest.fixture

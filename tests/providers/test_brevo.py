@@ -33,12 +33,6 @@ def brevo(http_provider: Callable[..., HttpProvider]) -> HttpProvider:
     return provider
 
 
-@pytest.fixture
-def stored_email(sample_email: OutgoingEmail) -> OutgoingEmail:
-    """The sample notification as the worker hands it over: with its outbox id."""
-    return replace(sample_email, outbox_id="0193a4b5-outbox-id")
-
-
 def expected_body(email: OutgoingEmail) -> dict[str, object]:
     return {
         "sender": {"email": "contact@acme.example", "name": "Acme Contact"},

@@ -32,11 +32,6 @@ def mailersend(http_provider: Callable[..., HttpProvider]) -> HttpProvider:
     return provider
 
 
-@pytest.fixture
-def stored_email(sample_email: OutgoingEmail) -> OutgoingEmail:
-    return replace(sample_email, outbox_id="0193a4b5-outbox-id")
-
-
 def expected_body(email: OutgoingEmail) -> dict[str, object]:
     return {
         "from": {"email": "contact@acme.example", "name": "Acme Contact"},

@@ -48,11 +48,6 @@ def mailjet(http_provider: Callable[..., HttpProvider]) -> HttpProvider:
     return provider
 
 
-@pytest.fixture
-def stored_email(sample_email: OutgoingEmail) -> OutgoingEmail:
-    return replace(sample_email, outbox_id="0193a4b5-outbox-id")
-
-
 def basic(http_keys: dict[str, str]) -> str:
     pair = f"{http_keys['mailjet_api_key']}:{http_keys['mailjet_secret_key']}"
     return "Basic " + base64.b64encode(pair.encode()).decode()

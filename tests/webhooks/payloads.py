@@ -448,3 +448,151 @@ def ses(event: str, *, message_id: str, to: str, outbox_id: str | None = None) -
             "tags": tags,
         },
     }
+
+
+# --- brevo, mailjet, mailersend --------------------------------------------------------
+# Pages (read 2026-11-27):
+# * Brevo — https://developers.brevo.com/docs/transactional-webhooks: the "Sent" example
+#   below, field for field; every other event's section lists the same fields, with
+#   ``event`` its name and, on failures, a ``reason`` (the reason texts here are ours).
+# * Mailjet — https://dev.mailjet.com/email/guides/webhooks/ (github.com/mailjet/
+#   api-documentation, guides/_event-api.md): the sample sent, bounce, blocked, spam and
+#   open events; deferred is a soft bounce with the error table's ``greylisted``.
+# * MailerSend — https://developers.mailersend.com/api/v1/webhooks.html: the
+#   ``activity.sent`` example's envelope for every activity type; the bounce ``meta``
+#   (``bounce_reason``, ``bounce_code``) is not on that page and is ours.
+
+__all__ += ["brevo", "mailersend", "mailjet"]
+
+BREVO_EVENTS = {
+    "delivered": "delivered",
+    "deferred": "deferred",
+    "bounced": "hard_bounce",
+    "complained": "spam",
+    "rejected": "blocked",
+    "unknown": "click",
+}
+BREVO_REASONS = {
+    "deferred": "421 Service temporarily unavailable",
+    "hard_bounce": "550 5.1.1 mailbox unavailable",
+    "soft_bounce": "452 4.2.2 mailbox full",
+    "blocked": "blocked : due to blacklist user",
+}
+
+
+def brevo(
+    event: str, *, message_id: str, to: str, outbox_id: str | None = None, name: str | None = None
+) -> dict[str, Any]:
+    """Brevo's event (``name`` overrides the documented event name, e.g. ``soft_bounce``)."""
+    brevo_name = name or BREVO_EVENTS[event]
+    item: dict[str, Any] = {
+        "event": brevo_name,
+        "email": to,
+        "id": 12345,
+        "date": "2020-10-09 00:00:00",
+        "ts": 1604933619,
+        "message-id": message_id,
+        "ts_event": 1604933654,
+        "subject": "My first Transactional",
+        "X-Mailin-custom": outbox_id or "some_custom_header",
+        "sending_ip": "xxx.xxx.xxx.xxx",
+        "ts_epoch": 1604933654,
+        "template_id": 22,
+        "mirror_link": "https://app-smtp.brevo.com/log/preview/1a2000f4-4e33-23aa-ab68-900dxxx9152c",
+        "contact_id": 8,
+        "tags": ["transac_messages"],
+    }
+    if brevo_name in BREVO_REASONS:
+        item["reason"] = BREVO_REASONS[brevo_name]
+    return item
+
+
+MAILJET_EVENTS: dict[str, dict[str, Any]] = {
+    "delivered": {
+        "event": "sent",
+        "mj_message_id": "19421777835146490",
+        "smtp_reply": "sent (250 2.0.0 OK 1433333948 fa5si855896wjc.199 - gsmtp)",
+    },
+    "bounced": {
+        "event": "bounce",
+        "blocked": False,
+        "hard_bounce": True,
+        "error_related_to": "recipient",
+        "error": "user unknown",
+        "comment": (
+            "Host or domain name not found. Name service error for"
+            " name=lbjsnrftlsiuvbsren.com type=A: Host not found"
+        ),
+    },
+    "deferred": {
+        "event": "bounce",
+        "blocked": False,
+        "hard_bounce": False,
+        "error_related_to": "domain",
+        "error": "greylisted",
+    },
+    "rejected": {"event": "blocked", "error_related_to": "recipient", "error": "user unknown"},
+    "complained": {"event": "spam", "source": "JMRPP"},
+    "unknown": {
+        "event": "open",
+        "ip": "127.0.0.1",
+        "geo": "US",
+        "agent": "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0",
+    },
+}
+
+
+def mailjet(
+    event: str, *, message_id: str, to: str, outbox_id: str | None = None
+) -> dict[str, Any]:
+    """One Mailjet event; ``message_id`` is the ``Message_GUID`` (``MessageUUID`` at send)."""
+    return {
+        "time": 1430812195,
+        "MessageID": 13792286917004336,
+        "Message_GUID": message_id,
+        "email": to,
+        "mj_campaign_id": 0,
+        "mj_contact_id": 0,
+        "customcampaign": "",
+        "CustomID": outbox_id or "helloworld",
+        "Payload": "",
+        **MAILJET_EVENTS[event],
+    }
+
+
+MAILERSEND_EVENTS = {
+    "delivered": "activity.delivered",
+    "deferred": "activity.deferred",
+    "bounced": "activity.hard_bounced",
+    "complained": "activity.spam_complaint",
+    "unknown": "activity.sent",
+}
+
+
+def mailersend(
+    event: str,
+    *,
+    message_id: str,
+    to: str,
+    event_id: str,
+    outbox_id: str | None = None,
+    kind: str | None = None,
+) -> dict[str, Any]:
+    """MailerSend's ``activity.*`` event (``kind`` overrides, e.g. ``activity.soft_bounced``)."""
+    kind = kind or MAILERSEND_EVENTS[event]
+    bounced = kind.endswith("bounced")
+    return {
+        "type": kind,
+        "created_at": "2025-08-05T21:23:54.000000Z",
+        "data": {
+            "id": event_id,
+            "domain_id": "yv69oxl5kl785kw2",
+            "message_id": message_id,
+            "email_id": "6892766a8d52ba62543d5e71",
+            "type": kind.partition(".")[2],
+            "subject": "Test email",
+            "email": to,
+            "tags": [outbox_id] if outbox_id else ["test", "test2"],
+            "meta": {"bounce_reason": "Mailbox full", "bounce_code": 452} if bounced else [],
+        },
+    }

@@ -46,6 +46,8 @@ class Signer:
         when = when or datetime.now(UTC)
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         headers = {"content-type": "application/json"}
+        if self.provider in HOOKS2_SIGNERS:
+            return headers | HOOKS2_SIGNERS[self.provider](self.secret, body), body
         if self.provider == "resend":
             msg_id = event_id or f"msg_{secrets.token_hex(8)}"
             signature = Webhook(self.secret).sign(msg_id, when, body.decode())
@@ -83,6 +85,9 @@ class Signer:
 
 def signer(provider: str) -> Signer:
     """A fresh secret (or key pair) for ``provider``."""
+    if provider in HOOKS2_SECRETS:
+        setting, secret = HOOKS2_SECRETS[provider]()
+        return Signer(provider, setting, secret)
     if provider == "resend":
         raw = base64.b64encode(secrets.token_bytes(24)).decode()
         return Signer("resend", "resend_webhook_secret", f"whsec_{raw}")
@@ -203,3 +208,30 @@ def sns_certificate(private: Any) -> bytes:
         .sign(private, hashes.SHA256())
     )
     return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+# --- brevo, mailjet, mailersend --------------------------------------------------------
+# Brevo: the bearer token set as the webhook's ``auth`` (Basic credentials are tested on
+# their own); Mailjet: Basic credentials from the callback URL; MailerSend: ``Signature``,
+# the hex HMAC-SHA256 of the raw body keyed with the signing secret.
+
+
+def _bearer(secret: str, body: bytes) -> dict[str, str]:
+    return {"authorization": f"Bearer {secret}"}
+
+
+def _basic(secret: str, body: bytes) -> dict[str, str]:
+    return {"authorization": f"Basic {base64.b64encode(secret.encode()).decode()}"}
+
+
+def _hmac_body(secret: str, body: bytes) -> dict[str, str]:
+    return {"Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+
+
+HOOKS2_SIGNERS = {"brevo": _bearer, "mailjet": _basic, "mailersend": _hmac_body}
+HOOKS2_SECRETS = {
+    "brevo": lambda: ("brevo_webhook_auth", secrets.token_urlsafe(24)),
+    "mailjet": lambda: ("mailjet_webhook_auth", f"hooks:{secrets.token_urlsafe(12)}"),
+    "mailersend": lambda: ("mailersend_webhook_signing_secret", secrets.token_urlsafe(30)),
+}
+PROVIDERS += tuple(HOOKS2_SIGNERS)

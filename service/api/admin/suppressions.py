@@ -20,17 +20,15 @@ from pydantic import BaseModel, EmailStr
 from sanic import Blueprint, HTTPResponse, Request, json
 from sanic_ext import openapi
 
-from service.api.admin import (
-    _AUTH_ERRORS,
-    _PAGE_PARAMETERS,
+from service.api.admin.bearer import require_admin_token
+from service.api.admin.openapi_docs import (
+    AUTH_ERRORS,
+    PAGE_PARAMETERS,
     SECURITY_SCHEME,
-    PageQuery,
-    _error,
-    _json_schema,
-    _next_offset,
-    _query,
-    require_admin_token,
+    error,
+    json_schema,
 )
+from service.api.admin.queries import PageQuery, json_query, next_offset
 from service.api.errors import error_response
 from service.logs import mask_email
 
@@ -71,16 +69,16 @@ class RemoveQuery(BaseModel):
     description="Addresses that hard-bounced or complained: no confirmation goes to them.",
     tag="admin",
     secured=SECURITY_SCHEME,
-    parameter=list(_PAGE_PARAMETERS),
+    parameter=list(PAGE_PARAMETERS),
     response=[
-        openapi.definitions.Response(_json_schema(SuppressionsPage), status=200),
-        _error(400, "A query parameter is invalid"),
-        *_AUTH_ERRORS,
+        openapi.definitions.Response(json_schema(SuppressionsPage), status=200),
+        error(400, "A query parameter is invalid"),
+        *AUTH_ERRORS,
     ],
 )
 async def suppressions(request: Request) -> HTTPResponse:
     """A page of the suppression list."""
-    query = _query(request, PageQuery)
+    query = json_query(request, PageQuery)
     if isinstance(query, HTTPResponse):
         return query
     records = await request.app.ctx.store.list_suppressions(
@@ -89,7 +87,7 @@ async def suppressions(request: Request) -> HTTPResponse:
     page = SuppressionsPage(
         limit=query.limit,
         offset=query.offset,
-        next_offset=_next_offset(query, len(records)),
+        next_offset=next_offset(query, len(records)),
         suppressions=[
             SuppressionSummary(
                 address=record.masked,
@@ -114,14 +112,14 @@ async def suppressions(request: Request) -> HTTPResponse:
         "email", str, required=True, description="The address to forget."
     ),
     response=[
-        _error(400, "`email` is missing or not an address"),
-        *_AUTH_ERRORS,
-        _error(404, "The address is not on the list"),
+        error(400, "`email` is missing or not an address"),
+        *AUTH_ERRORS,
+        error(404, "The address is not on the list"),
     ],
 )
 async def remove(request: Request) -> HTTPResponse:
     """Forget one address."""
-    query = _query(request, RemoveQuery)
+    query = json_query(request, RemoveQuery)
     if isinstance(query, HTTPResponse):
         return query
     address = str(query.email)
