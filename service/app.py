@@ -120,7 +120,6 @@ def create_app(
     if settings.admin_token is not None:
         # Without a token the routes do not exist: every /api/admin path is a 404.
         from service.api import admin as admin_api
-        from service.api import suppressions as suppressions_api
 
         for blueprint in (*admin_api.BLUEPRINTS, *admin_api.PAGES):
             app.blueprint(blueprint)
