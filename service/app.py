@@ -31,6 +31,7 @@ from service.api.context import return_request_id, start_request
 from service.api.errors import JsonErrorHandler
 from service.api.forms import forms_blueprint
 from service.api.health import OutboxWrites
+from service.api.late_routes import build_signals_once
 from service.api.security import add_security_headers
 from service.api.webhooks import add_webhook_routes
 from service.config import Settings, load_settings
@@ -48,7 +49,7 @@ from service.webhooks.receive import WebhookReceiver, configured_webhooks
 if TYPE_CHECKING:
     from service.message import OutgoingEmail
 
-__all__ = ["APP_NAME", "WORKER_APP_NAME", "create_app", "create_worker_app"]
+__all__ = ["APP_NAME", "WORKER_APP_NAME", "check_forms", "create_app", "create_worker_app"]
 
 APP_NAME = "contact-mailer"
 WORKER_APP_NAME = "contact-mailer-worker"
@@ -63,10 +64,17 @@ BLUEPRINTS = (health.bp, pages.bp, hosted.bp)
 Opener = Callable[[Sanic, AsyncExitStack], Awaitable[None]]
 
 
-def create_app(*, settings: Settings | None = None, forms: Forms | None = None) -> Sanic:
+def create_app(
+    *,
+    settings: Settings | None = None,
+    forms: Forms | None = None,
+    renderer: EmailRenderer | None = None,
+) -> Sanic:
     """Build the web app for ``settings`` (default: read from the environment).
 
-    ``forms`` default to those ``FORMS_FILE`` declares, read like the settings.
+    ``forms`` default to those ``FORMS_FILE`` declares, read like the settings;
+    ``renderer`` to a new one for the settings (the CLI hands over the one it
+    checked, templates compiled, so that its forked workers need not compile again).
     """
     settings = settings or load_settings()
     forms = forms if forms is not None else load_forms(settings)
@@ -99,7 +107,7 @@ def create_app(*, settings: Settings | None = None, forms: Forms | None = None) 
         version=__version__,
         description="Accepts contact-form submissions and emails them to the site owner.",
     )
-    app.ctx.renderer = EmailRenderer.from_settings(settings)
+    app.ctx.renderer = renderer or EmailRenderer.from_settings(settings)
     recipients = {address for form in forms.values() for address in form.recipients}
     app.ctx.defences = Defences.from_settings(settings, recipients=recipients)
     app.blueprint(forms_blueprint(forms))
@@ -147,6 +155,7 @@ def _base_app(name: str, settings: Settings, forms: Forms) -> Sanic:
         error_handler=JsonErrorHandler(),
         log_config=logging_config(settings.log_level, settings.log_format),
     )
+    build_signals_once(app)
     app.config.update(
         # Read by service.deadline's protocol when `python -m service` serves the app.
         REQUEST_DEADLINE=settings.request_deadline_seconds,
@@ -163,6 +172,19 @@ def _base_app(name: str, settings: Settings, forms: Forms) -> Sanic:
     app.register_middleware(add_security_headers, "response")
     app.register_middleware(return_request_id, "response")
     return app
+
+
+def check_forms(settings: Settings, renderer: EmailRenderer, forms: Forms) -> None:
+    """Render every email with each form's sample; a broken template stops startup.
+
+    Done once per renderer, settings and forms in production, where templates
+    are compiled once: ``python -m service`` checks before forking its workers,
+    which inherit the renderer and need not check again.
+    """
+    if not renderer.auto_reload and renderer.checked == (settings, forms):
+        return
+    check_templates(settings, renderer, [form.sample() for form in forms.values()])
+    renderer.checked = (settings, forms)
 
 
 def _add_tracing(app: Sanic) -> None:
@@ -187,7 +209,7 @@ async def _open_web(app: Sanic, opened: AsyncExitStack) -> None:
     """Check the templates; open the outbox and the defences; deliver unless told not to."""
     settings: Settings = app.ctx.settings
     renderer: EmailRenderer = app.ctx.renderer
-    check_templates(settings, renderer, [form.sample() for form in app.ctx.forms.values()])
+    check_forms(settings, renderer, app.ctx.forms)
     sample = sample_submission()
     # Stored bodies are compressed against these: what they share costs nothing.
     samples = {kind: compose(sample, settings, renderer) for kind, compose in COMPOSERS.items()}

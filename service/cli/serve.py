@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from sanic import Sanic
 from sanic.server.socket import bind_socket
 
-from service.app import create_app
+from service.app import check_forms, create_app
 from service.config import ConfigError
 from service.deadline import DeadlineProtocol
-from service.emails import EmailRenderer, check_templates
+from service.emails import EmailRenderer
 from service.forms import load_forms
 from service.metrics import MULTIPROC_VARIABLE, prepare_multiprocess_dir, use_multiprocess_values
 from service.outbox import open_store
@@ -33,6 +33,7 @@ from service.startup import StartupFailures
 
 if TYPE_CHECKING:
     from service.config import Settings
+    from service.forms import Forms
 
 __all__ = ["METRICS_DIR", "add_parser", "run"]
 
@@ -48,14 +49,14 @@ def add_parser(commands: Any) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Check what can be checked, then serve until stopped."""
     del args
-    check_before_workers(settings)
+    forms, renderer = check_before_workers(settings)
     listener = listen(settings)
     # Workers are forked from this process, which has imported everything and
     # opened nothing: a worker starts without importing the service again (with
     # "spawn", Sanic's default, the worker and the manager's helper process each
     # imported it anew, about 0.7 s of CPU apiece; most of a cold start).
     Sanic.start_method = "fork"
-    app = create_app(settings=settings)
+    app = create_app(settings=settings, forms=forms, renderer=renderer)
     failures = StartupFailures()
     failures.share_with(app)
     app.prepare(
@@ -71,11 +72,15 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def check_before_workers(settings: Settings) -> None:
-    """Raise the first problem that needs no worker to find, in one line naming the setting."""
+def check_before_workers(settings: Settings) -> tuple[Forms, EmailRenderer]:
+    """Raise the first problem that needs no worker to find, in one line naming the setting.
+
+    Returns the forms and the renderer it checked, for the app to serve with.
+    """
     # A bad forms file or a broken template stops startup here, not in every worker.
-    samples = [form.sample() for form in load_forms(settings).values()]
-    check_templates(settings, EmailRenderer.from_settings(settings), samples)
+    forms = load_forms(settings)
+    renderer = EmailRenderer.from_settings(settings)
+    check_forms(settings, renderer, forms)
     # No I/O: an unusable URL (sqlite:/// without a file) is refused here.
     open_store(settings.database_url)
     # Built, not opened: settings that cannot work together (SMTP_SECURITY=none
@@ -88,6 +93,7 @@ def check_before_workers(settings: Settings) -> None:
         except OSError as err:
             raise ConfigError(f"{MULTIPROC_VARIABLE}: {err}") from err
         use_multiprocess_values()
+    return forms, renderer
 
 
 async def _build_providers(settings: Settings) -> None:

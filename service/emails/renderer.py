@@ -126,6 +126,8 @@ class EmailRenderer:
         self._html: dict[tuple[str, str | None], jinja2.Template] = {}
         self._languages: frozenset[str] | None = None
         self._fingerprint: str | None = None
+        # What the templates were last checked with (service.app.check_forms).
+        self.checked: object = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

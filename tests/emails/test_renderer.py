@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from service.__main__ import main
+from service.app import check_forms
 from service.config import Settings
 from service.emails import EmailRenderer, TemplateError, check_templates, sample_submission
 from service.emails.compose import compose_confirmation, compose_notification
-from service.emails.renderer import BUILTIN_DIR, nl2br
+from service.emails.renderer import BUILTIN_DIR, RenderedEmail, nl2br
+from service.forms import load_forms
 
 
 def write(path: Path, text: str) -> Path:
@@ -232,3 +235,43 @@ def test_refresh_reports_whether_anything_changed(overrides: Path) -> None:
 
 def test_nl2br_escapes_first_then_breaks_lines() -> None:
     assert nl2br("<b>a</b>\r\nb\rc\n\nd") == "&lt;b&gt;a&lt;/b&gt;<br>\nb<br>\nc<br>\n<br>\nd"
+
+
+@pytest.mark.parametrize(("app_env", "checks"), [("production", 1), ("development", 2)])
+def test_a_compiled_once_renderer_is_checked_once_for_the_same_forms(
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    app_env: str,
+    checks: int,
+) -> None:
+    # `python -m service` checks before forking; its workers inherit the checked renderer.
+    settings = make_settings(
+        app_env=app_env, email_providers="file", email_from="owner@example.com"
+    )
+    renderer = EmailRenderer.from_settings(settings)
+    forms = load_forms(settings)
+    rendered: list[str] = []
+    render = renderer.render
+
+    def counted(name: str, *args: Any, **kwargs: Any) -> RenderedEmail:
+        rendered.append(name)
+        return render(name, *args, **kwargs)
+
+    monkeypatch.setattr(renderer, "render", counted)
+    check_forms(settings, renderer, forms)
+    once = len(rendered)
+    check_forms(settings, renderer, forms)
+    assert once > 0
+    assert len(rendered) == checks * once
+    # Other settings are checked again, even in production.
+    check_forms(
+        make_settings(
+            app_env=app_env,
+            email_providers="file",
+            email_from="owner@example.com",
+            email_from_name="Other",
+        ),
+        renderer,
+        forms,
+    )
+    assert len(rendered) == (checks + 1) * once

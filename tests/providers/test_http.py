@@ -10,19 +10,24 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import os
 import socket
+import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 import pytest
 import respx
+import trustme
 from pydantic import SecretStr
 
 from service.config import ConfigError, Settings
 from service.message import OutgoingEmail
+from service.providers import http
 from service.providers.base import ProviderSettings
 from service.providers.chain import ProviderChain
 from service.providers.errors import (
@@ -581,3 +586,28 @@ async def test_connection_refused_is_unavailable(
     with pytest.raises(ProviderUnavailable, match="cannot connect") as caught:
         await provider.send(sample_email)
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
+
+
+async def test_clients_share_one_tls_context_per_ca_setting(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Loading a CA bundle costs tens of milliseconds: forked workers reuse the main process's.
+    loads: list[str | None] = []
+    create = httpx.create_ssl_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        loads.append(os.environ.get("SSL_CERT_FILE"))
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counted)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    http._tls_context.cache_clear()
+    for _ in range(2):
+        async with make_http_client(settings):
+            pass
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    async with make_http_client(settings):
+        pass
+    assert loads == [None, str(tmp_path / "ca.pem")]
