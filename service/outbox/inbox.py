@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from service.outbox.rows import SUBMISSION_COLUMNS, submission_record
+
 if TYPE_CHECKING:
     from service.outbox.models import SubmissionRecord
     from service.outbox.transaction import Row, Transaction
@@ -57,10 +59,8 @@ _BADGE = """CASE
                AND e.state IN ('pending', 'retrying', 'sending')) THEN 'pending'
   ELSE 'delivered' END"""
 
-_COLUMNS = (
-    "s.id, s.created_at, s.form, s.name, s.email, s.company, s.message, s.fields,"
-    " s.consent, s.purged_at, s.locale, s.spam_at"
-)
+# The submission's columns (service.outbox.rows), qualified: the badge's subqueries read emails.
+_COLUMNS = ", ".join(f"s.{column.strip()}" for column in SUBMISSION_COLUMNS.split(","))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +128,6 @@ class InboxRecords:
     clock: Callable[[], datetime]
     _run: Callable[..., Awaitable[Any]]
     _fetch: Callable[..., Awaitable[list[Row]]]
-    _submission_from_row: Callable[[Row], SubmissionRecord]
 
     def _where(self, wanted: SubmissionFilter, args: list[Any]) -> str:
         """The WHERE clause for ``wanted``, appending its values to ``args`` ($n numbering)."""
@@ -167,7 +166,7 @@ class InboxRecords:
             f" ORDER BY s.created_at DESC, s.id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
             *args,
         )
-        return [InboxEntry(self._submission_from_row(row), row["badge"]) for row in rows]
+        return [InboxEntry(submission_record(row), row["badge"]) for row in rows]
 
     async def iter_submissions(
         self, wanted: SubmissionFilter, *, batch: int = 500
@@ -196,7 +195,7 @@ class InboxRecords:
             )
             if not rows:
                 return
-            entries = [InboxEntry(self._submission_from_row(row), row["badge"]) for row in rows]
+            entries = [InboxEntry(submission_record(row), row["badge"]) for row in rows]
             yield entries
             if len(rows) < batch:
                 return
@@ -233,7 +232,7 @@ class InboxRecords:
             )
 
         rows = await self._run(mark, write=True)
-        return self._submission_from_row(rows[0]) if rows else None
+        return submission_record(rows[0]) if rows else None
 
     async def erase_person(self, address: str) -> Erasure:
         """Delete everything stored about ``address`` (compared case-insensitively).

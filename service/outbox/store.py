@@ -24,7 +24,7 @@ import logging
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 from service.outbox.delivery import DeliveryRecords
 from service.outbox.group import GroupCommit, Outcome, run_in_savepoints
 from service.outbox.inbox import InboxRecords
+from service.outbox.listings import Listings
 from service.outbox.migrations import MIGRATIONS, SCHEMA_VERSION_TABLE
 from service.outbox.models import (
     IDEMPOTENCY_TTL,
@@ -39,17 +40,14 @@ from service.outbox.models import (
     AddResult,
     ClaimedEmail,
     Clock,
-    EmailRecord,
     EmailState,
     IdempotencyConflict,
-    OutboxStats,
     PurgeResult,
-    SubmissionRecord,
     dump_json,
-    load_json,
     utcnow,
 )
 from service.outbox.packing import Packer, StoredEmail
+from service.outbox.rows import as_datetime, maybe_json
 from service.outbox.sessions import EndedSessions
 from service.outbox.transaction import Body, Row, Transaction
 
@@ -66,16 +64,6 @@ logger = logging.getLogger("service.outbox")
 MIGRATION_LOCK = "service.outbox.migrations"
 
 _UNSENT = ", ".join(f"'{state}'" for state in UNSENT_STATES)
-
-_EMAIL_COLUMNS = (
-    "id, submission_id, kind, seq, message_id, state, attempts, next_attempt_at,"
-    " lease_until, claimed_by, provider, provider_message_id, last_error, queued_at,"
-    " created_at, updated_at, sent_at, purged_at, delivery"
-)
-_SUBMISSION_COLUMNS = (
-    "id, created_at, form, name, email, company, message, fields, consent, purged_at, locale,"
-    " spam_at"
-)
 
 # The subquery picks due rows; in PostgreSQL ``{lock}`` makes concurrent
 # claimers skip each other's rows instead of waiting or double-claiming, and
@@ -120,61 +108,6 @@ WHERE id = $1 AND state = 'sending' AND claimed_by = $2 AND attempts = $3
 """
 
 
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    return datetime.fromtimestamp(float(value), UTC)
-
-
-def _maybe_datetime(value: Any) -> datetime | None:
-    return None if value is None else _as_datetime(value)
-
-
-def _maybe_json(value: Any) -> Any:
-    return None if value is None else load_json(value)
-
-
-def _email_record(row: Row) -> EmailRecord:
-    return EmailRecord(
-        id=row["id"],
-        submission_id=row["submission_id"],
-        kind=row["kind"],
-        seq=row["seq"],
-        message_id=row["message_id"],
-        state=EmailState(row["state"]),
-        attempts=row["attempts"],
-        next_attempt_at=_maybe_datetime(row["next_attempt_at"]),
-        lease_until=_maybe_datetime(row["lease_until"]),
-        claimed_by=row["claimed_by"],
-        provider=row["provider"],
-        provider_message_id=row["provider_message_id"],
-        last_error=row["last_error"],
-        queued_at=_as_datetime(row["queued_at"]),
-        created_at=_as_datetime(row["created_at"]),
-        updated_at=_as_datetime(row["updated_at"]),
-        sent_at=_maybe_datetime(row["sent_at"]),
-        purged=row["purged_at"] is not None,
-        delivery=row["delivery"],
-    )
-
-
-def _submission_record(row: Row) -> SubmissionRecord:
-    return SubmissionRecord(
-        id=row["id"],
-        created_at=_as_datetime(row["created_at"]),
-        form=row["form"],
-        name=row["name"],
-        email=row["email"],
-        company=row["company"],
-        message=row["message"],
-        fields=_maybe_json(row["fields"]),
-        consent=_maybe_json(row["consent"]),
-        purged_at=_maybe_datetime(row["purged_at"]),
-        locale=row["locale"],
-        spam=row["spam_at"] is not None,
-    )
-
-
 def _claimed(row: Row, stored: StoredEmail) -> ClaimedEmail:
     return ClaimedEmail(
         id=row["id"],
@@ -185,14 +118,14 @@ def _claimed(row: Row, stored: StoredEmail) -> ClaimedEmail:
         stored=stored,
         attempts=row["attempts"],
         claimed_by=row["claimed_by"],
-        lease_until=_as_datetime(row["lease_until"]),
-        queued_at=_as_datetime(row["queued_at"]),
-        created_at=_as_datetime(row["created_at"]),
+        lease_until=as_datetime(row["lease_until"]),
+        queued_at=as_datetime(row["queued_at"]),
+        created_at=as_datetime(row["created_at"]),
         spam=row["spam_at"] is not None,
     )
 
 
-class Store(DeliveryRecords, InboxRecords, EndedSessions, ABC):
+class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
     """Durable storage for submissions and the emails they cause.
 
     Build with :func:`~service.outbox.factory.open_store` (no I/O), then
@@ -213,8 +146,6 @@ class Store(DeliveryRecords, InboxRecords, EndedSessions, ABC):
     blob_type: ClassVar[str]
     claim_lock: ClassVar[str] = ""
     claim_index: ClassVar[str] = ""
-
-    _submission_from_row = staticmethod(_submission_record)
 
     def __init__(
         self,
@@ -394,7 +325,7 @@ class Store(DeliveryRecords, InboxRecords, EndedSessions, ABC):
                     return AddResult(
                         submission_id=earlier["submission_id"],
                         replayed=True,
-                        response=_maybe_json(earlier["response"]),
+                        response=maybe_json(earlier["response"]),
                     )
             await tx.execute(
                 "INSERT INTO submissions"
@@ -449,7 +380,7 @@ class Store(DeliveryRecords, InboxRecords, EndedSessions, ABC):
         )
         if not rows:
             return None
-        if _as_datetime(rows[0]["created_at"]) > now - IDEMPOTENCY_TTL:
+        if as_datetime(rows[0]["created_at"]) > now - IDEMPOTENCY_TTL:
             return rows[0]
         # Expired: forget it so the key can be used afresh.
         await tx.execute("DELETE FROM idempotency_keys WHERE key = $1", key)
@@ -480,7 +411,7 @@ class Store(DeliveryRecords, InboxRecords, EndedSessions, ABC):
 
         rows: list[Row] = await self.group.run(take)
         # RETURNING has no defined order; hand emails out in due order.
-        rows.sort(key=lambda row: (_as_datetime(row["next_attempt_at"]), row["seq"]))
+        rows.sort(key=lambda row: (as_datetime(row["next_attempt_at"]), row["seq"]))
         try:
             await self._learn_dictionaries(rows)
         except Exception:
@@ -557,132 +488,6 @@ class Store(DeliveryRecords, InboxRecords, EndedSessions, ABC):
         return await self._finish(
             claim, EmailState.DEAD, now, "last_error = $6, next_attempt_at = NULL", error
         )
-
-    async def requeue(self, email_id: str, *, now: datetime | None = None) -> bool:
-        """Move one ``dead`` or ``rejected`` email back to ``pending``, due now.
-
-        Its age for the give-up rule restarts now. ``False`` if there is no such
-        email in those states, its body was already purged, or it is the
-        confirmation of a submission marked as spam.
-        """
-        now = self._now(now)
-
-        async def requeue(tx: Transaction) -> int:
-            return await tx.execute(
-                "UPDATE emails SET state = 'pending', next_attempt_at = $2, queued_at = $2,"
-                " updated_at = $2, lease_until = NULL"
-                " WHERE id = $1 AND state IN ('dead', 'rejected') AND purged_at IS NULL"
-                # A spam-marked submission's confirmation stays unsent (service.outbox.inbox).
-                " AND NOT (kind = 'confirmation' AND EXISTS (SELECT 1 FROM submissions AS s"
-                " WHERE s.id = emails.submission_id AND s.spam_at IS NOT NULL))",
-                email_id,
-                now,
-            )
-
-        return await self._run(requeue, write=True) == 1
-
-    async def requeue_dead(
-        self,
-        *,
-        states: Sequence[EmailState] = (EmailState.DEAD, EmailState.REJECTED),
-        now: datetime | None = None,
-    ) -> int:
-        """Move every email in ``states`` back to ``pending``, due now; returns how many."""
-        wanted = [EmailState(state) for state in states]
-        allowed = (EmailState.DEAD, EmailState.REJECTED)
-        if not wanted or any(state not in allowed for state in wanted):
-            raise ValueError("only dead and rejected emails can be re-queued")
-        now = self._now(now)
-
-        async def requeue(tx: Transaction) -> int:
-            return await tx.execute(
-                "UPDATE emails SET state = 'pending', next_attempt_at = $1, queued_at = $1,"
-                " updated_at = $1, lease_until = NULL"
-                " WHERE (state = $2 OR state = $3) AND purged_at IS NULL"
-                " AND NOT (kind = 'confirmation' AND EXISTS (SELECT 1 FROM submissions AS s"
-                " WHERE s.id = emails.submission_id AND s.spam_at IS NOT NULL))",
-                now,
-                str(wanted[0]),
-                str(wanted[-1]),
-            )
-
-        return await self._run(requeue, write=True)
-
-    async def get_email(self, email_id: str) -> EmailRecord | None:
-        """One email's delivery metadata, or ``None``."""
-        rows = await self._fetch(
-            f"SELECT {_EMAIL_COLUMNS} FROM emails WHERE id = $1",  # noqa: S608 - constant
-            email_id,
-        )
-        return _email_record(rows[0]) if rows else None
-
-    async def list_emails(
-        self, *, state: EmailState | None = None, limit: int = 50, offset: int = 0
-    ) -> list[EmailRecord]:
-        """Emails newest first, optionally only those in ``state``."""
-        where = "" if state is None else "WHERE state = $3"
-        args: list[Any] = [limit, offset]
-        if state is not None:
-            args.append(str(EmailState(state)))
-        rows = await self._fetch(
-            f"SELECT {_EMAIL_COLUMNS} FROM emails {where}"  # noqa: S608 - constants
-            " ORDER BY created_at DESC, submission_id, seq LIMIT $1 OFFSET $2",
-            *args,
-        )
-        return [_email_record(row) for row in rows]
-
-    async def emails_of(self, submission_ids: Sequence[str]) -> list[EmailRecord]:
-        """The emails of these submissions, grouped by submission, each group in sending order."""
-        if not submission_ids:
-            return []
-        placeholders = ", ".join(f"${n}" for n in range(1, len(submission_ids) + 1))
-        rows = await self._fetch(
-            f"SELECT {_EMAIL_COLUMNS} FROM emails"  # noqa: S608 - placeholders only
-            f" WHERE submission_id IN ({placeholders}) ORDER BY submission_id, seq",
-            *submission_ids,
-        )
-        return [_email_record(row) for row in rows]
-
-    async def get_submission(self, submission_id: str) -> SubmissionRecord | None:
-        """One submission, or ``None``."""
-        rows = await self._fetch(
-            f"SELECT {_SUBMISSION_COLUMNS} FROM submissions WHERE id = $1",  # noqa: S608
-            submission_id,
-        )
-        return _submission_record(rows[0]) if rows else None
-
-    async def list_submissions(
-        self, *, form: str | None = None, limit: int = 50, offset: int = 0
-    ) -> list[SubmissionRecord]:
-        """Submissions newest first; only those of ``form`` when it is given."""
-        where = "" if form is None else "WHERE form = $3"
-        rows = await self._fetch(
-            f"SELECT {_SUBMISSION_COLUMNS} FROM submissions {where}"  # noqa: S608 - constants
-            " ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",
-            limit,
-            offset,
-            *([] if form is None else [form]),
-        )
-        return [_submission_record(row) for row in rows]
-
-    async def stats(self, *, now: datetime | None = None) -> OutboxStats:
-        """Counts by state and the age in seconds of the oldest unsent email."""
-        now = self._now(now)
-
-        async def read(tx: Transaction) -> tuple[list[Row], list[Row]]:
-            counted = await tx.fetch("SELECT state, count(*) AS n FROM emails GROUP BY state")
-            oldest = await tx.fetch(
-                f"SELECT min(queued_at) AS oldest FROM emails WHERE state IN ({_UNSENT})"  # noqa: S608
-            )
-            return counted, oldest
-
-        counted, oldest = await self._run(read, write=False)
-        counts = {state: 0 for state in EmailState}
-        for row in counted:
-            counts[EmailState(row["state"])] = int(row["n"])
-        first = _maybe_datetime(oldest[0]["oldest"])
-        age = None if first is None else max(0.0, (now - first).total_seconds())
-        return OutboxStats(counts=counts, oldest_unsent_age=age)
 
     async def purge(self, *, retention: timedelta, now: datetime | None = None) -> PurgeResult:
         """Delete personal data older than ``retention`` and expired idempotency keys.
