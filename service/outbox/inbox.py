@@ -119,8 +119,10 @@ def _like(text: str) -> str:
 class InboxRecords:
     """The inbox's queries, mixed into the store (uses its ``_run``, ``_fetch`` and ``clock``)."""
 
-    #: The dialect's case-insensitive LIKE, and how its JSON column reads as text.
+    #: The dialect's case-insensitive LIKE, what folds case on both sides of it (SQLite's
+    #: LIKE folds ASCII only), and how its JSON column reads as text.
     ilike: ClassVar[str] = "LIKE"
+    fold: ClassVar[str] = "{}"
     json_text: ClassVar[str] = "{column}"
     #: Statements run before an erasure's deletes (SQLite overwrites freed pages).
     erase_prelude: ClassVar[tuple[str, ...]] = ()
@@ -149,9 +151,9 @@ class InboxRecords:
             pattern = arg(_like(wanted.search))
             columns = ["s.name", "s.email", "s.company", "s.message"]
             columns.append(self.json_text.format(column="s.fields"))
-            clauses.append(
-                "(" + " OR ".join(f"{c} {self.ilike} {pattern} ESCAPE '\\'" for c in columns) + ")"
-            )
+            folded = self.fold.format(pattern)
+            matches = [f"{self.fold.format(c)} {self.ilike} {folded} ESCAPE '\\'" for c in columns]
+            clauses.append("(" + " OR ".join(matches) + ")")
         return ("WHERE " + " AND ".join(clauses)) if clauses else ""
 
     async def search_submissions(

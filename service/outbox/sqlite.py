@@ -161,6 +161,8 @@ class SqliteStore(Store):
     claim_index = "INDEXED BY emails_due"
     # An erasure overwrites the pages it frees (the setting stays on for this connection).
     erase_prelude = ("PRAGMA secure_delete = ON",)
+    # The inbox's search folds case with Python's casefold, registered on each connection.
+    fold = "casefold({})"
 
     def __init__(
         self,
@@ -197,6 +199,7 @@ class SqliteStore(Store):
             raise StoreError(f"DATABASE_URL: cannot open {path}: {err}") from err
         try:
             conn.row_factory = sqlite3.Row
+            conn.create_function("casefold", 1, _casefold, deterministic=True)
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = FULL")
@@ -257,3 +260,8 @@ class SqliteStore(Store):
         if lock is None:
             raise StoreError("the outbox store is not open")
         return await self._call(partial(_write_transaction, body, lock, self.busy_timeout))
+
+
+def _casefold(value: object) -> object:
+    """SQL ``casefold(x)``: Unicode case folding ("Élise" and "élise" match), NULL stays NULL."""
+    return value.casefold() if isinstance(value, str) else value
