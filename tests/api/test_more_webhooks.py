@@ -1,4 +1,5 @@
-"""``POST /api/webhooks/{sparkpost,acs,ses}`` through the app: recorded, refused, handshakes.
+"""``POST /api/webhooks/{sparkpost,acs,ses}`` through the app: recorded, refused, handshakes,
+and end to end (sent through a stub of the provider's API, bounced, the next confirmation held).
 
 SNS's signing certificate and subscription URL are served by respx in front of
 the app's shared httpx client; the test client talks to the app over ASGI.
@@ -6,6 +7,7 @@ the app's shared httpx client; the test client talks to the app over ASGI.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,9 +25,11 @@ from sanic import Sanic
 from service.app import create_app
 from service.config import Settings
 from service.message import Address, OutgoingEmail, make_message_id
-from service.outbox import Store
+from service.outbox import EmailRecord, EmailState, Store
 from service.submission import Submission
 from tests.api.served import served
+from tests.aws_doubles import aws_environment
+from tests.provider_doubles import API_ACCEPTS, provider_variables
 from tests.webhooks import payloads
 from tests.webhooks.signing import MORE_PROVIDERS, SNS_CERT_URL, SNS_REGION, MoreSigner, more_signer
 
@@ -225,3 +229,69 @@ async def test_any_signed_body_is_answered_without_a_server_error(
     response = await hooked.send(provider, headers, body, sign.query())
     assert response.status_code in (200, 400, 401), response.text
     assert response.json().get("success", True) is (response.status_code == 200)
+
+
+def accepted(provider: str, provider_id: str) -> httpx.Response:
+    """The provider's documented acceptance of a send (API_ACCEPTS), naming ``provider_id``."""
+    documented = API_ACCEPTS[provider]
+    answer = json.loads(json.dumps(documented.json).replace(documented.message_id, provider_id))
+    return httpx.Response(documented.status, json=answer, headers=documented.headers)
+
+
+@pytest.mark.parametrize("provider", MORE_PROVIDERS)
+async def test_end_to_end_a_bounce_stops_the_next_confirmation(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:
+    """Sent through a stub of the provider's API; its bounce for the confirmation comes
+    back signed; the visitor's next submission stores and sends the notification only."""
+    for key, value in aws_environment().items():  # what SES's credential chain finds
+        monkeypatch.setenv(key, value)
+    sign = more_signer(provider)
+    variables = {k: v for k, v in provider_variables(provider).items() if v is not None}
+    settings = make_settings(
+        email_from=OWNER,
+        contact_recipients=OWNER,
+        email_providers=provider,
+        **{**variables, sign.setting: sign.secret},
+    )
+    provider_ids: list[str] = []
+
+    def accept(request: httpx.Request) -> httpx.Response:
+        provider_ids.append(f"{provider}-{uuid.uuid4().hex}")
+        return accepted(provider, provider_ids[-1])
+
+    app = create_app(settings=settings)
+    form = {"name": "Vera Visitor", "email": VISITOR, "message": "Hello, a quote please."}
+    try:
+        with respx.mock(assert_all_called=False) as mock:
+            mock.post(API_ACCEPTS[provider].url).mock(side_effect=accept)
+            mock.get(SNS_CERT_URL).respond(200, content=sign.certificate)
+            async with served(app) as client:
+                hooked = Hooked(app, client, {provider: sign}, mock)
+                first = (await client.post("/api/contact", json=form)).json()["id"]
+                (confirmation,) = [
+                    e
+                    for e in await sent_emails(app.ctx.store, first, 2)
+                    if e.kind == "confirmation"
+                ]
+                assert confirmation.provider_message_id == provider_ids[1]
+                response = await hooked.post(provider, bounce(provider, provider_ids[1]))
+                assert response.json() == {"success": True, "events": {"bounced": 1}}
+                assert await hooked.store.is_suppressed(VISITOR)
+
+                second = (await client.post("/api/contact", json=form)).json()["id"]
+                (only,) = await sent_emails(app.ctx.store, second, 1)
+                assert only.kind == "notification"
+                assert len(provider_ids) == 3
+    finally:
+        Sanic._app_registry.pop(app.name, None)
+
+
+async def sent_emails(store: Store, submission_id: str, count: int) -> list[EmailRecord]:
+    """The submission's emails once ``count`` of them are recorded as sent (polled)."""
+    async with asyncio.timeout(15):
+        while True:
+            emails = await store.emails_of([submission_id])
+            if sum(email.state == EmailState.SENT for email in emails) == count:
+                return emails
+            await asyncio.sleep(0.02)
