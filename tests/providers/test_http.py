@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from service.config import ConfigError, Settings
 from service.message import OutgoingEmail
-from service.providers import http
+from service.providers import wire
 from service.providers.base import ProviderSettings
 from service.providers.chain import ProviderChain
 from service.providers.errors import (
@@ -601,7 +601,7 @@ async def test_clients_share_one_tls_context_per_ca_setting(
 
     monkeypatch.setattr(httpx, "create_ssl_context", counted)
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    http._tls_context.cache_clear()
+    wire._tls_context.cache_clear()
     for _ in range(2):
         async with make_http_client(settings):
             pass
