@@ -299,11 +299,13 @@ class DeliveryWorker:
 
     async def _deliver(self, claim: ClaimedEmail) -> Delivery:
         if claim.spam and claim.kind == "confirmation":
-            return await self._skip_spam(claim)
+            return await self._reject(claim, SPAM_SKIPPED, "marked as spam")
         try:
             email = claim.to_email()
             if claim.kind == "confirmation" and await self._suppressed(email):
-                return await self._record_suppressed(claim)
+                return await self._reject(
+                    claim, SUPPRESSED_ERROR, "address suppressed", suppressed=True
+                )
             async with asyncio.timeout(self.send_timeout):
                 result = await self.chain.send(email)
         except asyncio.CancelledError:
@@ -313,7 +315,7 @@ class DeliveryWorker:
             if isinstance(err, MessageRejected) or (
                 isinstance(err, ChainExhausted) and err.rejected
             ):
-                return await self._record_rejected(claim, err)
+                return await self._reject(claim, str(err), _summary(err))
             return await self._record_failure(claim, str(err), _summary(err), _retry_hint(err))
         except TimeoutError:
             reason = f"no answer within {self.send_timeout:g}s"
@@ -353,33 +355,14 @@ class DeliveryWorker:
                 return True
         return False
 
-    async def _record_suppressed(self, claim: ClaimedEmail) -> Delivery:
-        """A final ``rejected`` with :data:`SUPPRESSED_ERROR`; the operator may retry it later."""
-        delivery = Delivery.of(claim, EmailState.REJECTED, error=SUPPRESSED_ERROR, suppressed=True)
+    async def _reject(
+        self, claim: ClaimedEmail, error: str, loggable: str, *, suppressed: bool = False
+    ) -> Delivery:
+        """A final ``rejected``: refused by the provider, suppressed or spam (retry is manual)."""
         return await self._record(
-            delivery,
-            self.store.mark_rejected(claim, error=SUPPRESSED_ERROR, now=self.clock()),
-            "address suppressed",
-        )
-
-    async def _record_rejected(self, claim: ClaimedEmail, error: SendError) -> Delivery:
-        delivery = Delivery.of(
-            claim,
-            EmailState.REJECTED,
-            error=str(error),
-        )
-        return await self._record(
-            delivery,
-            self.store.mark_rejected(claim, error=str(error), now=self.clock()),
-            _summary(error),
-        )
-
-    async def _skip_spam(self, claim: ClaimedEmail) -> Delivery:
-        """A confirmation whose submission was marked as spam: final, never sent."""
-        return await self._record(
-            Delivery.of(claim, EmailState.REJECTED, error=SPAM_SKIPPED),
-            self.store.mark_rejected(claim, error=SPAM_SKIPPED, now=self.clock()),
-            "marked as spam",
+            Delivery.of(claim, EmailState.REJECTED, error=error, suppressed=suppressed),
+            self.store.mark_rejected(claim, error=error, now=self.clock()),
+            loggable,
         )
 
     async def _record_failure(
