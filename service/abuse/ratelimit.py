@@ -1,20 +1,15 @@
-"""Moving-window rate limits, in this worker's memory or in Redis.
+"""Moving-window rate limits: the policy, over counters in memory or in Redis.
 
 Three limits are kept: submissions per client (``CONTACT_RATE_LIMIT``),
 confirmations per recipient address (``CONFIRMATION_RATE_LIMIT``) and
 attempts to sign in to the admin pages per client (10 an hour). Counters
-live in ``RATE_LIMIT_STORAGE_URL``: this worker's memory by default
-(:class:`~service.abuse.moving_window.MovingWindows`), or a Redis that every
-worker and replica shares (the ``limits`` library's moving window).
+live in ``RATE_LIMIT_STORAGE_URL`` (:mod:`service.abuse.counters`): this
+worker's memory by default, or a Redis that every worker and replica shares.
 
-The memory counters are not the ``limits`` library's: after hits, its memory
-storage walks every key it holds with a thread hop per key, and there is a key
-per visitor address for a day.
-
-When the storage fails (Redis down), the two limits fail in opposite
-directions on purpose: submissions are let through, since the owner would
-rather get a message than lose one, while confirmations are not sent, since a
-confirmation is the one thing a spammer can aim at a stranger.
+When the storage fails (Redis down), the limits fail in different directions
+on purpose: submissions are let through, since the owner would rather get a
+message than lose one, while confirmations are not sent, since a confirmation
+is the one thing a spammer can aim at a stranger, and sign-ins are refused.
 """
 
 from __future__ import annotations
@@ -24,17 +19,12 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.errors import StorageError
-from limits.storage import storage_from_string
 from sanic.exceptions import SanicException
 
-from service.abuse.moving_window import MovingWindows
+from service.abuse.counters import CountersUnavailable, counters_for, is_shared
 from service.i18n import N_
 
 if TYPE_CHECKING:
@@ -72,13 +62,8 @@ def address_key(address: str) -> str:
     return hashlib.sha256(address.strip().lower().encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class _Refusal:
-    retry_after: int
-
-
 class RateLimits:
-    """Both limits over one storage. Built from settings without I/O; :meth:`open` connects.
+    """The three limits over one set of counters. Built without I/O; :meth:`open` connects.
 
     ``clock`` times the counters kept in memory; Redis counters use the system time.
     """
@@ -99,13 +84,10 @@ class RateLimits:
         self.contact = contact
         self.confirmation = confirmation
         self.sign_in = sign_in if sign_in is not None else parse_many(SIGN_IN_LIMIT)
-        self.key_prefix = key_prefix
         self.workers = workers
-        self.timeout = timeout
-        self.clock = clock
-        self._windows: MovingWindows | None = None
-        self._storage: Storage | None = None
-        self._limiter: MovingWindowRateLimiter | None = None
+        self.counters = counters_for(
+            storage_url, key_prefix=key_prefix, timeout=timeout, clock=clock
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -121,29 +103,17 @@ class RateLimits:
     @property
     def shared(self) -> bool:
         """True when the counters live in Redis, shared across workers and replicas."""
-        # Schemes are case-insensitive, as the settings' check treats them.
-        return self.storage_url.partition("://")[0].lower() != "memory"
+        return is_shared(self.storage_url)
 
     async def open(self) -> None:
-        """Create the storage in this worker (and event loop); warn when Redis does not answer."""
-        if not self.shared and self._windows is None:
-            self._windows = MovingWindows(clock=self.clock)
-        if self.shared and self._storage is None:
-            self._storage = storage_from_string(
-                f"async+{self.storage_url}",
-                wrap_exceptions=True,
-                key_prefix=self.key_prefix,
-                connect_timeout=self.timeout,
-                stream_timeout=self.timeout,
-            )
-            self._limiter = MovingWindowRateLimiter(self._storage)
+        """Open the counters in this worker (and event loop); warn when they cannot be shared."""
         if not self.shared and self.workers > 1:
             logger.warning(
                 "rate limits are counted in memory by each of %d workers; "
                 "set RATE_LIMIT_STORAGE_URL=redis://... to share them",
                 self.workers,
             )
-        if self.shared and not await self._storage.check():
+        if not await self.counters.open():
             logger.warning(
                 "rate-limit storage does not answer: submissions are not limited "
                 "and confirmations are not sent until it does"
@@ -153,23 +123,17 @@ class RateLimits:
         """Drop Redis connections; counters in memory stay for the next :meth:`open`."""
         # Servers open and close once per worker, but a test client or a reloader
         # may cycle them: counting must not start again from zero each time.
-        if isinstance(self._storage, RedisStorage):
-            # limits has no close(); the client's pool owns the sockets.
-            self._storage.bridge.storage.connection_pool.disconnect()
-            self._storage = self._limiter = None
+        await self.counters.close()
 
     async def check_contact(self, client: str) -> None:
         """Count one submission from ``client``; raise :class:`RateLimited` past the limit."""
         try:
-            refusal = await self._hit(self.contact, "contact", client)
-        except StorageError as err:
-            logger.warning(
-                "rate-limit storage failed (%s); submission allowed",
-                type(err.storage_error).__name__,
-            )
+            retry_after = await self._hit(self.contact, "contact", client)
+        except CountersUnavailable as err:
+            logger.warning("rate-limit storage failed (%s); submission allowed", err.cause)
             return
-        if refusal is not None:
-            raise RateLimited(refusal.retry_after)
+        if retry_after is not None:
+            raise RateLimited(retry_after)
 
     async def check_sign_in(self, client: str) -> int | None:
         """Count one sign-in attempt from ``client``; past the limit, the seconds to wait.
@@ -178,68 +142,41 @@ class RateLimits:
         wait, a token guesser must not get unlimited tries.
         """
         try:
-            refusal = await self._hit(self.sign_in, "sign-in", client)
-        except StorageError as err:
-            logger.warning(
-                "rate-limit storage failed (%s); sign-in refused",
-                type(err.storage_error).__name__,
-            )
+            return await self._hit(self.sign_in, "sign-in", client)
+        except CountersUnavailable as err:
+            logger.warning("rate-limit storage failed (%s); sign-in refused", err.cause)
             return 60
-        return refusal.retry_after if refusal is not None else None
 
     async def allow_confirmation(self, address: str) -> bool:
         """Count one confirmation to ``address``; False when it is over its limit."""
         try:
-            refusal = await self._hit(self.confirmation, "confirmation", address_key(address))
-        except StorageError as err:
-            logger.warning(
-                "rate-limit storage failed (%s); confirmation not sent",
-                type(err.storage_error).__name__,
-            )
+            retry_after = await self._hit(self.confirmation, "confirmation", address_key(address))
+        except CountersUnavailable as err:
+            logger.warning("rate-limit storage failed (%s); confirmation not sent", err.cause)
             return False
-        return refusal is None
+        return retry_after is None
 
     async def forget_confirmations(self, address: str) -> int:
         """Drop ``address``'s confirmation counters (an erasure); how many were dropped.
 
         In memory, only this process's counters can be reached (they lapse with
-        their window anyway); in Redis, every worker's. Redis answers no count,
-        so each limit cleared there counts as one.
+        their window anyway); in Redis, every worker's.
         """
-        key = address_key(address)
-        if self._windows is not None:
-            forgotten = [
-                self._windows.forget(item.key_for("confirmation", key))
-                for item in self.confirmation
-            ]
-            return sum(forgotten)
-        if self._limiter is None:
-            raise RuntimeError("RateLimits.open() was not awaited")
+        identifiers = ("confirmation", address_key(address))
         try:
-            for item in self.confirmation:
-                await self._limiter.clear(item, "confirmation", key)
-        except StorageError as err:
+            return sum(
+                [await self.counters.forget(item, identifiers) for item in self.confirmation]
+            )
+        except CountersUnavailable as err:
             logger.warning(
-                "rate-limit storage failed (%s); confirmation counters not erased",
-                type(err.storage_error).__name__,
+                "rate-limit storage failed (%s); confirmation counters not erased", err.cause
             )
             return 0
-        return len(self.confirmation)
 
-    async def _hit(self, items: list[RateLimitItem], *identifiers: str) -> _Refusal | None:
+    async def _hit(self, items: list[RateLimitItem], *identifiers: str) -> int | None:
+        """None when every limit counted the hit, else whole seconds to wait (at least 1)."""
         for item in items:
-            wait = await self._hit_item(item, identifiers)
+            wait = await self.counters.hit(item, identifiers)
             if wait is not None:
-                return _Refusal(retry_after=max(1, math.ceil(wait)))
+                return max(1, math.ceil(wait))
         return None
-
-    async def _hit_item(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> float | None:
-        """None when the hit is counted, else the seconds until it could be."""
-        if self._windows is not None:
-            return self._windows.hit(item.key_for(*identifiers), item.amount, item.get_expiry())
-        if self._limiter is None:
-            raise RuntimeError("RateLimits.open() was not awaited")
-        if await self._limiter.hit(item, *identifiers):
-            return None
-        stats = await self._limiter.get_window_stats(item, *identifiers)
-        return stats.reset_time - time.time()

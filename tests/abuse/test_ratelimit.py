@@ -122,7 +122,7 @@ async def test_redis_holds_a_hash_of_the_confirmation_address_not_the_address(
     try:
         assert await limits.allow_confirmation("Zoe@Example.org") is True
         assert await limits.allow_confirmation("zoe@example.org") is False
-        redis = limits._storage.bridge.storage
+        redis = limits.counters.storage.bridge.storage
         keys = [str(key) for key in await redis.keys(f"{redis_prefix}*")]
     finally:
         await limits.close()
