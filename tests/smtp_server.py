@@ -66,11 +66,12 @@ def ca_client_context(ca: trustme.CA) -> ssl.SSLContext:
 
 @dataclass(frozen=True)
 class ReceivedMessage:
-    """One accepted email: its envelope and the bytes after DATA."""
+    """One accepted email: its envelope, the bytes after DATA and the MAIL FROM parameters."""
 
     mail_from: str
     rcpt_tos: tuple[str, ...]
     data: bytes
+    mail_options: tuple[str, ...] = ()
 
     def parsed(self) -> EmailMessage:
         """The message parsed back with the standard library."""
@@ -160,7 +161,12 @@ class RecordingHandler:
         assert envelope.mail_from is not None
         assert isinstance(envelope.content, bytes)
         self.messages.append(
-            ReceivedMessage(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.content)
+            ReceivedMessage(
+                envelope.mail_from,
+                tuple(envelope.rcpt_tos),
+                envelope.content,
+                tuple(envelope.mail_options),
+            )
         )
         gate = self._gate
         if gate is not None:

@@ -28,6 +28,9 @@ Each email goes out with an explicit envelope: ``MAIL FROM`` the From address,
 ``RCPT TO`` each To address. When some recipients are refused and others
 accepted, the accepted ones have the email and the send is a
 :class:`~service.providers.errors.MessageRejected` naming the refused ones.
+The commands are said by :mod:`service.providers.smtp_dialogue`, which spares
+aiosmtplib's second parse of each address and its regular-expression passes
+over a message that is already CRLF throughout.
 
 How failures map onto :mod:`service.providers.errors`:
 
@@ -76,6 +79,7 @@ from service.providers.errors import (
     SendError,
     TransientError,
 )
+from service.providers.smtp_dialogue import data, data_payload, mail_from, rcpt_to
 from service.providers.smtp_pool import Connection, Lease, OpenFailed, PoolClosed, SmtpPool
 
 if TYPE_CHECKING:
@@ -319,30 +323,24 @@ class SmtpProvider(Provider):
         self, lease: Lease, sender: str, recipients: list[str], message: bytes
     ) -> dict[str, SMTPRecipientRefused]:
         try:
-            await self._mail(lease.smtp, sender, message)
+            await mail_from(lease.smtp, sender, message)
         except (SMTPServerDisconnected, SMTPResponseException) as err:
             # A server closes connections it finds idle (Gmail says 421 and hangs
             # up). Nothing was accepted yet, so a fresh connection may take over.
             if not (lease.reused and _server_dropped(err)):
                 raise
             await lease.reconnect()
-            await self._mail(lease.smtp, sender, message)
+            await mail_from(lease.smtp, sender, message)
         refused: dict[str, SMTPRecipientRefused] = {}
         for recipient in recipients:
             try:
-                await lease.smtp.rcpt(recipient)
+                await rcpt_to(lease.smtp, recipient)
             except SMTPRecipientRefused as err:
                 refused[recipient] = err
         if len(refused) == len(recipients):
             raise SMTPRecipientsRefused(list(refused.values()))
-        await lease.smtp.data(message)
+        await data(lease.smtp, data_payload(message))
         return refused
-
-    @staticmethod
-    async def _mail(smtp: SMTP, sender: str, message: bytes) -> None:
-        # SIZE lets the server refuse an oversized email before it is uploaded.
-        options = [f"SIZE={len(message)}"] if smtp.supports_extension("size") else []
-        await smtp.mail(sender, options=options)
 
     def _reply_error(self, error: SMTPResponseException) -> SendError:
         kind, reason = _classify(error)
