@@ -90,6 +90,9 @@ class Delivery:
     recorded: bool = True
     #: A confirmation not sent because its address was suppressed after it was stored.
     suppressed: bool = False
+    #: For a sent email: which attempt of ``provider`` took it, and how long that took.
+    provider_attempt: int | None = None
+    send_seconds: float | None = None
 
     @classmethod
     def of(cls, claim: ClaimedEmail, state: EmailState, **outcome: Any) -> Delivery:
@@ -128,6 +131,31 @@ def _retry_hint(error: SendError) -> float | None:
         if isinstance(item, TransientError) and item.retry_after is not None
     ]
     return max(hints) if hints else None
+
+
+def _log_sent(delivery: Delivery, where: str) -> None:
+    """The one line of a delivered email: the outbox's ids and what the chain said of it."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    duration_ms = round(delivery.send_seconds * 1000) if delivery.send_seconds is not None else None
+    logger.info(
+        "outbox: sent %s provider=%s provider_attempt=%s duration_ms=%s",
+        where,
+        delivery.provider,
+        delivery.provider_attempt,
+        duration_ms,
+        extra={
+            "email_id": delivery.email_id,
+            "submission_id": delivery.submission_id,
+            "email_kind": delivery.kind,
+            "message_id": delivery.message_id,
+            "attempt": delivery.attempt,
+            "provider": delivery.provider,
+            "provider_attempt": delivery.provider_attempt,
+            "outcome": "sent",
+            "duration_ms": duration_ms,
+        },
+    )
 
 
 class DeliveryWorker:
@@ -331,6 +359,8 @@ class DeliveryWorker:
             claim,
             EmailState.SENT,
             provider=result.provider,
+            provider_attempt=result.attempt,
+            send_seconds=result.seconds,
         )
         return await self._record(
             delivery,
@@ -429,7 +459,7 @@ class DeliveryWorker:
         if not recorded:
             logger.warning("outbox: lease lost, %s not recorded %s", delivery.state, where)
         elif delivery.state is EmailState.SENT:
-            logger.info("outbox: sent %s provider=%s", where, delivery.provider)
+            _log_sent(delivery, where)
         elif delivery.suppressed:
             logger.warning("outbox: not sent, address suppressed %s", where)
         elif delivery.state is EmailState.RETRYING:

@@ -2,7 +2,7 @@
 
 The names below are imported on first use (PEP 562), so that configuration can
 read the light declarations in :mod:`service.providers.catalog` without loading
-the chain, tenacity or any provider's library.
+the chain or any provider's library.
 """
 
 from __future__ import annotations

@@ -116,10 +116,16 @@ class ProviderSettings(SettingsGroup):
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """A provider accepted the email: its name and its own id for the message."""
+    """A provider accepted the email: its name and its own id for the message.
+
+    The chain adds which ``attempt`` of that provider was accepted and how many
+    ``seconds`` it took (``None`` when the provider was called directly).
+    """
 
     provider: str
     message_id: str | None
+    attempt: int = 1
+    seconds: float | None = None
 
 
 class Provider(ABC):

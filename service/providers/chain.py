@@ -7,8 +7,8 @@ What happens after a failed attempt depends only on the kind of error, and
 =====================  ==========================================================
 error                  decision
 =====================  ==========================================================
-TransientError         retry the same provider (tenacity: exponential backoff
-                       with jitter, at most ``RETRY_ATTEMPTS`` attempts within
+TransientError         retry the same provider (exponential backoff with
+                       jitter, at most ``RETRY_ATTEMPTS`` attempts within
                        ``RETRY_MAX_SECONDS``; a ``retry_after`` hint is honoured
                        when it fits in what is left of that time, and fails
                        over at once when it does not); once retries are
@@ -27,31 +27,35 @@ out of it, so when every provider is cooling down (or every other one has just
 failed) they are still tried, in order, rather than the message given up.
 A delivery clears the provider's cool-down.
 
-Every attempt is logged on ``service.providers.chain`` with the provider, the
-attempt number, the outcome, the duration and the error kind, both in the
-message and as ``extra`` fields. Only ``str(error)`` is logged, which by
-design never holds a secret or a message body, plus the email's Message-ID
-and kind. The same attempts are reported to the chain's ``observers`` (metrics,
-tracing) as :class:`AttemptEvent`; an observer that fails is logged and never
-changes what the chain does.
+Every attempt is reported to the chain's ``observers`` (metrics, tracing) as
+an :class:`AttemptEvent` and logged on ``service.providers.chain``, a failed
+one as a warning (:mod:`service.providers.attempts` says how); an observer that
+fails is logged and never changes what the chain does. The result says which
+attempt of the provider was accepted and how long it took, for the outbox's
+one line per delivered email.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
+import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Protocol, Self
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, replace
+from typing import TYPE_CHECKING, Self
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
-
-from service.logs import mask_addresses
+from service.providers.attempts import (
+    AttemptEvent,
+    AttemptObserver,
+    Decision,
+    ProviderStats,
+    decide,
+    log_attempt,
+    outcome_of,
+)
 from service.providers.errors import (
     ChainExhausted,
-    MessageRejected,
     ProviderUnavailable,
     SendError,
     TransientError,
@@ -78,82 +82,6 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # Backoff before retry n is 2**(n-1) seconds plus up to this much random jitter.
 BACKOFF_JITTER_SECONDS = 1.0
-
-
-class Decision(enum.Enum):
-    """What the chain does after a failed attempt."""
-
-    RETRY = "retry"
-    FAIL_OVER = "fail_over"
-    STOP = "stop"
-
-
-def decide(error: BaseException, *, retries_left: bool = True) -> Decision:
-    """The chain's one decision: what to do after ``error`` from a provider.
-
-    ``retries_left`` is false once the retry budget for this provider is spent,
-    which turns a transient error into a fail-over.
-    """
-    match error:
-        case TransientError():
-            return Decision.RETRY if retries_left else Decision.FAIL_OVER
-        case MessageRejected():
-            return Decision.STOP
-        case _:
-            return Decision.FAIL_OVER
-
-
-# What an attempt led to, in the words of the metrics (see ProviderStats).
-_OUTCOMES = {
-    None: "sent",
-    Decision.RETRY: "retried",
-    Decision.FAIL_OVER: "failed_over",
-    Decision.STOP: "rejected",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptEvent:
-    """One attempt of one provider at one email, as reported to observers.
-
-    ``outcome`` is ``sent``, ``retried``, ``failed_over`` or ``rejected``;
-    ``error_kind`` is the :class:`SendError` kind of a failed attempt;
-    ``seconds`` is how long the attempt took; ``trace`` is the email's stored
-    trace context (:attr:`~service.message.OutgoingEmail.trace`).
-    """
-
-    provider: str
-    attempt: int
-    outcome: str
-    error_kind: str | None
-    seconds: float
-    email_kind: str
-    message_id: str
-    trace: Mapping[str, str] = field(default_factory=dict)
-
-
-class AttemptObserver(Protocol):
-    """Anything told about every attempt (metrics, tracing)."""
-
-    def attempt(self, event: AttemptEvent) -> None:
-        """Called once per attempt, after it ended; must not block."""
-        ...
-
-
-@dataclass(slots=True)
-class ProviderStats:
-    """Counters for one provider since the worker started.
-
-    ``sent``: emails it accepted. ``retried``: attempts repeated after a
-    transient error. ``failed_over``: emails the chain gave up on it for (it
-    was unavailable or its retries ran out), whether or not a next provider
-    delivered them. ``rejected``: emails it refused as such.
-    """
-
-    sent: int = 0
-    retried: int = 0
-    failed_over: int = 0
-    rejected: int = 0
 
 
 class ProviderChain:
@@ -193,7 +121,6 @@ class ProviderChain:
         self._clock = clock
         self._sleep = sleep
         self.observers = list(observers)
-        self._backoff = wait_exponential_jitter(max=max_seconds, jitter=BACKOFF_JITTER_SECONDS)
         self._stats = {name: ProviderStats() for name in names}
         self._cooling_until: dict[str, float] = {}
 
@@ -292,72 +219,44 @@ class ProviderChain:
         return ready + waiting
 
     async def _send_with_retries(self, provider: Provider, email: OutgoingEmail) -> SendResult:
-        """One provider, with retries on transient errors; raises its final :class:`SendError`."""
+        """One provider, with retries on transient errors; raises its final :class:`SendError`.
+
+        A retry waits the provider's ``retry_after`` hint or the backoff, cut to
+        what is left of ``max_seconds``; a hint longer than that fails over at
+        once: the next provider (or the outbox, later) will take the email.
+        """
         started = self._clock()
-        duration = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            attempt_started = self._clock()
+            try:
+                result = await self._attempt(provider, email)
+            except SendError as error:
+                ended = self._clock()
+                duration = ended - attempt_started
+                delay = self._retry_delay(error, attempt, self.max_seconds - (ended - started))
+                if delay is None:
+                    decision = decide(error, retries_left=False)
+                    self._report(provider.name, email, attempt, duration, error, decision)
+                    raise
+                self._stats[provider.name].retried += 1
+                self._report(provider.name, email, attempt, duration, error, Decision.RETRY, delay)
+                await self._sleep(delay)
+                continue
+            duration = self._clock() - attempt_started
+            self._report(provider.name, email, attempt, duration)
+            return replace(result, attempt=attempt, seconds=duration)
 
-        def remaining() -> float:
-            return self.max_seconds - (self._clock() - started)
-
-        def hint(state: RetryCallState) -> float | None:
-            error = state.outcome.exception() if state.outcome else None
-            return error.retry_after if isinstance(error, TransientError) else None
-
-        def wait(state: RetryCallState) -> float:
-            asked = hint(state)
-            delay = asked if asked is not None else self._backoff(state)
-            return max(0.0, min(delay, remaining()))
-
-        def stop(state: RetryCallState) -> bool:
-            # A provider that asks for more time than the budget has left will not
-            # take the email in time: the next provider (or the outbox, later) will.
-            asked = hint(state)
-            too_long = asked is not None and asked > remaining()
-            return state.attempt_number >= self.attempts or remaining() <= 0 or too_long
-
-        def before_sleep(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
-            self._stats[provider.name].retried += 1
-            self._log_attempt(
-                provider,
-                email,
-                attempt=state.attempt_number,
-                duration=duration,
-                error=error,
-                decision=Decision.RETRY,
-                retry_in=state.upcoming_sleep,
-            )
-
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(lambda error: decide(error) is Decision.RETRY),
-            wait=wait,
-            stop=stop,
-            sleep=self._sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        attempt_number = 0
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    attempt_number = attempt.retry_state.attempt_number
-                    attempt_started = self._clock()
-                    try:
-                        result = await self._attempt(provider, email)
-                    finally:
-                        duration = self._clock() - attempt_started
-        except SendError as error:
-            self._log_attempt(
-                provider,
-                email,
-                attempt=attempt_number,
-                duration=duration,
-                error=error,
-                decision=decide(error, retries_left=False),
-            )
-            raise
-        self._log_attempt(provider, email, attempt=attempt_number, duration=duration)
-        return result
+    def _retry_delay(self, error: SendError, attempt: int, remaining: float) -> float | None:
+        """Seconds to wait before retrying after ``error``, or ``None`` for no retry."""
+        if decide(error) is not Decision.RETRY or attempt >= self.attempts or remaining <= 0:
+            return None
+        hint = error.retry_after if isinstance(error, TransientError) else None
+        if hint is not None:
+            return None if hint > remaining else max(0.0, hint)
+        backoff = 2.0 ** min(attempt - 1, 64) + random.uniform(0, BACKOFF_JITTER_SECONDS)  # noqa: S311
+        return max(0.0, min(backoff, self.max_seconds, remaining))
 
     @staticmethod
     async def _attempt(provider: Provider, email: OutgoingEmail) -> SendResult:
@@ -376,64 +275,39 @@ class ProviderChain:
                 f"unexpected {type(err).__name__}", provider=provider.name
             ) from err
 
-    def _log_attempt(
+    def _report(
         self,
-        provider: Provider,
+        provider: str,
         email: OutgoingEmail,
-        *,
         attempt: int,
         duration: float,
-        error: BaseException | None = None,
+        error: SendError | None = None,
         decision: Decision | None = None,
         retry_in: float | None = None,
     ) -> None:
-        duration_ms = round(duration * 1000)
-        outcome = "sent" if decision is None else decision.value
-        kind = error.kind if isinstance(error, SendError) else None
-        extra = {
-            "provider": provider.name,
-            "attempt": attempt,
-            "outcome": outcome,
-            "duration_ms": duration_ms,
-            "error_kind": kind,
-            "email_kind": email.kind,
-            "message_id": email.message_id,
-        }
-        self._notify(
-            AttemptEvent(
-                provider=provider.name,
-                attempt=attempt,
-                outcome=_OUTCOMES[decision],
-                error_kind=kind,
-                seconds=duration,
-                email_kind=email.kind,
-                message_id=email.message_id,
-                trace=email.trace,
+        """Tell the observers about one attempt, and log it."""
+        if self.observers:
+            self._notify(
+                AttemptEvent(
+                    provider=provider,
+                    attempt=attempt,
+                    outcome=outcome_of(decision),
+                    error_kind=error.kind if error is not None else None,
+                    seconds=duration,
+                    email_kind=email.kind,
+                    message_id=email.message_id,
+                    trace=email.trace,
+                )
             )
-        )
-        head = f"{provider.name} attempt {attempt} for {email.kind} {email.message_id}"
-        if decision is None:
-            logger.info("%s: sent in %d ms", head, duration_ms, extra=extra)
-            return
-        if retry_in is not None:
-            extra["retry_in"] = retry_in
-            then = f"retrying in {retry_in:.1f} s"
-        elif decision is Decision.FAIL_OVER and self.cooldown > 0:
-            then = f"failing over; {provider.name} cools down for {self.cooldown:g} s"
-        elif decision is Decision.FAIL_OVER:
-            then = "failing over"
-        else:
-            then = "stopping: no provider would accept it"
-        # Providers quote refused recipients; the log keeps the answer, not the address.
-        detail = mask_addresses(str(error))
-        logger.warning(
-            "%s: %s after %d ms, %s: %s",
-            head,
-            kind,
-            duration_ms,
-            then,
-            detail,
-            extra={**extra, "error": detail},
+        log_attempt(
+            provider,
+            email,
+            attempt=attempt,
+            duration=duration,
+            error=error,
+            decision=decision,
+            retry_in=retry_in,
+            cooldown=self.cooldown,
         )
 
     def _notify(self, event: AttemptEvent) -> None:

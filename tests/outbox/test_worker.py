@@ -23,7 +23,7 @@ from service.providers import (
     SendResult,
     TransientError,
 )
-from tests.provider_doubles import ScriptedProvider
+from tests.provider_doubles import FakeTime, ScriptedProvider
 
 
 class Deliveries:
@@ -390,6 +390,35 @@ async def test_logs_name_the_email_but_never_its_body_or_addresses(
     assert "provider=scripted" in caplog.text
     for private in (VISITOR, SECRET_BODY, "owner@acme.example"):
         assert private not in caplog.text
+
+
+async def test_a_delivered_email_is_one_info_line_with_the_chain_s_words(
+    store: Store, submit: Submit, caplog: pytest.LogCaptureFixture
+) -> None:
+    sid = await submit()
+    provider = ScriptedProvider([TransientError("421 busy", provider="scripted", code=421), "sent"])
+    time = FakeTime()
+    chain = ProviderChain([provider], clock=time, sleep=time.sleep)
+    caplog.set_level(logging.INFO)
+
+    (delivery,) = await DeliveryWorker(store, chain).run_once()
+
+    assert delivery.state is EmailState.SENT
+    [retried] = [r for r in caplog.records if r.name == "service.providers.chain"]
+    assert retried.levelno == logging.WARNING
+    [sent] = [r for r in caplog.records if r.levelno == logging.INFO]
+    assert sent.name == "service.outbox"
+    expected = {
+        "email_id": delivery.email_id,
+        "submission_id": sid,
+        "attempt": 1,
+        "provider": "scripted",
+        "provider_attempt": 2,
+        "outcome": "sent",
+        "duration_ms": 0,
+    }
+    assert {name: getattr(sent, name, None) for name in expected} == expected
+    assert "provider=scripted provider_attempt=2" in sent.getMessage()
 
 
 async def test_the_running_worker_purges_old_personal_data(

@@ -70,7 +70,7 @@ async def test_transient_then_success_retries_the_same_provider(
 
     result = await chain.send(chain_email)
 
-    assert result == SendResult(provider="smtp", message_id="smtp-2")
+    assert result == SendResult(provider="smtp", message_id="smtp-2", attempt=2, seconds=0.0)
     assert (smtp.calls, resend.calls) == (2, 0)
     assert len(fake_time.sleeps) == 1
     assert 1.0 <= fake_time.sleeps[0] <= 2.0  # first backoff: 1 s plus up to 1 s of jitter
