@@ -74,6 +74,16 @@ def test_json_lines_carry_the_fields_and_the_extras() -> None:
     assert "msg" not in entry
 
 
+def test_json_holds_what_the_fast_encoder_cannot() -> None:
+    record = make_record(huge=2**70, city="Zoë", counts={1: "one"})
+
+    line = JsonFormatter().format(record)
+
+    entry = json.loads(line)
+    assert (entry["huge"], entry["counts"]) == (2**70, {"1": "one"})
+    assert "Zoë" in line  # UTF-8, not \u escapes
+
+
 def test_json_keeps_the_exception_in_one_line() -> None:
     try:
         raise RuntimeError("boom")
