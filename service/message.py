@@ -144,6 +144,8 @@ def _unstructured(name: str, value: str) -> str:
     if not value:
         return value
     if _PLAIN.fullmatch(value) and "=?" not in value:
+        if len(value) <= _FOLD_AT - len(name) - 2:
+            return value  # what _fold would return: it fits on the first line
         folded = _fold(name, value)
         if all(len(line) <= _MAX_LINE - len(name) - 2 for line in folded.split("\r\n")):
             return folded
@@ -198,7 +200,8 @@ def _body(subtype: bytes, text: str, boundary: bytes) -> bytes:
     As it is: ASCII, no NUL, lines of at most 998 octets, no line that an mbox
     would rewrite (``From ``), and not the boundary (random, so only by chance).
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.endswith("\n"):
         text += "\n"
     if (

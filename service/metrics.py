@@ -69,6 +69,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._refreshers: list[Refresher] = []
         self._outbox_states: set[str] = set()
+        self._attempt_series: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self.submissions = Counter(
             f"{PREFIX}_submissions",
             "Form submissions, by form and outcome.",
@@ -147,10 +148,16 @@ class Metrics:
 
     def attempt(self, event: AttemptEvent) -> None:
         """The chain's observer: count the attempt's outcome and time it."""
-        self.emails.labels(provider=event.provider, outcome=event.outcome).inc()
-        self.send_seconds.labels(provider=event.provider, outcome=event.outcome).observe(
-            event.seconds
-        )
+        key = (event.provider, event.outcome)
+        series = self._attempt_series.get(key)
+        if series is None:
+            # labels() takes a lock and builds its key on every call: once per pair is enough.
+            labels = {"provider": event.provider, "outcome": event.outcome}
+            series = (self.emails.labels(**labels), self.send_seconds.labels(**labels))
+            self._attempt_series[key] = series
+        count, seconds = series
+        count.inc()
+        seconds.observe(event.seconds)
 
     def email_dead(self, provider: str | None) -> None:
         """Count an email the outbox gave up on; ``provider`` is the last one tried."""
