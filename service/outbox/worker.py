@@ -18,8 +18,7 @@ A confirmation whose address was put on the suppression list after it was
 stored (an earlier confirmation bounced) is not sent: it ends ``rejected`` with
 :data:`SUPPRESSED_ERROR`, and ``Delivery.suppressed`` says so to ``on_delivery``.
 
-Logs name the email, submission, Message-ID, attempt and provider; never a body
-or an address (provider errors are logged by kind and code only).
+Outcomes (:class:`Delivery`) and their log lines live in :mod:`service.outbox.outcomes`.
 """
 
 from __future__ import annotations
@@ -31,19 +30,17 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Protocol, Self
 
 from service.outbox.backoff import next_attempt_at
 from service.outbox.inbox import SPAM_SKIPPED
 from service.outbox.models import ClaimedEmail, Clock, EmailState
-from service.providers.errors import (
-    ChainExhausted,
-    MessageRejected,
-    SendError,
-    TransientError,
-)
+from service.outbox.outcomes import Delivery, log_outcome
+from service.outbox.outcomes import error_summary as _summary
+from service.outbox.outcomes import retry_hint as _retry_hint
+from service.providers.errors import ChainExhausted, MessageRejected, SendError
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -69,93 +66,9 @@ class Sender(Protocol):
         """Send one email or raise :class:`~service.providers.errors.SendError`."""
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """The outcome of one attempt at one email, as recorded in the store.
-
-    ``recorded`` is false when the store did not take the outcome: the lease
-    had been taken over, or the store failed (the lease then expires and the
-    email is sent again: at least once).
-    """
-
-    email_id: str
-    submission_id: str
-    kind: str
-    message_id: str
-    attempt: int
-    state: EmailState
-    provider: str | None = None
-    error: str | None = None
-    next_attempt_at: datetime | None = None
-    recorded: bool = True
-    #: A confirmation not sent because its address was suppressed after it was stored.
-    suppressed: bool = False
-    #: For a sent email: which attempt of ``provider`` took it, and how long that took.
-    provider_attempt: int | None = None
-    send_seconds: float | None = None
-
-    @classmethod
-    def of(cls, claim: ClaimedEmail, state: EmailState, **outcome: Any) -> Delivery:
-        """The outcome ``state`` (with ``provider``, ``error``...) of the attempt ``claim`` made."""
-        return cls(
-            email_id=claim.id,
-            submission_id=claim.submission_id,
-            kind=claim.kind,
-            message_id=claim.message_id,
-            attempt=claim.attempts,
-            state=state,
-            **outcome,
-        )
-
-
 def default_worker_id() -> str:
     """``host:pid:random``: unique per worker, and says where a lease holder ran."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def _summary(error: SendError) -> str:
-    # Provider messages may quote an address; logs get kinds and codes only.
-    errors = error.errors if isinstance(error, ChainExhausted) else (error,)
-    parts = [
-        f"{item.provider}:{item.kind}" + (f"[{item.code}]" if item.code is not None else "")
-        for item in errors
-    ]
-    return ", ".join(parts) or "no provider configured"
-
-
-def _retry_hint(error: SendError) -> float | None:
-    errors = error.errors if isinstance(error, ChainExhausted) else (error,)
-    hints = [
-        item.retry_after
-        for item in errors
-        if isinstance(item, TransientError) and item.retry_after is not None
-    ]
-    return max(hints) if hints else None
-
-
-def _log_sent(delivery: Delivery, where: str) -> None:
-    """The one line of a delivered email: the outbox's ids and what the chain said of it."""
-    if not logger.isEnabledFor(logging.INFO):
-        return
-    duration_ms = round(delivery.send_seconds * 1000) if delivery.send_seconds is not None else None
-    logger.info(
-        "outbox: sent %s provider=%s provider_attempt=%s duration_ms=%s",
-        where,
-        delivery.provider,
-        delivery.provider_attempt,
-        duration_ms,
-        extra={
-            "email_id": delivery.email_id,
-            "submission_id": delivery.submission_id,
-            "email_kind": delivery.kind,
-            "message_id": delivery.message_id,
-            "attempt": delivery.attempt,
-            "provider": delivery.provider,
-            "provider_attempt": delivery.provider_attempt,
-            "outcome": "sent",
-            "duration_ms": duration_ms,
-        },
-    )
 
 
 class DeliveryWorker:
@@ -444,26 +357,9 @@ class DeliveryWorker:
                 type(err).__name__,
             )
         else:
-            self._log(delivery, loggable, recorded=recorded)
+            log_outcome(delivery, loggable, recorded=recorded)
         if not recorded:
             delivery = replace(delivery, recorded=False)
         if self.on_delivery is not None:
             self.on_delivery(delivery)
         return delivery
-
-    def _log(self, delivery: Delivery, loggable: str, *, recorded: bool) -> None:
-        where = (
-            f"email={delivery.email_id} submission={delivery.submission_id}"
-            f" kind={delivery.kind} message_id={delivery.message_id} attempt={delivery.attempt}"
-        )
-        if not recorded:
-            logger.warning("outbox: lease lost, %s not recorded %s", delivery.state, where)
-        elif delivery.state is EmailState.SENT:
-            _log_sent(delivery, where)
-        elif delivery.suppressed:
-            logger.warning("outbox: not sent, address suppressed %s", where)
-        elif delivery.state is EmailState.RETRYING:
-            when = delivery.next_attempt_at.isoformat() if delivery.next_attempt_at else "-"
-            logger.warning("outbox: retrying %s next=%s errors=%s", where, when, loggable)
-        else:
-            logger.error("outbox: %s %s errors=%s", delivery.state, where, loggable)
