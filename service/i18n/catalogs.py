@@ -1,4 +1,4 @@
-"""The shipped languages' gettext catalogs, for Python code and for Jinja templates.
+"""The shipped languages' gettext catalogs, language names and dates (Jinja: ``templating``).
 
 Catalogs are ``locales/LANG/LC_MESSAGES/messages.po`` with the compiled
 ``messages.mo`` beside them, both in the package (and the wheel), so that a
@@ -16,12 +16,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import jinja2
 from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format, get_timezone_name
 from babel.support import Translations
-from jinja2 import pass_context
-from jinja2.runtime import Context
 
 __all__ = [
     "DOMAIN",
@@ -31,7 +28,6 @@ __all__ = [
     "SOURCE_LOCALE",
     "format_moment",
     "gettext_for",
-    "jinja_environment",
     "language_name",
     "translations",
 ]
@@ -66,30 +62,6 @@ def translations(locale: str) -> NullTranslations:
 def gettext_for(locale: str) -> Any:
     """``gettext`` of ``locale``: English msgid in, translated text out."""
     return translations(locale).gettext
-
-
-@pass_context
-def _gettext(context: Context, message: str) -> str:
-    return translations(context.get("lang", SOURCE_LOCALE)).gettext(message)
-
-
-@pass_context
-def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
-    return translations(context.get("lang", SOURCE_LOCALE)).ngettext(singular, plural, count)
-
-
-def jinja_environment(*, autoescape: bool, **options: Any) -> jinja2.Environment:
-    """A Jinja environment whose ``{% trans %}``, ``_()`` and ``gettext()`` speak ``lang``.
-
-    The language is the render context's ``lang`` (English when absent), so
-    one compiled template serves every language. New-style gettext:
-    ``_("Hello %(name)s", name=x)`` formats, and under autoescape the
-    variables are escaped while the translation is trusted.
-    """
-    # The caller decides: HTML escapes, text parts and subjects do not.
-    env = jinja2.Environment(extensions=["jinja2.ext.i18n"], autoescape=autoescape, **options)  # noqa: S701
-    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    return env
 
 
 @cache
