@@ -77,16 +77,44 @@ def format_moment(moment: datetime, zone: ZoneInfo, locale: str) -> str:
     pattern, then the zone's long name in that language (CLDR's short ones
     are numeric offsets in most languages). CLDR's narrow no-break spaces
     ("3:41\u202fPM") become plain ones: an English email then stays 7-bit.
+    What depends on the language and the zone only is looked up once.
     """
     local = moment.astimezone(zone)
-    joined = (
-        get_datetime_format("long", locale=locale)
-        .replace("'", "")
-        .replace("{0}", format_time(local, "short", locale=locale))
-        .replace("{1}", format_date(local, "long", locale=locale))
+    parsed, joiner = _moment_format(locale)
+    joined = joiner.replace("{0}", format_time(local, "short", locale=parsed)).replace(
+        "{1}", format_date(local, "long", locale=parsed)
     )
-    named = f"{joined} ({get_timezone_name(local, width='long', locale=locale)})"
+    named = f"{joined} ({_zone_name(local, locale)})"
     return named.translate(_PLAIN_SPACES)
+
+
+@cache
+def _moment_format(locale: str) -> tuple[Locale, str]:
+    """``locale`` parsed, and its pattern joining a date (``{1}``) and a time (``{0}``)."""
+    parsed = Locale.parse(locale)
+    return parsed, get_datetime_format("long", locale=parsed).replace("'", "")
+
+
+_zone_names: dict[tuple[object, ...], str] = {}
+
+
+def _zone_name(local: datetime, locale: str) -> str:
+    """CLDR's long name of ``local``'s zone in ``locale``, worked out once per zone and season.
+
+    The name depends on the zone, summer time or not, and for a zone CLDR does
+    not name, the offset and abbreviation: those are the key, not the moment.
+    """
+    key = (locale, local.tzinfo, bool(local.dst()), local.utcoffset(), local.tzname())
+    name = _zone_names.get(key)
+    if name is None:
+        if len(_zone_names) >= _MAX_ZONE_NAMES:
+            _zone_names.clear()
+        parsed = _moment_format(locale)[0]
+        name = _zone_names[key] = get_timezone_name(local, width="long", locale=parsed)
+    return name
+
+
+_MAX_ZONE_NAMES = 1024
 
 
 _PLAIN_SPACES = str.maketrans({"\u202f": " ", "\u00a0": " "})
