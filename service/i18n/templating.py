@@ -86,16 +86,18 @@ class _TranslatingEnvironment(jinja2.Environment):
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         template = super()._parse(source, name, filename)
         if not _redefines_gettext(template):
-            _Translator(translations(self.locale).gettext, self.translations).visit(template)
-            template.set_environment(self)
+            _Translator(self, translations(self.locale).gettext).visit(template)
         return template
 
 
 def _redefines_gettext(template: nodes.Template) -> bool:
     """True if the template binds ``_`` or ``gettext`` itself: its calls are then left alone."""
-    bound = {node.name for node in template.find_all(nodes.Name) if node.ctx != "load"}
-    for node in template.find_all((nodes.Macro, nodes.Import, nodes.FromImport)):
-        if isinstance(node, nodes.Macro):
+    bound: set[str] = set()
+    for node in template.find_all((nodes.Name, nodes.Macro, nodes.Import, nodes.FromImport)):
+        if isinstance(node, nodes.Name):
+            if node.ctx != "load":
+                bound.add(node.name)
+        elif isinstance(node, nodes.Macro):
             bound.add(node.name)
         elif isinstance(node, nodes.Import):
             bound.add(node.target)
@@ -133,9 +135,9 @@ class _Translator(NodeTransformer):
     the call's ``Markup`` is kept.
     """
 
-    def __init__(self, gettext: Any, translated: dict[str, str]) -> None:
+    def __init__(self, environment: _TranslatingEnvironment, gettext: Any) -> None:
+        self.environment = environment
         self.gettext = gettext
-        self.translated = translated
 
     def visit_Output(self, node: nodes.Output) -> nodes.Node:
         printed: list[nodes.Expr] = []
@@ -151,13 +153,13 @@ class _Translator(NodeTransformer):
         message = _message(node)
         if message is None:
             return node
-        self.translated[message] = self.gettext(message)
+        self.environment.translations[message] = self.gettext(message)
         translation = nodes.Getitem(
             nodes.EnvironmentAttribute("translations"), nodes.Const(message), "load"
         )
         variables = [nodes.Pair(nodes.Const(kw.key), kw.value) for kw in node.kwargs]
         formatted = nodes.Mod(nodes.MarkSafeIfAutoescape(translation), nodes.Dict(variables))
-        return formatted.set_lineno(node.lineno)
+        return formatted.set_lineno(node.lineno).set_environment(self.environment)
 
     def _pieces(self, call: nodes.Call, message: str) -> list[nodes.Expr] | None:
         """The translation as printed text and variables, or ``None`` if it is not that simple.
@@ -179,10 +181,13 @@ class _Translator(NodeTransformer):
                 text += "%"
                 continue
             if text:
-                pieces.append(nodes.TemplateData(text, lineno=call.lineno))
+                pieces.append(self._text(text, call.lineno))
                 text = ""
             pieces.append(variables[match[1]])
         text += translation[start:]
         if text:
-            pieces.append(nodes.TemplateData(text, lineno=call.lineno))
+            pieces.append(self._text(text, call.lineno))
         return pieces
+
+    def _text(self, text: str, lineno: int) -> nodes.TemplateData:
+        return nodes.TemplateData(text, lineno=lineno).set_environment(self.environment)
