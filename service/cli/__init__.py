@@ -7,6 +7,7 @@ prints one line and exits 2.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -46,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"service: cannot start: {err}", file=sys.stderr)
         return EXIT_CONFIG
     run = getattr(args, "run", serve.run)
+    if run is not serve.run:
+        # `python -m service` imports with collections off; serving turns them on
+        # when it forks its workers, every other command now.
+        gc.enable()
     try:
         return run(settings, args)
     except (ConfigError, TemplateError, StoreError) as err:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import gc
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         access_log=True,
         motd=False,
     )
+    # What the workers inherit (modules, settings, compiled templates) lives as
+    # long as they do: frozen, their collections never walk it (nor touch its
+    # pages, which the fork shares). `python -m service` ran with collections
+    # off until here (service/__main__.py).
+    gc.freeze()
+    gc.enable()
     Sanic.serve(primary=app)
     failures.raise_first()
     return 0
