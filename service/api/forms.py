@@ -144,7 +144,6 @@ async def _store(
         extra={"submission_id": submission.id, "visitor": mask_email(submission.email)},
     )
     answer = _answer(submission.id, submission.locale)
-    submission = replace(submission, visitor_suppressed=await _suppressed(request, submission))
     try:
         result = await ctx.store.add_submission(
             submission,
@@ -173,31 +172,22 @@ def _emails(request: Request, submission: Submission, verdict: Verdict) -> list[
     """The submission's emails: the notification, and the confirmation when it may be sent.
 
     Stored as recipes, rendered by the worker that claims them (service.outbox.recipes):
-    what the time of sending must not change is fixed here.
+    what the time of sending must not change is fixed here. The store leaves the
+    confirmation out when the visitor's address hard-bounced or complained before
+    (looked up in the transaction that stores the submission), and tells the owner.
     """
     settings = request.app.ctx.settings
-    kinds = ["notification"]
-    if verdict.confirm and not submission.visitor_suppressed:
-        kinds.append("confirmation")
+    kinds = ["notification", "confirmation"] if verdict.confirm else ["notification"]
     recipe = recipe_of(
         submission,
         recipients=notified(submission, settings),
         # Set by tracing when it is on: the send attempts become children of this request.
         trace=getattr(request.ctx, "trace_context", None),
     )
-    return [EmailRecipe(kind, new_message_id(settings), recipe) for kind in kinds]
-
-
-async def _suppressed(request: Request, submission: Submission) -> bool:
-    """True when the visitor's address hard-bounced or complained before: no confirmation.
-
-    A store that cannot answer does not cost the lead: the confirmation is sent.
-    """
-    try:
-        return await request.app.ctx.store.is_suppressed(submission.email)
-    except Exception:
-        logger.warning("outbox: could not read the suppression list", exc_info=True)
-        return False
+    return [
+        EmailRecipe(kind, new_message_id(settings), recipe, to_visitor=kind == "confirmation")
+        for kind in kinds
+    ]
 
 
 def idempotency_key(request: Request) -> str | None:

@@ -33,7 +33,14 @@ from service.submission import Answer, FormInfo, Submission
 if TYPE_CHECKING:
     from service.outbox.models import SubmissionRecord
 
-__all__ = ["RECIPE_VERSION", "EmailRecipe", "recipe_of", "submission_from", "trace_of"]
+__all__ = [
+    "RECIPE_VERSION",
+    "EmailRecipe",
+    "recipe_of",
+    "submission_from",
+    "suppressed",
+    "trace_of",
+]
 
 RECIPE_VERSION = 1
 """Written into every recipe, so that a later layout can still read this one."""
@@ -50,6 +57,8 @@ class EmailRecipe:
     kind: str
     message_id: str
     recipe: Mapping[str, Any] = field(default_factory=dict)
+    #: Sent to the visitor (the confirmation): not stored when their address is suppressed.
+    to_visitor: bool = False
 
 
 def recipe_of(
@@ -76,6 +85,11 @@ def recipe_of(
         "visitor_suppressed": submission.visitor_suppressed,
         "trace": dict(trace or {}),
     }
+
+
+def suppressed(recipe: Mapping[str, Any]) -> dict[str, Any]:
+    """``recipe`` for a visitor whose address is on the suppression list (the owner is told)."""
+    return {**recipe, "visitor_suppressed": True}
 
 
 def submission_from(record: SubmissionRecord, recipe: Mapping[str, Any]) -> Submission:

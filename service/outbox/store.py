@@ -29,7 +29,7 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
-from service.outbox.delivery import DeliveryRecords
+from service.outbox.delivery import DeliveryRecords, suppressed_in
 from service.outbox.group import GroupCommit, Outcome, run_in_savepoints
 from service.outbox.inbox import InboxRecords
 from service.outbox.listings import Listings
@@ -50,8 +50,8 @@ from service.outbox.models import (
     load_json,
     utcnow,
 )
-from service.outbox.packing import Packer, StoredEmail
-from service.outbox.recipes import EmailRecipe
+from service.outbox.packing import PackedEmail, Packer, StoredEmail
+from service.outbox.recipes import EmailRecipe, suppressed
 from service.outbox.rows import SUBMISSION_COLUMNS, as_datetime, maybe_json, submission_record
 from service.outbox.sessions import EndedSessions
 from service.outbox.transaction import Body, Row, Transaction
@@ -111,6 +111,31 @@ UPDATE emails
 SET state = $4, updated_at = $5, lease_until = NULL, {fields}
 WHERE id = $1 AND state = 'sending' AND claimed_by = $2 AND attempts = $3
 """
+
+
+EmailRow = tuple["OutgoingEmail | EmailRecipe", tuple[bytes | None, str | None, str | None]]
+
+
+async def _email_rows(
+    tx: Transaction,
+    submission: Submission,
+    emails: Sequence[OutgoingEmail | EmailRecipe],
+    packed: Sequence[PackedEmail | None],
+) -> list[EmailRow]:
+    """Each email to store with its ``body``, ``dictionary_id`` and ``recipe`` columns.
+
+    Recipes take the visitor's suppression into account (see ``add_submission``).
+    """
+    recipes = any(isinstance(email, EmailRecipe) for email in emails)
+    visitor_suppressed = recipes and await suppressed_in(tx, submission.email)
+    rows: list[EmailRow] = []
+    for email, body in zip(emails, packed, strict=True):
+        if body is not None:
+            rows.append((email, (body.data, body.dictionary_id, None)))
+        elif isinstance(email, EmailRecipe) and not (visitor_suppressed and email.to_visitor):
+            recipe = suppressed(email.recipe) if visitor_suppressed else email.recipe
+            rows.append((email, (None, None, dump_json(recipe))))
+    return rows
 
 
 async def _to_render_from(tx: Transaction, rows: Sequence[Row]) -> dict[str, SubmissionRecord]:
@@ -323,7 +348,10 @@ class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
 
         An email is stored rendered (an :class:`~service.message.OutgoingEmail`,
         packed) or as an :class:`~service.outbox.recipes.EmailRecipe`, which the
-        worker that claims it renders (what the API stores).
+        worker that claims it renders (what the API stores). With recipes, the
+        visitor's address is looked up in the suppression list in the same
+        transaction: when it is there, recipes ``to_visitor`` (the confirmation)
+        are not stored and the others' recipes say so.
         ``emails`` are delivered in list order: an email is not claimed while an
         earlier one of the same submission is still unsent (notification first).
         With ``idempotency_key`` (``request_hash`` then required): if the key was
@@ -335,7 +363,9 @@ class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
         if idempotency_key is not None and request_hash is None:
             raise ValueError("request_hash is required with idempotency_key")
         now = self._now(now)
-        rows = [self._email_row(email) for email in emails]
+        packed = [
+            None if isinstance(email, EmailRecipe) else self.packer.pack(email) for email in emails
+        ]
 
         async def add(tx: Transaction) -> AddResult:
             if idempotency_key is not None:
@@ -366,9 +396,8 @@ class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
                 dump_json(submission.consent_records()) if submission.consents else None,
                 submission.locale,
             )
-            for seq, (email, (body, dictionary, recipe)) in enumerate(
-                zip(emails, rows, strict=True)
-            ):
+            rows = await _email_rows(tx, submission, emails, packed)
+            for seq, (email, (body, dictionary, recipe)) in enumerate(rows):
                 await tx.execute(
                     "INSERT INTO emails (id, submission_id, kind, seq, message_id, body,"
                     " dictionary_id, recipe, state, attempts, next_attempt_at, queued_at,"
@@ -398,15 +427,6 @@ class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
             return AddResult(submission_id=submission.id, replayed=False, response=response)
 
         return await self.group.run(add)
-
-    def _email_row(
-        self, email: OutgoingEmail | EmailRecipe
-    ) -> tuple[bytes | None, str | None, str | None]:
-        """An email's ``body``, ``dictionary_id`` and ``recipe`` columns."""
-        if isinstance(email, EmailRecipe):
-            return None, None, dump_json(email.recipe)
-        packed = self.packer.pack(email)
-        return packed.data, packed.dictionary_id, None
 
     async def _remembered(self, tx: Transaction, key: str, now: datetime) -> Row | None:
         rows = await tx.fetch(

@@ -25,6 +25,7 @@ from service.emails.compose import (
 )
 from service.message import OutgoingEmail
 from service.outbox import DeliveryWorker, EmailState, Store
+from service.outbox.delivery import DeliveryEvent
 from service.outbox.recipes import EmailRecipe, recipe_of
 from service.outbox.rendering import ClaimRenderer
 from service.providers import ProviderChain, ProviderUnavailable
@@ -78,7 +79,7 @@ def recipes(submission: Submission, settings: Settings) -> list[EmailRecipe]:
     """What the API stores: one recipe per email, the Message-IDs fixed."""
     recipe = recipe_of(submission, recipients=notified(submission, settings), trace=TRACE)
     return [
-        EmailRecipe(kind, new_message_id(settings), recipe)
+        EmailRecipe(kind, new_message_id(settings), recipe, to_visitor=kind == "confirmation")
         for kind in ("notification", "confirmation")
     ]
 
@@ -250,3 +251,34 @@ async def test_purge_empties_the_recipe_of_an_email_that_was_never_rendered(
 
     assert (result.emails, result.submissions) == (1, 1)
     assert await stored_columns(store) == [(False, False)]
+
+
+async def test_a_suppressed_visitor_gets_no_confirmation_and_the_owner_is_told(
+    store: Store, clock: FakeClock, mail_settings: Settings, renderer: EmailRenderer
+) -> None:
+    provider = ScriptedProvider(["sent"])
+    render = ClaimRenderer(store, mail_settings, renderer)
+    worker = DeliveryWorker(store, ProviderChain([provider]), render=render)
+    first = lead(clock)
+    await store.add_submission(first, recipes(first, mail_settings))
+    sent = await worker.run_once() + await worker.run_once()
+    confirmation = next(d for d in sent if d.kind == "confirmation")
+    bounce = DeliveryEvent(
+        provider="scripted",
+        event_id="b-1",
+        event="bounced",
+        occurred_at=clock.now,
+        outbox_id=confirmation.email_id,
+        bounce="hard",
+    )
+    assert (await store.record_event(bounce)).suppressed
+
+    again = replace(lead(clock), id="second")
+    await store.add_submission(again, recipes(again, mail_settings))
+    (notified_only,) = await worker.run_once()
+
+    assert notified_only.kind == "notification"
+    assert [email.kind for email in await store.emails_of(["second"])] == ["notification"]
+    warning = "bounced or reported our email as spam before"
+    assert warning in provider.received[-1].text
+    assert warning not in provider.received[0].text
