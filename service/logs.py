@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sanic.log import LOGGING_CONFIG_DEFAULTS
 
 __all__ = [
@@ -138,6 +139,15 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
+        return _dumps(entry)
+
+
+def _dumps(entry: dict[str, Any]) -> str:
+    """``entry`` as one line of JSON: orjson (a tenth of ``json``'s time, twice per request);
+    ``json`` for what orjson refuses (an int past 64 bits, a key that is not a string)."""
+    try:
+        return orjson.dumps(entry, default=str).decode()
+    except TypeError:
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 

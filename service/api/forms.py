@@ -90,7 +90,9 @@ async def _decide(
         await enforce_rate_limit(request)
         key = idempotency_key(request)
         fields = read_fields(request)
-        locale = request_locale(request, dict(fields), form_locale=form.locale)
+        if fields.get(LOCALE_FIELD):
+            # Otherwise the fields change nothing the first negotiation saw.
+            locale = request_locale(request, dict(fields), form_locale=form.locale)
         try:
             submission = replace(form.validate(fields), locale=locale)
         except ValidationError as err:
