@@ -352,6 +352,7 @@ class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
         visitor's address is looked up in the suppression list in the same
         transaction: when it is there, recipes ``to_visitor`` (the confirmation)
         are not stored and the others' recipes say so.
+
         ``emails`` are delivered in list order: an email is not claimed while an
         earlier one of the same submission is still unsent (notification first).
         With ``idempotency_key`` (``request_hash`` then required): if the key was
