@@ -37,7 +37,7 @@ from service.config import Settings, load_settings
 from service.emails import EmailRenderer, check_templates
 from service.emails.compose import COMPOSERS, sample_submission
 from service.forms import Forms, load_forms
-from service.logs import logging_config
+from service.logs import logging_config, skip_unprinted_record_fields
 from service.metrics import Metrics
 from service.outbox import Delivery, DeliveryWorker, EmailState, open_store
 from service.outbox.rendering import ClaimRenderer
@@ -160,6 +160,8 @@ def _base_app(name: str, settings: Settings, forms: Forms) -> Sanic:
         log_config=logging_config(settings.log_level, settings.log_format),
     )
     build_signals_once(app)
+    if settings.log_format == "json":
+        skip_unprinted_record_fields()
     app.config.update(
         # Read by service.deadline's protocol when `python -m service` serves the app.
         REQUEST_DEADLINE=settings.request_deadline_seconds,
