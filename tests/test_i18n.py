@@ -173,3 +173,15 @@ def test_moments_are_written_in_the_owner_s_zone_and_language(
 ) -> None:
     moment = datetime(2025, 7, 5, 13, 30, 59, tzinfo=UTC)
     assert format_moment(moment, ZoneInfo(zone), locale) == expected
+
+
+def test_a_zone_is_named_for_the_season_of_each_moment() -> None:
+    # Zone names are worked out once per zone, season and language: summer and
+    # winter in the same zone must still differ, and each language keeps its own.
+    berlin = ZoneInfo("Europe/Berlin")
+    summer = datetime(2025, 7, 5, 13, 30, tzinfo=UTC)
+    winter = datetime(2025, 12, 5, 13, 30, tzinfo=UTC)
+    for _ in range(2):
+        assert format_moment(summer, berlin, "de").endswith("(Mitteleuropäische Sommerzeit)")
+        assert format_moment(winter, berlin, "de").endswith("(Mitteleuropäische Normalzeit)")
+        assert format_moment(winter, berlin, "en").endswith("(Central European Standard Time)")

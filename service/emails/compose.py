@@ -267,7 +267,8 @@ def check_templates(
         raise TemplateError(f"EMAIL_TEMPLATES_DIR: {overrides} is not a folder")
     sample = sample_submission()
     variants = (sample, replace(sample, company=None, name="https://not-a-name.example"))
-    for locale in LOCALES:
-        for submission in (*variants, *samples):
-            for compose in COMPOSERS.values():
-                compose(replace(submission, locale=locale), settings, renderer, locale=locale)
+    with renderer.checking():  # each language compiles its own templates when first used
+        for locale in LOCALES:
+            for submission in (*variants, *samples):
+                for compose in COMPOSERS.values():
+                    compose(replace(submission, locale=locale), settings, renderer, locale=locale)

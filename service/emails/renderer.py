@@ -13,9 +13,10 @@ before the language-neutral one (``confirmation.nl.txt``, then
 folders.
 
 Built-in templates are written once, in English, with ``{% trans %}`` and
-``_()``, and compiled once: the render context's ``lang`` picks the catalog
-(:func:`service.i18n.jinja_environment`). Only a language with override files
-of its own gets templates compiled for it.
+``_()``. Each language compiles them at its first render with its translations
+in the code (:func:`service.i18n.jinja_environment` with ``locale``), so a render
+looks nothing up in a catalog. The MJML is compiled to HTML once for every
+language without override files of its own.
 
 The MJML is compiled to HTML once, with the Jinja placeholders still in it, and
 Jinja renders that HTML per email with autoescaping on: user text never passes
@@ -26,7 +27,8 @@ into markup.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -97,6 +99,44 @@ def _mtime(path: Path) -> int | None:
         return None
 
 
+class _Compiled:
+    """The Jinja environments and templates of one language, each compiled at its first use.
+
+    With ``locale``, constant messages are translated when a template compiles
+    (:func:`service.i18n.jinja_environment`), so its renders make no gettext
+    calls; with ``None``, templates look each message up at render time, in
+    the render context's ``lang``, and serve every language.
+    """
+
+    def __init__(
+        self,
+        locale: str | None,
+        load_text: Callable[[str], tuple[str, str, Callable[[], bool]] | None],
+        auto_reload: bool,
+    ) -> None:
+        self.html_env = jinja_environment(
+            locale=locale, autoescape=True, undefined=jinja2.StrictUndefined
+        )
+        self.html_env.filters["nl2br"] = nl2br
+        self.text_env = jinja_environment(
+            locale=locale,
+            loader=jinja2.FunctionLoader(load_text),
+            autoescape=False,
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            auto_reload=auto_reload,
+        )
+        self.html: dict[str, jinja2.Template] = {}
+        self._texts: dict[str, jinja2.Template] = {}
+
+    def text(self, filename: str) -> jinja2.Template:
+        """Text template ``filename`` (a subject or a text part), loaded and compiled once."""
+        template = self._texts.get(filename)
+        if template is None:
+            template = self._texts[filename] = self.text_env.get_template(filename)
+        return template
+
+
 class EmailRenderer:
     """Loads, compiles and caches the email templates; renders them per email.
 
@@ -118,12 +158,12 @@ class EmailRenderer:
         self.directories: tuple[Path, ...] = (
             (overrides, builtin) if overrides is not None else (builtin,)
         )
-        # Keyed by "variant": a language with files of its own, or None for the
-        # language-neutral files every other language shares (compiled once).
-        self._text_envs: dict[str | None, jinja2.Environment] = {}
-        self._html_env = jinja_environment(autoescape=True, undefined=jinja2.StrictUndefined)
-        self._html_env.filters["nl2br"] = nl2br
-        self._html: dict[tuple[str, str | None], jinja2.Template] = {}
+        # Jinja templates by (language they are translated into, or None for the
+        # shared ones; variant). MJML's HTML by (name, variant): a language
+        # without files of its own uses the neutral files, compiled to HTML once.
+        self._compiled: dict[tuple[str | None, str | None], _Compiled] = {}
+        self._mjml: dict[tuple[str, str | None], str] = {}
+        self._shared = False
         self._languages: frozenset[str] | None = None
         self._fingerprint: str | None = None
         # What the templates were last checked with (service.app.check_forms).
@@ -209,8 +249,8 @@ class EmailRenderer:
         current = self.fingerprint()
         changed = self._fingerprint is not None and current != self._fingerprint
         if changed:
-            self._html.clear()
-            self._text_envs.clear()
+            self._compiled.clear()
+            self._mjml.clear()
             self._languages = None
         self._fingerprint = current
         return changed
@@ -231,26 +271,44 @@ class EmailRenderer:
             )
         return locale if locale in self._languages else None
 
-    def _text_env(self, variant: str | None) -> jinja2.Environment:
-        env = self._text_envs.get(variant)
-        if env is None:
-            env = jinja_environment(
-                loader=jinja2.FunctionLoader(partial(self._load_text, locale=variant)),
-                autoescape=False,
-                undefined=jinja2.StrictUndefined,
-                keep_trailing_newline=True,
-                auto_reload=self.auto_reload,
-            )
-            self._text_envs[variant] = env
-        return env
+    def _compiled_for(self, locale: str) -> _Compiled:
+        variant = self._variant(locale)
+        key = (None if self._shared else locale, variant)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            loader = partial(self._load_text, locale=variant)
+            compiled = self._compiled[key] = _Compiled(key[0], loader, self.auto_reload)
+        return compiled
+
+    @contextmanager
+    def checking(self) -> Iterator[None]:
+        """Meanwhile, render with the templates all languages share (gettext at render time).
+
+        For the startup check, which renders every email in every language:
+        compiling each language's own templates there would triple its CPU.
+        A language's own templates are compiled at its first render after
+        that, from the same files, and render the same text.
+        """
+        shared, self._shared = self._shared, True
+        try:
+            yield
+        finally:
+            self._shared = shared
 
     def compile(self, name: str, locale: str = SOURCE_LOCALE) -> jinja2.Template:
-        """Compile ``NAME.mjml`` (and includes) to a Jinja template of HTML, once per variant."""
-        variant = self._variant(locale)
-        template = self._html.get((name, variant))
+        """``NAME.mjml`` (and includes) as a Jinja template of HTML in ``locale``, compiled once."""
+        compiled = self._compiled_for(locale)
+        template = compiled.html.get(name)
         if template is None:
-            template = self._compile(name, variant)
-            self._html[name, variant] = template
+            variant = self._variant(locale)
+            html = self._mjml.get((name, variant))
+            if html is None:
+                html = self._mjml[name, variant] = self._compile_mjml(name, variant)
+            try:
+                template = compiled.html[name] = compiled.html_env.from_string(html)
+            except jinja2.TemplateSyntaxError as err:
+                shown = self.shown_name(f"{name}.mjml", variant)
+                raise TemplateError(f"{shown}: {err.message}") from err
         return template
 
     def shown_name(self, filename: str, locale: str | None) -> str:
@@ -266,7 +324,8 @@ class EmailRenderer:
             own = False
         return localized(filename, locale) if own else filename
 
-    def _compile(self, name: str, locale: str | None) -> jinja2.Template:
+    def _compile_mjml(self, name: str, locale: str | None) -> str:
+        """``NAME.mjml`` (``locale``'s own first) compiled to HTML, Jinja placeholders kept."""
         filename = self.shown_name(f"{name}.mjml", locale)
         source = self.read(f"{name}.mjml", locale)
         failures: list[str] = []
@@ -281,11 +340,8 @@ class EmailRenderer:
             # mrml reports a failed include without our reason; we kept it.
             detail = failures[-1] if failures else f"invalid MJML: {err}"
             raise TemplateError(f"{filename}: {detail}") from err
-        try:
-            # Short lines, so a usual email needs no quoted-printable (see fold_html).
-            return self._html_env.from_string(fold_html(html))
-        except jinja2.TemplateSyntaxError as err:
-            raise TemplateError(f"{filename}: {err.message}") from err
+        # Short lines, so a usual email needs no quoted-printable (see fold_html).
+        return fold_html(html)
 
     def _include_loader(self, failures: list[str], locale: str | None) -> Callable[[str], str]:
         def load(path: str) -> str:
@@ -321,7 +377,7 @@ class EmailRenderer:
 
     def _render_text(self, filename: str, context: dict[str, Any], locale: str) -> str:
         try:
-            return self._text_env(self._variant(locale)).get_template(filename).render(context)
+            return self._compiled_for(locale).text(filename).render(context)
         except jinja2.TemplateNotFound as err:
             raise TemplateError(f"{filename}: no such template ({err.name})") from err
         except jinja2.TemplateSyntaxError as err:

@@ -1,4 +1,4 @@
-"""The shipped languages' gettext catalogs, for Python code and for Jinja templates.
+"""The shipped languages' gettext catalogs, language names and dates (Jinja: ``templating``).
 
 Catalogs are ``locales/LANG/LC_MESSAGES/messages.po`` with the compiled
 ``messages.mo`` beside them, both in the package (and the wheel), so that a
@@ -16,12 +16,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import jinja2
 from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format, get_timezone_name
 from babel.support import Translations
-from jinja2 import pass_context
-from jinja2.runtime import Context
 
 __all__ = [
     "DOMAIN",
@@ -31,7 +28,6 @@ __all__ = [
     "SOURCE_LOCALE",
     "format_moment",
     "gettext_for",
-    "jinja_environment",
     "language_name",
     "translations",
 ]
@@ -68,30 +64,6 @@ def gettext_for(locale: str) -> Any:
     return translations(locale).gettext
 
 
-@pass_context
-def _gettext(context: Context, message: str) -> str:
-    return translations(context.get("lang", SOURCE_LOCALE)).gettext(message)
-
-
-@pass_context
-def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
-    return translations(context.get("lang", SOURCE_LOCALE)).ngettext(singular, plural, count)
-
-
-def jinja_environment(*, autoescape: bool, **options: Any) -> jinja2.Environment:
-    """A Jinja environment whose ``{% trans %}``, ``_()`` and ``gettext()`` speak ``lang``.
-
-    The language is the render context's ``lang`` (English when absent), so
-    one compiled template serves every language. New-style gettext:
-    ``_("Hello %(name)s", name=x)`` formats, and under autoescape the
-    variables are escaped while the translation is trusted.
-    """
-    # The caller decides: HTML escapes, text parts and subjects do not.
-    env = jinja2.Environment(extensions=["jinja2.ext.i18n"], autoescape=autoescape, **options)  # noqa: S701
-    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    return env
-
-
 @cache
 def language_name(language: str, in_locale: str) -> str:
     """The name of ``language`` in ``in_locale``, from CLDR: ``nl`` in ``de`` is Niederländisch."""
@@ -105,16 +77,44 @@ def format_moment(moment: datetime, zone: ZoneInfo, locale: str) -> str:
     pattern, then the zone's long name in that language (CLDR's short ones
     are numeric offsets in most languages). CLDR's narrow no-break spaces
     ("3:41\u202fPM") become plain ones: an English email then stays 7-bit.
+    What depends on the language and the zone only is looked up once.
     """
     local = moment.astimezone(zone)
-    joined = (
-        get_datetime_format("long", locale=locale)
-        .replace("'", "")
-        .replace("{0}", format_time(local, "short", locale=locale))
-        .replace("{1}", format_date(local, "long", locale=locale))
+    parsed, joiner = _moment_format(locale)
+    joined = joiner.replace("{0}", format_time(local, "short", locale=parsed)).replace(
+        "{1}", format_date(local, "long", locale=parsed)
     )
-    named = f"{joined} ({get_timezone_name(local, width='long', locale=locale)})"
+    named = f"{joined} ({_zone_name(local, locale)})"
     return named.translate(_PLAIN_SPACES)
+
+
+@cache
+def _moment_format(locale: str) -> tuple[Locale, str]:
+    """``locale`` parsed, and its pattern joining a date (``{1}``) and a time (``{0}``)."""
+    parsed = Locale.parse(locale)
+    return parsed, get_datetime_format("long", locale=parsed).replace("'", "")
+
+
+_zone_names: dict[tuple[object, ...], str] = {}
+
+
+def _zone_name(local: datetime, locale: str) -> str:
+    """CLDR's long name of ``local``'s zone in ``locale``, worked out once per zone and season.
+
+    The name depends on the zone, summer time or not, and for a zone CLDR does
+    not name, the offset and abbreviation: those are the key, not the moment.
+    """
+    key = (locale, local.tzinfo, bool(local.dst()), local.utcoffset(), local.tzname())
+    name = _zone_names.get(key)
+    if name is None:
+        if len(_zone_names) >= _MAX_ZONE_NAMES:
+            _zone_names.clear()
+        parsed = _moment_format(locale)[0]
+        name = _zone_names[key] = get_timezone_name(local, width="long", locale=parsed)
+    return name
+
+
+_MAX_ZONE_NAMES = 1024
 
 
 _PLAIN_SPACES = str.maketrans({"\u202f": " ", "\u00a0": " "})

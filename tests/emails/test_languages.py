@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from gettext import NullTranslations
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from service.config import Settings
 from service.emails import EmailRenderer, TemplateError, check_templates, sample_submission
 from service.emails.compose import COMPOSERS, compose_confirmation, compose_notification
 from service.emails.samples import PRESETS, preset_submission
-from service.i18n import LOCALES
+from service.i18n import LOCALES, templating
 from tests.emails.conftest import parse, parts
 from tests.languages import english_leftovers, readable
 
@@ -147,6 +148,58 @@ def test_every_language_survives_the_startup_check(
     settings: Settings, renderer: EmailRenderer
 ) -> None:
     check_templates(settings, renderer)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_language_s_own_templates_write_what_the_shared_ones_do(
+    branded: Callable[..., Settings], locale: str
+) -> None:
+    # The startup check renders with the templates every language shares (gettext at
+    # render time); emails are sent with the language's own (translated when compiled).
+    settings = branded(brand_logo_url="https://example.com/logo.png?a=1&b=2")
+    own, shared = EmailRenderer(), EmailRenderer()
+    for preset in PRESETS:
+        submission = replace(preset_submission(preset, locale), visitor_suppressed=True)
+        for compose in COMPOSERS.values():
+            sent = compose(submission, settings, own, locale=locale)
+            with shared.checking():
+                checked = compose(submission, settings, shared, locale=locale)
+            assert (sent.subject, sent.text, sent.html) == (
+                checked.subject,
+                checked.text,
+                checked.html,
+            )
+
+
+@pytest.mark.parametrize("locale", ["nl", "de", "fr"])
+def test_a_render_asks_no_catalog_once_the_language_is_compiled(
+    branded: Callable[..., Settings],
+    renderer: EmailRenderer,
+    monkeypatch: pytest.MonkeyPatch,
+    locale: str,
+) -> None:
+    settings = branded()
+    submission = sample_submission(locale)
+    first = [
+        compose(submission, settings, renderer, locale=locale) for compose in COMPOSERS.values()
+    ]
+    monkeypatch.setattr(templating, "translations", lambda _locale: _NoCatalog())
+    again = [
+        compose(submission, settings, renderer, locale=locale) for compose in COMPOSERS.values()
+    ]
+    assert [(e.subject, e.text, e.html) for e in again] == [
+        (e.subject, e.text, e.html) for e in first
+    ]
+    # The shared templates do ask, so the swap above would have been noticed.
+    with renderer.checking(), pytest.raises(AssertionError, match="at render time"):
+        compose_confirmation(submission, settings, renderer, locale=locale)
+
+
+class _NoCatalog(NullTranslations):
+    """A catalog that fails when asked."""
+
+    def gettext(self, message: str) -> str:
+        raise AssertionError(f"gettext({message!r}) at render time")
 
 
 def test_the_leftover_check_finds_english_in_a_translation() -> None:
