@@ -6,12 +6,12 @@ default, ``--role worker``), or ``python -m service`` (``--role serve``, one
 Sanic worker that also answers HTTP, idle here), both with ``APP_ENV=production``
 (JSON logs) and the ``smtp`` provider. Once it answers ``/api/health``, this
 script stores ``--submissions`` submissions directly in the outbox file, each
-with its notification and confirmation composed as the API composes them
-(the templates, the sample dictionaries), and waits until the SMTP server
-holds every email. The delivery process's CPU time (``/proc``, every process
-of it, every thread) from just before the first store to the last email,
-divided by the emails, is its CPU per delivered email: claims, decoding,
-building the MIME bytes, TLS, the SMTP dialogue, outcomes, logs, metrics.
+with its notification and confirmation as recipes, as the API stores them,
+and waits until the SMTP server holds every email. The delivery process's CPU
+time (``/proc``, every process of it, every thread) from just before the first
+store to the last email, divided by the emails, is its CPU per delivered email:
+claims, rendering each email (templates, packing, storing the body), building
+the MIME bytes, TLS, the SMTP dialogue, outcomes, logs, metrics.
 Storing happens in this script's process and is not counted; the worker's
 once-a-second poll while idle is (a few milliseconds in all).
 
@@ -39,9 +39,9 @@ import trustme
 
 from bench._support import SmtpChild, cpu_seconds, cpu_split, peak_rss_mb
 from service.config import load_settings
-from service.emails import EmailRenderer
-from service.emails.compose import COMPOSERS, sample_submission
+from service.emails.compose import COMPOSERS, new_message_id, notified
 from service.outbox import open_store
+from service.outbox.recipes import EmailRecipe, recipe_of
 from service.submission import Submission
 from tests.process import ServiceProcess
 from tests.smtp_server import PASSWORD, USERNAME
@@ -67,12 +67,12 @@ def environment(smtp_port: int, ca_file: Path, database: Path) -> dict[str, str]
 
 
 async def store_submissions(env: dict[str, str], count: int, round_number: int = 0) -> int:
-    """Store ``count`` submissions with both emails, as the API would; returns the emails."""
+    """Store ``count`` submissions with both emails as recipes, as the API does; the emails.
+
+    The delivery process renders each email when it claims it, so rendering counts here.
+    """
     names = {name.lower(): value for name, value in env.items() if name != "SSL_CERT_FILE"}
     settings = load_settings(**names)
-    renderer = EmailRenderer.from_settings(settings)
-    sample = sample_submission()
-    samples = {kind: compose(sample, settings, renderer) for kind, compose in COMPOSERS.items()}
     stored = []
     for number in range(count):
         submission = Submission(
@@ -81,13 +81,10 @@ async def store_submissions(env: dict[str, str], count: int, round_number: int =
             company="Bench Ltd",
             message=f"Hello, this is request {number} of the load test.",
         )
-        stored.append(
-            (
-                submission,
-                [compose(submission, settings, renderer) for compose in COMPOSERS.values()],
-            )
-        )
-    async with open_store(settings.database_url, samples=samples) as store:
+        recipe = recipe_of(submission, recipients=notified(submission, settings))
+        emails = [EmailRecipe(kind, new_message_id(settings), recipe) for kind in COMPOSERS]
+        stored.append((submission, emails))
+    async with open_store(settings.database_url) as store:
         # All at once: group commit writes them in a few transactions, so the
         # delivery process seldom waits for the writers' lock.
         await asyncio.gather(*(store.add_submission(new, batch) for new, batch in stored))

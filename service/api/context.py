@@ -11,8 +11,8 @@ after the response middleware, and each request sets its own id first.
 from __future__ import annotations
 
 import re
+import secrets
 import time
-import uuid
 
 from sanic import HTTPResponse, Request
 
@@ -38,7 +38,7 @@ def request_id(request: Request) -> str:
     current: str | None = getattr(request.ctx, "request_id", None)
     if current is None:
         offered = request.headers.get(REQUEST_ID_HEADER, "")
-        current = offered if _SAFE_ID.fullmatch(offered) else uuid.uuid4().hex
+        current = offered if _SAFE_ID.fullmatch(offered) else secrets.token_hex(16)
         request.ctx.request_id = current
     return current
 

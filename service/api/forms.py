@@ -1,7 +1,8 @@
 """The form endpoints: ``POST /api/forms/{form}`` (and ``POST /api/contact``, the form ``contact``).
 
-A post is validated against its form, screened, rendered into its emails and
-stored in the outbox before the answer; the outbox's worker sends. JSON
+A post is validated against its form, screened and stored in the outbox, with
+a recipe for each of its emails, before the answer; the outbox's worker renders
+and sends them. JSON
 clients get JSON; a plain HTML form posted by a browser gets a ``303`` to the
 form's ``redirect_url`` (or the thank-you page) and HTML error pages.
 
@@ -32,12 +33,12 @@ from service.api.context import record_outcome
 from service.api.errors import error_response, wants_html
 from service.api.locale import current_locale, header_locale, request_locale, stamp_locale
 from service.api.schemas import ContactResponse, ErrorResponse, FieldError, field_errors
-from service.emails import compose_confirmation, compose_notification
+from service.emails.compose import new_message_id, notified
 from service.forms import Form, Forms
 from service.i18n import LOCALE_FIELD, N_, gettext_for
 from service.logs import mask_email
-from service.message import OutgoingEmail
 from service.outbox import IdempotencyConflict
+from service.outbox.recipes import EmailRecipe, recipe_of
 from service.submission import Submission
 
 __all__ = [
@@ -89,7 +90,9 @@ async def _decide(
         await enforce_rate_limit(request)
         key = idempotency_key(request)
         fields = read_fields(request)
-        locale = request_locale(request, dict(fields), form_locale=form.locale)
+        if fields.get(LOCALE_FIELD):
+            # Otherwise the fields change nothing the first negotiation saw.
+            locale = request_locale(request, dict(fields), form_locale=form.locale)
         try:
             submission = replace(form.validate(fields), locale=locale)
         except ValidationError as err:
@@ -133,7 +136,7 @@ async def _store(
     key: str | None,
     hosted: HostedAnswers | None,
 ) -> tuple[Outcome | None, HTTPResponse]:
-    """Render the emails and store them with the submission; the answer once it is stored."""
+    """Store the submission with its emails' recipes; the answer once it is stored."""
     ctx = request.app.ctx
     logger.info(
         "submission %s to form %s from %s",
@@ -143,7 +146,6 @@ async def _store(
         extra={"submission_id": submission.id, "visitor": mask_email(submission.email)},
     )
     answer = _answer(submission.id, submission.locale)
-    submission = replace(submission, visitor_suppressed=await _suppressed(request, submission))
     try:
         result = await ctx.store.add_submission(
             submission,
@@ -168,29 +170,26 @@ async def _store(
     return "accepted", accepted(request, form, answer, hosted)
 
 
-def _emails(request: Request, submission: Submission, verdict: Verdict) -> list[OutgoingEmail]:
-    """The submission's emails: the notification, and the confirmation when it may be sent."""
-    ctx = request.app.ctx
-    emails = [compose_notification(submission, ctx.settings, ctx.renderer)]
-    if verdict.confirm and not submission.visitor_suppressed:
-        emails.append(compose_confirmation(submission, ctx.settings, ctx.renderer))
-    trace = getattr(request.ctx, "trace_context", None)
-    if trace:
-        # Set by tracing when it is on: the send attempts become children of this request.
-        emails = [replace(email, trace=trace) for email in emails]
-    return emails
+def _emails(request: Request, submission: Submission, verdict: Verdict) -> list[EmailRecipe]:
+    """The submission's emails: the notification, and the confirmation when it may be sent.
 
-
-async def _suppressed(request: Request, submission: Submission) -> bool:
-    """True when the visitor's address hard-bounced or complained before: no confirmation.
-
-    A store that cannot answer does not cost the lead: the confirmation is sent.
+    Stored as recipes, rendered by the worker that claims them (service.outbox.recipes):
+    what the time of sending must not change is fixed here. The store leaves the
+    confirmation out when the visitor's address hard-bounced or complained before
+    (looked up in the transaction that stores the submission), and tells the owner.
     """
-    try:
-        return await request.app.ctx.store.is_suppressed(submission.email)
-    except Exception:
-        logger.warning("outbox: could not read the suppression list", exc_info=True)
-        return False
+    settings = request.app.ctx.settings
+    kinds = ["notification", "confirmation"] if verdict.confirm else ["notification"]
+    recipe = recipe_of(
+        submission,
+        recipients=notified(submission, settings),
+        # Set by tracing when it is on: the send attempts become children of this request.
+        trace=getattr(request.ctx, "trace_context", None),
+    )
+    return [
+        EmailRecipe(kind, new_message_id(settings), recipe, to_visitor=kind == "confirmation")
+        for kind in kinds
+    ]
 
 
 def idempotency_key(request: Request) -> str | None:

@@ -35,6 +35,8 @@ __all__ = [
     "check_templates",
     "compose_confirmation",
     "compose_notification",
+    "new_message_id",
+    "notified",
     "sample_submission",
 ]
 
@@ -65,8 +67,9 @@ def brand_context(settings: Settings) -> dict[str, Any]:
 class _Fixed:
     """What every email of one settings object shares, worked out once.
 
-    The brand colours' contrast checks and the parsing of the sender's and
-    owner's addresses would otherwise be repeated for every submission.
+    The brand colours' contrast checks and the parsing of the sender's
+    address would otherwise be repeated for every submission (the owner's
+    addresses are parsed once each, by :func:`_addresses`).
     Template variables are namespaces rather than dicts: Jinja looks
     ``brand.name`` up as an attribute first, and a dict answers that with an
     exception every time (both ``brand.name`` and ``brand["name"]`` work).
@@ -75,7 +78,6 @@ class _Fixed:
     settings: Settings
     brand: dict[str, SimpleNamespace]
     sender: Address
-    recipients: tuple[Address, ...]
     domain: str
 
     @classmethod
@@ -84,7 +86,6 @@ class _Fixed:
             settings=settings,
             brand={key: SimpleNamespace(**value) for key, value in brand_context(settings).items()},
             sender=make_address(settings.sender_address, settings.email_from_name),
-            recipients=tuple(make_address(addr) for addr in settings.recipients),
             domain=settings.sender_address.rpartition("@")[2],
         )
 
@@ -101,8 +102,18 @@ def _fixed(settings: Settings) -> _Fixed:
 
 @lru_cache(maxsize=64)
 def _addresses(recipients: tuple[str, ...]) -> tuple[Address, ...]:
-    # A form's recipients are configuration: parsed once, not per submission.
+    # Recipients are configuration: parsed once, not per email.
     return tuple(make_address(address) for address in recipients)
+
+
+def new_message_id(settings: Settings) -> str:
+    """A new Message-ID on the sender's domain, as each composed email gets."""
+    return make_message_id(_fixed(settings).domain)
+
+
+def notified(submission: Submission, settings: Settings) -> tuple[str, ...]:
+    """Who the notification goes to: the form's recipients, else the settings'."""
+    return submission.form.recipients or tuple(settings.recipients)
 
 
 def _form(submission: Submission) -> SimpleNamespace:
@@ -131,16 +142,15 @@ def compose_notification(
         "submission": _fields(submission, settings, locale),
     }
     rendered = renderer.render("notification", context, locale)
-    recipients = submission.form.recipients
     return OutgoingEmail(
         kind="notification",
         sender=fixed.sender,
-        to=_addresses(recipients) if recipients else fixed.recipients,
+        to=_addresses(notified(submission, settings)),
         reply_to=make_address(submission.email),
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
-        message_id=make_message_id(fixed.domain),
+        message_id=new_message_id(settings),
         headers={"Content-Language": locale},
         date=submission.created_at,
     )
@@ -194,7 +204,7 @@ def compose_confirmation(
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
-        message_id=make_message_id(fixed.domain),
+        message_id=new_message_id(settings),
         # RFC 3834: auto-responders must not answer this in a loop.
         headers={"Auto-Submitted": "auto-replied", "Content-Language": locale},
         date=submission.created_at,

@@ -42,6 +42,7 @@ __all__ = [
     "Recorded",
     "Suppression",
     "address_hash",
+    "suppressed_in",
 ]
 
 T = TypeVar("T")
@@ -59,6 +60,14 @@ ALARM_WINDOW = timedelta(days=7)
 """An owner's bounce received longer ago than this no longer degrades health."""
 
 _REASON_LIMIT = 200
+
+
+_SUPPRESSED = "SELECT 1 AS found FROM suppressions WHERE address_hash = $1"
+
+
+async def suppressed_in(tx: Transaction, address: str) -> bool:
+    """:meth:`DeliveryRecords.is_suppressed` inside the transaction ``tx``."""
+    return bool(await tx.fetch(_SUPPRESSED, address_hash(address)))
 
 
 def address_hash(address: str) -> str:
@@ -211,10 +220,7 @@ class DeliveryRecords:
 
     async def is_suppressed(self, address: str) -> bool:
         """True when ``address`` hard-bounced or complained before."""
-        rows = await self._fetch(
-            "SELECT 1 AS found FROM suppressions WHERE address_hash = $1", address_hash(address)
-        )
-        return bool(rows)
+        return bool(await self._fetch(_SUPPRESSED, address_hash(address)))
 
     async def list_suppressions(self, *, limit: int = 100, offset: int = 0) -> list[Suppression]:
         """Suppressed addresses, newest first (masked; the address itself is not kept)."""

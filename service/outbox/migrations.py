@@ -192,5 +192,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    # Emails stored to be rendered when a worker claims them (service.outbox.recipes):
+    # ``recipe`` holds what must not change by then; the worker writes ``body`` and
+    # empties ``recipe``. Emails stored before have a body and no recipe.
+    Migration(
+        8,
+        "emails rendered when claimed",
+        ("ALTER TABLE emails ADD COLUMN recipe {json}",),
+    ),
 )
 """Every migration, in version order."""

@@ -26,11 +26,14 @@ __all__ = [
     "EmailRecord",
     "EmailState",
     "IdempotencyConflict",
+    "NotRendered",
     "OutboxStats",
     "PurgeResult",
+    "Rendered",
     "StoreError",
     "StoredBody",
     "SubmissionRecord",
+    "Unrendered",
     "dump_json",
     "dump_json_bytes",
     "load_json",
@@ -127,6 +130,37 @@ class StoredBody(Protocol):
         """The email exactly as it was rendered; raises if the stored bytes are damaged."""
 
 
+class NotRendered(Exception):
+    """An email stored as a recipe was to be sent by a worker that cannot render it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unrendered:
+    """An email stored as a recipe (:mod:`.recipes`), to be rendered by the worker that claims it.
+
+    ``recipe`` is the parsed recipe and ``submission`` the stored submission it
+    is rendered from, read in the claim's transaction.
+    """
+
+    recipe: Mapping[str, Any]
+    submission: SubmissionRecord
+
+    def email(self) -> OutgoingEmail:
+        """There is no email yet: see :mod:`service.outbox.rendering`."""
+        raise NotRendered("stored to be rendered when claimed; this worker has no renderer")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """An email just rendered for its attempt (its packed body is stored for the next)."""
+
+    value: OutgoingEmail
+
+    def email(self) -> OutgoingEmail:
+        """The email as rendered."""
+        return self.value
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimedEmail:
     """An email a worker holds a lease on.
@@ -149,6 +183,11 @@ class ClaimedEmail:
     created_at: datetime
     #: Its submission is marked as spam: a confirmation is then not sent.
     spam: bool = False
+
+    @property
+    def unrendered(self) -> Unrendered | None:
+        """What to render this email from, while it is stored as a recipe; else ``None``."""
+        return self.stored if isinstance(self.stored, Unrendered) else None
 
     def to_email(self) -> OutgoingEmail:
         """The stored email, exactly as it was rendered (same Message-ID), with its outbox id.

@@ -29,7 +29,7 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
-from service.outbox.delivery import DeliveryRecords
+from service.outbox.delivery import DeliveryRecords, suppressed_in
 from service.outbox.group import GroupCommit, Outcome, run_in_savepoints
 from service.outbox.inbox import InboxRecords
 from service.outbox.listings import Listings
@@ -43,11 +43,16 @@ from service.outbox.models import (
     EmailState,
     IdempotencyConflict,
     PurgeResult,
+    StoredBody,
+    SubmissionRecord,
+    Unrendered,
     dump_json,
+    load_json,
     utcnow,
 )
-from service.outbox.packing import Packer, StoredEmail
-from service.outbox.rows import as_datetime, maybe_json
+from service.outbox.packing import PackedEmail, Packer, StoredEmail
+from service.outbox.recipes import EmailRecipe, suppressed
+from service.outbox.rows import SUBMISSION_COLUMNS, as_datetime, maybe_json, submission_record
 from service.outbox.sessions import EndedSessions
 from service.outbox.transaction import Body, Row, Transaction
 
@@ -95,8 +100,8 @@ WHERE id IN (
     LIMIT $4
     {lock}
 )
-RETURNING id, submission_id, kind, seq, message_id, payload, body, dictionary_id, attempts,
-          claimed_by, lease_until, queued_at, created_at, next_attempt_at,
+RETURNING id, submission_id, kind, seq, message_id, payload, body, dictionary_id, recipe,
+          attempts, claimed_by, lease_until, queued_at, created_at, next_attempt_at,
           (SELECT spam_at FROM submissions WHERE submissions.id = emails.submission_id) AS spam_at
 """
 
@@ -108,7 +113,45 @@ WHERE id = $1 AND state = 'sending' AND claimed_by = $2 AND attempts = $3
 """
 
 
-def _claimed(row: Row, stored: StoredEmail) -> ClaimedEmail:
+EmailRow = tuple["OutgoingEmail | EmailRecipe", tuple[bytes | None, str | None, str | None]]
+
+
+async def _email_rows(
+    tx: Transaction,
+    submission: Submission,
+    emails: Sequence[OutgoingEmail | EmailRecipe],
+    packed: Sequence[PackedEmail | None],
+) -> list[EmailRow]:
+    """Each email to store with its ``body``, ``dictionary_id`` and ``recipe`` columns.
+
+    Recipes take the visitor's suppression into account (see ``add_submission``).
+    """
+    recipes = any(isinstance(email, EmailRecipe) for email in emails)
+    visitor_suppressed = recipes and await suppressed_in(tx, submission.email)
+    rows: list[EmailRow] = []
+    for email, body in zip(emails, packed, strict=True):
+        if body is not None:
+            rows.append((email, (body.data, body.dictionary_id, None)))
+        elif isinstance(email, EmailRecipe) and not (visitor_suppressed and email.to_visitor):
+            recipe = suppressed(email.recipe) if visitor_suppressed else email.recipe
+            rows.append((email, (None, None, dump_json(recipe))))
+    return rows
+
+
+async def _to_render_from(tx: Transaction, rows: Sequence[Row]) -> dict[str, SubmissionRecord]:
+    """The submissions that the claimed emails stored as recipes are rendered from, by id."""
+    wanted = sorted({row["submission_id"] for row in rows if row["recipe"] is not None})
+    if not wanted:
+        return {}
+    placeholders = ", ".join(f"${n}" for n in range(1, len(wanted) + 1))
+    found = await tx.fetch(
+        f"SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id IN ({placeholders})",  # noqa: S608
+        *wanted,
+    )
+    return {row["id"]: submission_record(row) for row in found}
+
+
+def _claimed(row: Row, stored: StoredBody) -> ClaimedEmail:
     return ClaimedEmail(
         id=row["id"],
         submission_id=row["submission_id"],
@@ -269,7 +312,10 @@ class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
         for row in found:
             self.packer.learn(row["id"], bytes(row["data"]))
 
-    def _stored(self, row: Row) -> StoredEmail:
+    def _stored(self, row: Row, submissions: Mapping[str, SubmissionRecord]) -> StoredBody:
+        if row["recipe"] is not None:
+            # Stored to be rendered (service.outbox.recipes): by the worker that claimed it.
+            return Unrendered(load_json(row["recipe"]), submissions[row["submission_id"]])
         if row["body"] is None:
             # Stored before bodies were compressed (schema version 1).
             return StoredEmail(row["payload"], packed=False)
@@ -291,7 +337,7 @@ class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
     async def add_submission(
         self,
         submission: Submission,
-        emails: Sequence[OutgoingEmail],
+        emails: Sequence[OutgoingEmail | EmailRecipe],
         *,
         idempotency_key: str | None = None,
         request_hash: str | None = None,
@@ -299,6 +345,13 @@ class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
         now: datetime | None = None,
     ) -> AddResult:
         """Store the submission and its emails in one transaction; all are due at once.
+
+        An email is stored rendered (an :class:`~service.message.OutgoingEmail`,
+        packed) or as an :class:`~service.outbox.recipes.EmailRecipe`, which the
+        worker that claims it renders (what the API stores). With recipes, the
+        visitor's address is looked up in the suppression list in the same
+        transaction: when it is there, recipes ``to_visitor`` (the confirmation)
+        are not stored and the others' recipes say so.
 
         ``emails`` are delivered in list order: an email is not claimed while an
         earlier one of the same submission is still unsent (notification first).
@@ -311,7 +364,9 @@ class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
         if idempotency_key is not None and request_hash is None:
             raise ValueError("request_hash is required with idempotency_key")
         now = self._now(now)
-        packed = [self.packer.pack(email) for email in emails]
+        packed = [
+            None if isinstance(email, EmailRecipe) else self.packer.pack(email) for email in emails
+        ]
 
         async def add(tx: Transaction) -> AddResult:
             if idempotency_key is not None:
@@ -342,19 +397,21 @@ class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
                 dump_json(submission.consent_records()) if submission.consents else None,
                 submission.locale,
             )
-            for seq, (email, body) in enumerate(zip(emails, packed, strict=True)):
+            rows = await _email_rows(tx, submission, emails, packed)
+            for seq, (email, (body, dictionary, recipe)) in enumerate(rows):
                 await tx.execute(
                     "INSERT INTO emails (id, submission_id, kind, seq, message_id, body,"
-                    " dictionary_id, state, attempts, next_attempt_at, queued_at, created_at,"
-                    " updated_at)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8, $8, $8)",
+                    " dictionary_id, recipe, state, attempts, next_attempt_at, queued_at,"
+                    " created_at, updated_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $9, $9)",
                     str(uuid.uuid4()),
                     submission.id,
                     email.kind,
                     seq,
                     email.message_id,
-                    body.data,
-                    body.dictionary_id,
+                    body,
+                    dictionary,
+                    recipe,
                     now,
                 )
             if idempotency_key is not None:
@@ -406,10 +463,11 @@ class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
         lease_until = now + timedelta(seconds=lease_seconds)
         claim = _CLAIM.format(lock=self.claim_lock, index=self.claim_index)
 
-        async def take(tx: Transaction) -> list[Row]:
-            return await tx.fetch(claim, worker_id, lease_until, now, limit)
+        async def take(tx: Transaction) -> tuple[list[Row], dict[str, SubmissionRecord]]:
+            rows = await tx.fetch(claim, worker_id, lease_until, now, limit)
+            return rows, await _to_render_from(tx, rows)
 
-        rows: list[Row] = await self.group.run(take)
+        rows, submissions = await self.group.run(take)
         # RETURNING has no defined order; hand emails out in due order.
         rows.sort(key=lambda row: (as_datetime(row["next_attempt_at"]), row["seq"]))
         try:
@@ -418,7 +476,30 @@ class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
             # Leased already: the emails must go to the worker, whose attempt
             # fails alone on a body it cannot read (and is retried).
             logger.warning("outbox: could not read compression dictionaries; will retry")
-        return [_claimed(row, self._stored(row)) for row in rows]
+        return [_claimed(row, self._stored(row, submissions)) for row in rows]
+
+    async def keep_rendered(
+        self, claim: ClaimedEmail, email: OutgoingEmail, *, now: datetime | None = None
+    ) -> bool:
+        """Store the body the worker rendered for ``claim`` (packed) in place of its recipe.
+
+        Every later attempt, re-queue and resend then sends this email. ``False``
+        if the lease was lost or the email was rendered already (see module doc).
+        """
+        packed = self.packer.pack(email)
+        args = (claim.id, claim.claimed_by, claim.attempts, packed.data, packed.dictionary_id)
+        updated_at = self._now(now)
+
+        async def keep(tx: Transaction) -> int:
+            return await tx.execute(
+                "UPDATE emails SET body = $4, dictionary_id = $5, recipe = NULL, updated_at = $6"
+                " WHERE id = $1 AND state = 'sending' AND claimed_by = $2 AND attempts = $3"
+                " AND recipe IS NOT NULL",
+                *args,
+                updated_at,
+            )
+
+        return await self.group.run(keep) == 1
 
     async def _finish(
         self,
@@ -503,7 +584,7 @@ class Store(DeliveryRecords, InboxRecords, Listings, EndedSessions, ABC):
         async def purge(tx: Transaction) -> PurgeResult:
             emails = await tx.execute(
                 "UPDATE emails SET payload = NULL, body = NULL, dictionary_id = NULL,"
-                " last_error = NULL, purged_at = $1"
+                " recipe = NULL, last_error = NULL, purged_at = $1"
                 " WHERE purged_at IS NULL"
                 " AND ((state = 'sent' AND sent_at < $2)"
                 "      OR (state IN ('dead', 'rejected') AND updated_at < $2))",

@@ -79,7 +79,9 @@ class DeliveryWorker:
     the worker also purges older personal data every ``purge_interval``
     seconds, starting at once. ``clock`` defaults to the store's, and ``rng``
     drives the retry jitter. ``on_delivery`` is called with every
-    :class:`Delivery`, recorded or not (metrics, tests).
+    :class:`Delivery`, recorded or not (metrics, tests). ``render``
+    (:class:`~service.outbox.rendering.ClaimRenderer`) renders an email stored
+    as a recipe before its attempt; without it such an email fails its attempts.
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class DeliveryWorker:
         clock: Clock | None = None,
         rng: Callable[[], float] = random.random,
         on_delivery: Callable[[Delivery], None] | None = None,
+        render: Callable[[ClaimedEmail], Awaitable[ClaimedEmail]] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -116,6 +119,7 @@ class DeliveryWorker:
         self.clock = clock or store.clock
         self.rng = rng
         self.on_delivery = on_delivery
+        self.render = render
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
@@ -184,7 +188,7 @@ class DeliveryWorker:
     async def run_once(self) -> list[Delivery]:
         """Claim one batch of due emails and deliver it completely (tests, CLI)."""
         claims = await self._claim(self.concurrency)
-        return list(await asyncio.gather(*(self._deliver(claim) for claim in claims)))
+        return list(await asyncio.gather(*(self._attempt(claim) for claim in claims)))
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -192,7 +196,7 @@ class DeliveryWorker:
             free = self.concurrency - len(self._in_flight)
             if free >= self._refill or (free > 0 and not self._in_flight):
                 for claim in await self._claim(free):
-                    send = asyncio.create_task(self._deliver(claim))
+                    send = asyncio.create_task(self._attempt(claim))
                     self._in_flight.add(send)
                     send.add_done_callback(self._finished)
             if self._stopping:
@@ -237,6 +241,22 @@ class DeliveryWorker:
         except Exception as err:
             logger.warning("outbox: claiming failed (%s); will try again", type(err).__name__)
             return []
+
+    async def _attempt(self, claim: ClaimedEmail) -> Delivery:
+        """Render an email stored as a recipe (``render``), then deliver it.
+
+        A failure to render is recorded like a failed send: retried, then dead.
+        """
+        if claim.unrendered is not None and self.render is not None:
+            try:
+                claim = await self.render(claim)
+            except asyncio.CancelledError:
+                await self._release(claim)
+                raise
+            except Exception as err:
+                kind = getattr(err, "kind", type(err).__name__)
+                return await self._record_failure(claim, str(err), f"render failed: {kind}", None)
+        return await self._deliver(claim)
 
     async def _deliver(self, claim: ClaimedEmail) -> Delivery:
         if claim.spam and claim.kind == "confirmation":

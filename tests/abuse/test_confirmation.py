@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import string
 from collections.abc import Callable
 from pathlib import Path
 
+import idna
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sanic_testing.testing import SanicASGITestClient
 
 from service.abuse.confirmation import own_addresses
 from service.config import load_settings
+from service.validation import mailbox_key
 from tests.abuse.forms import VALID_FORM, mail_kinds, post_json, read_mail
 
 MakeClient = Callable[..., SanicASGITestClient]
@@ -99,3 +105,12 @@ async def test_the_notification_keeps_the_tagged_address_the_visitor_typed(
 def test_own_addresses_default_to_the_sender_when_no_recipients_are_set() -> None:
     settings = load_settings(email_from="Contact@Example.com")
     assert own_addresses(settings) == {"contact@example.com"}
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits + "-._", max_size=40))
+def test_an_ascii_domain_is_keyed_as_the_idna_pass_would_key_it(domain: str) -> None:
+    # mailbox_key skips IDNA for an ASCII domain: it would only have changed the case.
+    expected = domain
+    with contextlib.suppress(idna.IDNAError):
+        expected = idna.encode(domain, uts46=True).decode("ascii")
+    assert mailbox_key(f"Vera+tag@{domain}") == f"vera@{expected}".lower()

@@ -14,7 +14,9 @@ from sanic import Sanic
 from sanic_testing.testing import SanicASGITestClient
 
 from service.config import Settings
+from service.emails import EmailRenderer
 from service.outbox import DeliveryWorker, EmailState, open_store
+from service.outbox.rendering import ClaimRenderer
 from service.providers import ProviderChain, build_providers
 
 VALID_FORM: dict[str, Any] = {
@@ -48,7 +50,7 @@ def read_mail(directory: Path) -> list[EmailMessage]:
 
 
 async def deliver_outbox(settings: Settings) -> int:
-    """Deliver everything due in the outbox, as the app's worker would; return how many.
+    """Render and deliver everything due in the outbox, as the app's worker would; how many.
 
     The in-process test client stops the app after each request, so its own
     worker may leave emails queued; this finishes the job with a real worker.
@@ -57,7 +59,8 @@ async def deliver_outbox(settings: Settings) -> int:
     await chain.open()
     delivered = 0
     async with open_store(settings.database_url) as store:
-        worker = DeliveryWorker.from_settings(store, chain, settings)
+        render = ClaimRenderer(store, settings, EmailRenderer.from_settings(settings))
+        worker = DeliveryWorker.from_settings(store, chain, settings, render=render)
         while deliveries := await worker.run_once():
             delivered += len(deliveries)
     await chain.close()

@@ -96,3 +96,28 @@ async def test_a_malformed_idempotency_key_is_a_400(
     response = await post(app, valid_form, key=key)
     assert response.status == 400
     assert "Idempotency-Key" in response.json["message"]
+
+
+async def test_the_answer_stores_recipes_and_the_worker_renders_them(
+    make_settings, valid_form: dict[str, Any], mail_dir: Path
+) -> None:
+    # Nothing is rendered on the answer path: each email waits as a recipe until claimed.
+    settings = make_settings(delivery_worker=False, contact_recipients="sales@example.com")
+    app = create_app(settings=settings)
+    response = await post(app, valid_form)
+    assert response.status == 200
+
+    async with open_store(settings.database_url) as store:
+        rows = await store._fetch("SELECT kind, body, recipe FROM emails ORDER BY seq")
+    assert [(row["kind"], row["body"], row["recipe"] is not None) for row in rows] == [
+        ("notification", None, True),
+        ("confirmation", None, True),
+    ]
+    assert await deliver_outbox(settings) == 2
+    by_recipient = {message["To"]: message for message in read_mail(mail_dir)}
+    assert sorted(by_recipient) == sorted(["sales@example.com", valid_form["email"]])
+    notification = by_recipient["sales@example.com"].get_body(("plain",)).get_content()
+    assert valid_form["message"].splitlines()[0] in notification
+    async with open_store(settings.database_url) as store:
+        rows = await store._fetch("SELECT body, recipe FROM emails ORDER BY seq")
+    assert all(row["body"] is not None and row["recipe"] is None for row in rows)
