@@ -37,9 +37,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 from service.outbox.backoff import next_attempt_at
 from service.outbox.inbox import SPAM_SKIPPED
 from service.outbox.models import ClaimedEmail, Clock, EmailState
-from service.outbox.outcomes import Delivery, log_outcome
-from service.outbox.outcomes import error_summary as _summary
-from service.outbox.outcomes import retry_hint as _retry_hint
+from service.outbox.outcomes import Delivery, error_summary, log_outcome, retry_hint
 from service.providers.errors import ChainExhausted, MessageRejected, SendError
 
 if TYPE_CHECKING:
@@ -246,7 +244,10 @@ class DeliveryWorker:
         """Render an email stored as a recipe (``render``), then deliver it.
 
         A failure to render is recorded like a failed send: retried, then dead.
+        A confirmation of a submission marked as spam is skipped before rendering.
         """
+        if claim.spam and claim.kind == "confirmation":
+            return await self._reject(claim, SPAM_SKIPPED, "marked as spam")
         if claim.unrendered is not None and self.render is not None:
             try:
                 claim = await self.render(claim)
@@ -259,8 +260,6 @@ class DeliveryWorker:
         return await self._deliver(claim)
 
     async def _deliver(self, claim: ClaimedEmail) -> Delivery:
-        if claim.spam and claim.kind == "confirmation":
-            return await self._reject(claim, SPAM_SKIPPED, "marked as spam")
         try:
             email = claim.to_email()
             if claim.kind == "confirmation" and await self._suppressed(email):
@@ -276,8 +275,8 @@ class DeliveryWorker:
             if isinstance(err, MessageRejected) or (
                 isinstance(err, ChainExhausted) and err.rejected
             ):
-                return await self._reject(claim, str(err), _summary(err))
-            return await self._record_failure(claim, str(err), _summary(err), _retry_hint(err))
+                return await self._reject(claim, str(err), error_summary(err))
+            return await self._record_failure(claim, str(err), error_summary(err), retry_hint(err))
         except TimeoutError:
             reason = f"no answer within {self.send_timeout:g}s"
             return await self._record_failure(claim, reason, reason, None)
