@@ -182,6 +182,7 @@ class Claims:
         now: datetime | None,
         fields: str,
         *values: Any,
+        defer: bool = False,
     ) -> bool:
         statement = _FINISH.format(fields=fields)
         args = (claim.id, claim.claimed_by, claim.attempts, str(state), self._now(now), *values)
@@ -189,7 +190,7 @@ class Claims:
         async def finish(tx: Transaction) -> int:
             return await tx.execute(statement, *args)
 
-        return await self.group.run(finish) == 1
+        return await self.group.run(finish, defer=defer) == 1
 
     async def mark_sent(
         self,
@@ -198,8 +199,13 @@ class Claims:
         provider: str,
         provider_message_id: str | None,
         now: datetime | None = None,
+        defer: bool = False,
     ) -> bool:
-        """Record delivery. ``False`` if the lease was taken over (see module doc)."""
+        """Record delivery. ``False`` if the lease was taken over (see module doc).
+
+        With ``defer`` (every ``mark_*`` takes it), the write shares the commit
+        of a later one, within :attr:`~service.outbox.group.GroupCommit.defer_seconds`.
+        """
         return await self._finish(
             claim,
             EmailState.SENT,
@@ -208,6 +214,7 @@ class Claims:
             " next_attempt_at = NULL",
             provider,
             provider_message_id,
+            defer=defer,
         )
 
     async def mark_retry(
@@ -217,6 +224,7 @@ class Claims:
         error: str,
         next_attempt_at: datetime,
         now: datetime | None = None,
+        defer: bool = False,
     ) -> bool:
         """Record a failure to try again at ``next_attempt_at``. ``False`` if the lease was lost."""
         return await self._finish(
@@ -226,22 +234,43 @@ class Claims:
             "last_error = $6, next_attempt_at = $7",
             error,
             next_attempt_at,
+            defer=defer,
         )
 
     async def mark_rejected(
-        self, claim: ClaimedEmail, *, error: str, now: datetime | None = None
+        self,
+        claim: ClaimedEmail,
+        *,
+        error: str,
+        now: datetime | None = None,
+        defer: bool = False,
     ) -> bool:
         """Record that a provider refused the message itself. ``False`` if the lease was lost."""
         return await self._finish(
-            claim, EmailState.REJECTED, now, "last_error = $6, next_attempt_at = NULL", error
+            claim,
+            EmailState.REJECTED,
+            now,
+            "last_error = $6, next_attempt_at = NULL",
+            error,
+            defer=defer,
         )
 
     async def mark_dead(
-        self, claim: ClaimedEmail, *, error: str, now: datetime | None = None
+        self,
+        claim: ClaimedEmail,
+        *,
+        error: str,
+        now: datetime | None = None,
+        defer: bool = False,
     ) -> bool:
         """Record giving up (too old). ``False`` if the lease was lost."""
         return await self._finish(
-            claim, EmailState.DEAD, now, "last_error = $6, next_attempt_at = NULL", error
+            claim,
+            EmailState.DEAD,
+            now,
+            "last_error = $6, next_attempt_at = NULL",
+            error,
+            defer=defer,
         )
 
     async def _learn_dictionaries(self, rows: Sequence[Row]) -> None:

@@ -12,6 +12,12 @@ savepoint, so one that fails (an :class:`~service.outbox.models.IdempotencyConfl
 a constraint) is rolled back alone and only its caller sees the error. Every
 caller is answered after the COMMIT; if the transaction itself fails, every
 write of the batch fails with that error and nothing of it is stored.
+
+A write that nobody is waiting on in a hurry (the delivery worker's outcome of
+an email already sent) may be *deferred*: it starts no commit of its own, but
+rides along with the next write that does, or is committed ``defer_seconds``
+after it was queued at the latest. Under load, outcomes then share the commits
+of claims and rendered bodies instead of paying a transaction each.
 """
 
 from __future__ import annotations
@@ -67,43 +73,85 @@ class GroupCommit:
 
     :meth:`run` queues a body; one flusher task at a time takes everything
     queued (up to ``max_batch`` bodies) and hands it to ``run_batch``, and
-    again while more is queued. Writes are not delayed to fill a batch: a
-    batch is whatever arrived during the previous commit. ``batches`` and
-    ``writes`` count what was committed (or tried), for tests and metrics.
+    again while a write that is not deferred is queued. Writes are not delayed
+    to fill a batch, except deferred ones (see the module doc), which wait at
+    most ``defer_seconds``. ``batches`` and ``writes`` count what was committed
+    (or tried), for tests and metrics.
     """
 
-    def __init__(self, run_batch: RunBatch, *, max_batch: int = 128) -> None:
+    def __init__(
+        self, run_batch: RunBatch, *, max_batch: int = 128, defer_seconds: float = 0.05
+    ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._run_batch = run_batch
         self.max_batch = max_batch
+        self.defer_seconds = defer_seconds
         self.batches = 0
         self.writes = 0
-        self._queue: list[tuple[Body, asyncio.Future[Any]]] = []
+        # (body, its caller's future, whether it may wait for another write's commit)
+        self._queue: list[tuple[Body, asyncio.Future[Any], bool]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._forced = False
+        self.deferred = 0
+        """Deferred writes queued, not yet taken into a batch."""
 
-    async def run(self, body: Body) -> Any:
+    async def run(self, body: Body, *, defer: bool = False) -> Any:
         """Run ``body`` in the next batch; its result once that batch is committed.
 
+        With ``defer``, the batch may be a later one (at most ``defer_seconds``
+        later): the write waits for another to share its commit.
         A caller cancelled while its body waits in the queue leaves nothing
         behind; once its batch has started, the body may still be committed.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.append((body, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush(), name="outbox-group-commit")
+        self._queue.append((body, future, defer))
+        if not defer:
+            self._start(loop)
+        else:
+            self.deferred += 1
+            if self._deadline is None:
+                self._deadline = loop.call_later(self.defer_seconds, self.flush)
         return await future
 
+    def flush(self) -> None:
+        """Commit every queued write now, deferred ones too."""
+        self._cancel_deadline()
+        if self._queue:
+            self._forced = True
+            self._start(asyncio.get_running_loop())
+
     async def drain(self) -> None:
-        """Wait until every queued write has been committed or failed."""
-        while self._flusher is not None and not self._flusher.done():
-            await asyncio.wait({self._flusher})
+        """Wait until every queued write, deferred or not, has been committed or failed."""
+        while self._queue or (self._flusher is not None and not self._flusher.done()):
+            self.flush()
+            if self._flusher is not None:
+                await asyncio.wait({self._flusher})
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush(), name="outbox-group-commit")
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _due(self) -> bool:
+        """Whether the queue holds a write that must not wait (or a flush was asked for)."""
+        return self._forced or any(not deferred for _, _, deferred in self._queue)
 
     async def _flush(self) -> None:
-        while self._queue:
+        while self._queue and self._due():
             taken, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-            batch = [(body, future) for body, future in taken if not future.done()]
+            # A flush asked for covers what is queued past this batch too.
+            self._forced = self._forced and bool(self._queue)
+            self.deferred = sum(deferred for _, _, deferred in self._queue)
+            if not self.deferred:
+                self._cancel_deadline()
+            batch = [(body, future) for body, future, _ in taken if not future.done()]
             if not batch:
                 continue
             self.batches += 1
@@ -117,9 +165,13 @@ class GroupCommit:
                 continue
             except BaseException:
                 # Cancelled (the loop is going away): nobody may wait forever.
-                for _, future in [*batch, *self._queue]:
+                for _, future in batch:
+                    future.cancel()
+                for _, future, _ in self._queue:
                     future.cancel()
                 self._queue = []
+                self.deferred = 0
+                self._cancel_deadline()
                 raise
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():

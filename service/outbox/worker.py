@@ -9,6 +9,14 @@ A claim is a write transaction (an fsync), so while sends are under way the
 worker claims again only once half its slots are free: one claim then leases
 several emails instead of one per finished send.
 
+An outcome is recorded as soon as the send ends, but while other attempts are
+still under way it may share the commit of a later write (a deferred write,
+:mod:`service.outbox.group`): it is committed with the outcome that makes
+``concurrency // 2`` of them wait, with that of the last attempt under way,
+with the next claim or rendered body, or within ``GroupCommit.defer_seconds``.
+Its slot stays taken until then, so the email stays leased; a crash before
+that sends it again, as a crash during the send always did.
+
 Each send is bounded by ``send_timeout`` (by default 80 % of the lease) so a
 live worker never holds an email past its lease: another worker takes an email
 over only when its holder really died. Any failure, expected or not, leaves the
@@ -32,6 +40,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Protocol, Self
 
 from service.outbox.backoff import next_attempt_at
@@ -122,6 +131,9 @@ class DeliveryWorker:
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[Delivery]] = set()
+        # Attempts under way (run_once's too), and those of them waiting for their outcome's commit.
+        self._attempting = 0
+        self._recording = 0
 
     @classmethod
     def from_settings(
@@ -241,6 +253,13 @@ class DeliveryWorker:
             return []
 
     async def _attempt(self, claim: ClaimedEmail) -> Delivery:
+        self._attempting += 1
+        try:
+            return await self._render_and_deliver(claim)
+        finally:
+            self._attempting -= 1
+
+    async def _render_and_deliver(self, claim: ClaimedEmail) -> Delivery:
         """Render an email stored as a recipe (``render``), then deliver it.
 
         A failure to render is recorded like a failed send: retried, then dead.
@@ -296,7 +315,8 @@ class DeliveryWorker:
         )
         return await self._record(
             delivery,
-            self.store.mark_sent(
+            partial(
+                self.store.mark_sent,
                 claim,
                 provider=result.provider,
                 provider_message_id=result.message_id,
@@ -323,7 +343,7 @@ class DeliveryWorker:
         """A final ``rejected``: refused by the provider, suppressed or spam (retry is manual)."""
         return await self._record(
             Delivery.of(claim, EmailState.REJECTED, error=error, suppressed=suppressed),
-            self.store.mark_rejected(claim, error=error, now=self.clock()),
+            partial(self.store.mark_rejected, claim, error=error, now=self.clock()),
             loggable,
         )
 
@@ -346,9 +366,11 @@ class DeliveryWorker:
             next_attempt_at=retry_at,
         )
         if retry_at is None:
-            recording = self.store.mark_dead(claim, error=error, now=now)
+            recording = partial(self.store.mark_dead, claim, error=error, now=now)
         else:
-            recording = self.store.mark_retry(claim, error=error, next_attempt_at=retry_at, now=now)
+            recording = partial(
+                self.store.mark_retry, claim, error=error, next_attempt_at=retry_at, now=now
+            )
         return await self._record(delivery, recording, loggable)
 
     async def _release(self, claim: ClaimedEmail) -> None:
@@ -362,11 +384,25 @@ class DeliveryWorker:
                 type(err).__name__,
             )
 
+    def _may_defer(self) -> bool:
+        """Whether the outcome being recorded may wait to share a later commit (module doc).
+
+        Not when it would make half the slots' outcomes wait, nor when every attempt
+        under way is waiting for its outcome: its commit then takes the others along.
+        """
+        return (
+            not self._stopping
+            and self.store.group.deferred + 1 < self._refill
+            and self._recording < self._attempting
+        )
+
     async def _record(
-        self, delivery: Delivery, recording: Awaitable[bool], loggable: str
+        self, delivery: Delivery, recording: Callable[..., Awaitable[bool]], loggable: str
     ) -> Delivery:
+        """Store the outcome (``recording``, a ``mark_*`` of the store), log it, report it."""
+        self._recording += 1
         try:
-            recorded = await recording
+            recorded = await recording(defer=self._may_defer())
         except Exception as err:
             recorded = False
             logger.error(
@@ -377,6 +413,8 @@ class DeliveryWorker:
             )
         else:
             log_outcome(delivery, loggable, recorded=recorded)
+        finally:
+            self._recording -= 1
         if not recorded:
             delivery = replace(delivery, recorded=False)
         if self.on_delivery is not None:

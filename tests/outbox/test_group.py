@@ -176,3 +176,60 @@ async def test_a_caller_cancelled_while_queued_leaves_nothing_behind(
         await second
     await store.group.drain()
     assert await stored_names(database_url, clock) == ["first"]
+
+
+async def sent_in_another_connection(database_url: str, clock: FakeClock) -> set[str]:
+    async with open_store(database_url, clock=clock) as other:
+        return {email.id for email in await other.list_emails(state=EmailState.SENT, limit=100)}
+
+
+async def test_a_deferred_write_waits_for_the_next_write_and_shares_its_commit(
+    store: Store, database_url: str, clock: FakeClock
+) -> None:
+    await asyncio.gather(*(add(store, f"visitor {number}") for number in range(2)))
+    first, second = await store.claim_due("w1", 10, 60)
+    store.group.defer_seconds = 60.0
+    before = store.group.batches
+
+    deferred = asyncio.create_task(
+        store.mark_sent(first, provider="p", provider_message_id="1", defer=True)
+    )
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not deferred.done()
+    assert store.group.batches == before
+    assert await sent_in_another_connection(database_url, clock) == set()
+
+    assert await store.mark_sent(second, provider="p", provider_message_id="2")
+    assert await deferred
+    assert store.group.batches - before == 1
+    assert await sent_in_another_connection(database_url, clock) == {first.id, second.id}
+
+
+async def test_a_deferred_write_alone_is_committed_within_defer_seconds(
+    store: Store, database_url: str, clock: FakeClock
+) -> None:
+    await add(store, "visitor")
+    (claim,) = await store.claim_due("w1", 10, 60)
+    store.group.defer_seconds = 0.02
+
+    async with asyncio.timeout(5):
+        assert await store.mark_sent(claim, provider="p", provider_message_id="1", defer=True)
+    assert await sent_in_another_connection(database_url, clock) == {claim.id}
+
+
+async def test_draining_commits_the_deferred_writes(
+    store: Store, database_url: str, clock: FakeClock
+) -> None:
+    await add(store, "visitor")
+    (claim,) = await store.claim_due("w1", 10, 60)
+    store.group.defer_seconds = 60.0
+    deferred = asyncio.create_task(
+        store.mark_sent(claim, provider="p", provider_message_id="1", defer=True)
+    )
+    await asyncio.sleep(0)
+
+    async with asyncio.timeout(5):
+        await store.group.drain()
+        assert await deferred
+    assert await sent_in_another_connection(database_url, clock) == {claim.id}

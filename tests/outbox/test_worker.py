@@ -79,6 +79,42 @@ async def test_delivers_notification_then_confirmation_through_the_file_provider
         assert f"Message-ID: {record.message_id}".encode() in written.read_bytes()
 
 
+async def test_outcomes_of_concurrent_sends_share_commits(
+    store: Store, submit: Submit, file_chain: ProviderChain
+) -> None:
+    for _ in range(6):
+        await submit(emails=[build_email("notification")])
+    # Nothing is committed by the deadline: only the worker's own rule ends a wait.
+    store.group.defer_seconds = 60.0
+    worker = DeliveryWorker(store, file_chain, worker_id="w1", concurrency=8)
+    before = store.group.batches
+
+    async with asyncio.timeout(10):
+        delivered = await worker.run_once()
+
+    assert len(delivered) == 6
+    assert all(d.state is EmailState.SENT and d.recorded for d in delivered)
+    # The claim, then the six outcomes in one or two commits (the fourth outcome takes
+    # the three waiting; the last attempt under way the rest) instead of six.
+    assert 2 <= store.group.batches - before <= 3
+    records = await store.list_emails(state=EmailState.SENT)
+    assert len(records) == 6
+
+
+async def test_a_lone_outcome_is_committed_at_once(
+    store: Store, submit: Submit, file_chain: ProviderChain
+) -> None:
+    await submit(emails=[build_email("notification")])
+    store.group.defer_seconds = 60.0
+    worker = DeliveryWorker(store, file_chain, worker_id="w1", concurrency=8)
+
+    async with asyncio.timeout(5):
+        (delivered,) = await worker.run_once()
+
+    assert delivered.recorded
+    assert states(await store.list_emails()) == {"notification": EmailState.SENT}
+
+
 async def test_exhausted_chain_schedules_a_retry_within_30_seconds(
     store: Store,
     submit: Submit,
