@@ -13,9 +13,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from service.outbox.delivery import suppressed_in
 from service.outbox.models import (
     ClaimedEmail,
     EmailState,
+    Kept,
     StoredBody,
     SubmissionRecord,
     Unrendered,
@@ -153,27 +155,40 @@ class Claims:
         return [_claimed(row, self._stored(row, submissions)) for row in rows]
 
     async def keep_rendered(
-        self, claim: ClaimedEmail, email: OutgoingEmail, *, now: datetime | None = None
-    ) -> bool:
+        self,
+        claim: ClaimedEmail,
+        email: OutgoingEmail,
+        *,
+        now: datetime | None = None,
+        check_suppressed: bool = False,
+    ) -> Kept:
         """Store the body the worker rendered for ``claim`` (packed) in place of its recipe.
 
-        Every later attempt, re-queue and resend then sends this email. ``False``
-        if the lease was lost or the email was rendered already (see module doc).
+        Every later attempt, re-queue and resend then sends this email. ``kept``
+        is false if the lease was lost or the email was rendered already (see
+        module doc). With ``check_suppressed``, the same transaction looks the
+        email's recipients up in the suppression list (a confirmation's check
+        before its send, without a transaction of its own).
         """
         packed = self.packer.pack(email)
         args = (claim.id, claim.claimed_by, claim.attempts, packed.data, packed.dictionary_id)
         updated_at = self._now(now)
+        recipients = [address.addr_spec for address in email.to] if check_suppressed else []
 
-        async def keep(tx: Transaction) -> int:
-            return await tx.execute(
+        async def keep(tx: Transaction) -> Kept:
+            kept = await tx.execute(
                 "UPDATE emails SET body = $4, dictionary_id = $5, recipe = NULL, updated_at = $6"
                 " WHERE id = $1 AND state = 'sending' AND claimed_by = $2 AND attempts = $3"
                 " AND recipe IS NOT NULL",
                 *args,
                 updated_at,
             )
+            if not check_suppressed:
+                return Kept(kept == 1)
+            found = [await suppressed_in(tx, recipient) for recipient in recipients]
+            return Kept(kept == 1, suppressed=any(found))
 
-        return await self.group.run(keep) == 1
+        return await self.group.run(keep)
 
     async def _finish(
         self,

@@ -26,6 +26,7 @@ __all__ = [
     "EmailRecord",
     "EmailState",
     "IdempotencyConflict",
+    "Kept",
     "NotRendered",
     "OutboxStats",
     "PurgeResult",
@@ -151,10 +152,29 @@ class Unrendered:
 
 
 @dataclass(frozen=True, slots=True)
+class Kept:
+    """What :meth:`~service.outbox.store.Store.keep_rendered` did.
+
+    ``kept``: the body was stored (false if the lease was lost or it was rendered
+    already). ``suppressed``: whether a recipient is on the suppression list,
+    when the caller asked (else ``None``).
+    """
+
+    kept: bool
+    suppressed: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Rendered:
-    """An email just rendered for its attempt (its packed body is stored for the next)."""
+    """An email just rendered for its attempt (its packed body is stored for the next).
+
+    ``suppressed`` says whether a recipient was on the suppression list when the
+    body was stored (looked up in that transaction, for a confirmation), or
+    ``None`` when nobody looked.
+    """
 
     value: OutgoingEmail
+    suppressed: bool | None = None
 
     def email(self) -> OutgoingEmail:
         """The email as rendered."""

@@ -5,7 +5,9 @@ to :class:`ClaimRenderer` before sending it: the email is composed from the
 stored submission and its recipe with this process's settings, templates and
 renderer, the packed body is written back in place of the recipe (so the email
 is rendered once: every later attempt, re-queue and resend sends it as it
-is), and the attempt goes on with the email just rendered.
+is), and the attempt goes on with the email just rendered. For a confirmation,
+the same write looks its recipient up in the suppression list, which the worker
+checks before sending (:attr:`~service.outbox.models.Rendered.suppressed`).
 
 A template that cannot be rendered raises :class:`RenderFailed`, which the
 worker records like a failed send (retried, then ``dead``): the submission
@@ -59,7 +61,9 @@ class ClaimRenderer:
             return claim
         email = self.compose(claim, claim.unrendered)
         try:
-            kept = await self.store.keep_rendered(claim, email)
+            kept = await self.store.keep_rendered(
+                claim, email, check_suppressed=claim.kind == "confirmation"
+            )
         except Exception as err:
             # The email is rendered: send it. A later attempt renders it again, alike.
             logger.warning(
@@ -67,10 +71,10 @@ class ClaimRenderer:
                 claim.id,
                 type(err).__name__,
             )
-        else:
-            if not kept:
-                logger.warning("outbox: lease lost before email=%s was rendered", claim.id)
-        return replace(claim, stored=Rendered(email))
+            return replace(claim, stored=Rendered(email))
+        if not kept.kept:
+            logger.warning("outbox: lease lost before email=%s was rendered", claim.id)
+        return replace(claim, stored=Rendered(email, suppressed=kept.suppressed))
 
     def compose(self, claim: ClaimedEmail, unrendered: Unrendered) -> OutgoingEmail:
         """The email the recipe describes, with the Message-ID and trace fixed at submission."""

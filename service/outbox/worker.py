@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 
 from service.outbox.backoff import next_attempt_at
 from service.outbox.inbox import SPAM_SKIPPED
-from service.outbox.models import ClaimedEmail, Clock, EmailState
+from service.outbox.models import ClaimedEmail, Clock, EmailState, Rendered
 from service.outbox.outcomes import Delivery, error_summary, log_outcome, retry_hint
 from service.providers.errors import ChainExhausted, MessageRejected, SendError
 
@@ -281,7 +281,7 @@ class DeliveryWorker:
     async def _deliver(self, claim: ClaimedEmail) -> Delivery:
         try:
             email = claim.to_email()
-            if claim.kind == "confirmation" and await self._suppressed(email):
+            if claim.kind == "confirmation" and await self._suppressed(claim, email):
                 return await self._reject(
                     claim, SUPPRESSED_ERROR, "address suppressed", suppressed=True
                 )
@@ -325,13 +325,18 @@ class DeliveryWorker:
             "",
         )
 
-    async def _suppressed(self, email: OutgoingEmail) -> bool:
+    async def _suppressed(self, claim: ClaimedEmail, email: OutgoingEmail) -> bool:
         """Whether a confirmation's recipient bounced or complained since it was stored.
 
         Checked at send time too, not only when the submission was stored: the
         bounce of an earlier confirmation (or an operator) may have listed the
-        address while this one waited. One primary-key lookup per confirmation.
+        address while this one waited. One primary-key lookup per confirmation,
+        made by the write that stored the body just rendered (``Rendered.suppressed``)
+        or, for an email rendered before, here.
         """
+        looked_up = claim.stored.suppressed if isinstance(claim.stored, Rendered) else None
+        if looked_up is not None:
+            return looked_up
         for recipient in email.to:
             if await self.store.is_suppressed(recipient.addr_spec):
                 return True

@@ -282,3 +282,47 @@ async def test_a_suppressed_visitor_gets_no_confirmation_and_the_owner_is_told(
     warning = "bounced or reported our email as spam before"
     assert warning in provider.received[-1].text
     assert warning not in provider.received[0].text
+
+
+async def test_a_confirmation_suppressed_while_it_waited_is_checked_by_the_write_of_its_body(
+    store: Store, clock: FakeClock, mail_settings: Settings, renderer: EmailRenderer
+) -> None:
+    provider = ScriptedProvider(["sent"])
+    render = ClaimRenderer(store, mail_settings, renderer)
+    worker = DeliveryWorker(store, ProviderChain([provider]), render=render)
+    submission = lead(clock)
+    await store.add_submission(submission, recipes(submission, mail_settings))
+    (notified_first,) = await worker.run_once()
+    (confirmation,) = [
+        e for e in await store.emails_of([submission.id]) if e.kind != "notification"
+    ]
+    # The visitor's address bounces (an earlier confirmation) while this one waits.
+    bounce = DeliveryEvent(
+        provider="scripted",
+        event_id="b-1",
+        event="bounced",
+        occurred_at=clock.now,
+        outbox_id=confirmation.id,
+        bounce="hard",
+    )
+    assert (await store.record_event(bounce)).suppressed
+    looked_up_alone: list[str] = []
+    lookup = store.is_suppressed
+
+    async def spy(address: str) -> bool:
+        looked_up_alone.append(address)
+        return await lookup(address)
+
+    store.is_suppressed = spy  # type: ignore[method-assign]
+
+    (skipped,) = await worker.run_once()
+
+    assert notified_first.state is EmailState.SENT
+    assert (skipped.kind, skipped.state, skipped.suppressed) == (
+        "confirmation",
+        EmailState.REJECTED,
+        True,
+    )
+    assert len(provider.received) == 1
+    assert looked_up_alone == []
+    assert await stored_columns(store) == [(True, False), (True, False)]
