@@ -339,7 +339,8 @@ class SmtpProvider(Provider):
                 refused[recipient] = err
         if len(refused) == len(recipients):
             raise SMTPRecipientsRefused(list(refused.values()))
-        await data(lease.smtp, data_payload(message))
+        # OutgoingEmail.to_bytes ends every line in CRLF and has no other CR or LF.
+        await data(lease.smtp, data_payload(message, crlf=True))
         return refused
 
     def _reply_error(self, error: SMTPResponseException) -> SendError:

@@ -11,7 +11,10 @@ line endings only, and the addresses were validated long before; so here:
   other through aiosmtplib's own ``quote_address`` (its parsing and its checks);
 * :func:`data_payload` checks the line endings with C-speed ``bytes.count``
   and only then dot-stuffs with ``bytes.replace``; a message with a lone CR or
-  LF is normalised as aiosmtplib would (slowly), so none ever reaches the wire;
+  LF is normalised as aiosmtplib would (slowly), so none ever reaches the wire.
+  The check (three passes over the message, about 35 us for 25 kB) is skipped
+  for bytes written by :meth:`~service.message.OutgoingEmail.to_bytes`, whose
+  every line ends in CRLF by construction (``crlf=True``);
 * :func:`data` says ``DATA`` through ``SMTP.execute_command``, then writes the
   payload with the protocol's ``write`` and reads the answer with its
   ``read_response``, the calls ``SMTPProtocol.execute_data_command`` makes
@@ -83,11 +86,15 @@ async def rcpt_to(smtp: SMTP, recipient: str) -> None:
         raise SMTPRecipientRefused(response.code, response.message, recipient)
 
 
-def data_payload(message: bytes) -> bytes:
-    """``message`` as it follows ``DATA``: CRLF line endings, dot-stuffed, ending ``.CRLF``."""
-    crlf = message.count(b"\r\n")
-    if message.count(b"\r") != crlf or message.count(b"\n") != crlf:
-        message = _LINE_ENDING.sub(b"\r\n", message)
+def data_payload(message: bytes, *, crlf: bool = False) -> bytes:
+    """``message`` as it follows ``DATA``: CRLF line endings, dot-stuffed, ending ``.CRLF``.
+
+    ``crlf``: the caller knows that every CR and LF of ``message`` is part of a CRLF.
+    """
+    if not crlf:
+        pairs = message.count(b"\r\n")
+        if message.count(b"\r") != pairs or message.count(b"\n") != pairs:
+            message = _LINE_ENDING.sub(b"\r\n", message)
     if not message.endswith(b"\r\n"):
         message += b"\r\n"
     if message.startswith(b"."):

@@ -114,6 +114,12 @@ def test_data_payload_is_crlf_dot_stuffed_and_terminated(message: bytes, payload
     assert data_payload(message) == payload
 
 
+def test_data_payload_of_bytes_known_to_be_crlf_is_only_dot_stuffed_and_terminated() -> None:
+    # What OutgoingEmail.to_bytes writes (tests/test_message.py checks it has no lone CR or LF).
+    assert data_payload(b".a\r\n.b\r\nc", crlf=True) == b"..a\r\n..b\r\nc\r\n.\r\n"
+    assert data_payload(b"a\r\n", crlf=True) == b"a\r\n.\r\n"
+
+
 @pytest.mark.parametrize(
     ("address", "path"),
     [
