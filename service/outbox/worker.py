@@ -203,7 +203,9 @@ class DeliveryWorker:
     async def _run(self) -> None:
         while not self._stopping:
             await self._purge_when_due()
-            free = self.concurrency - len(self._in_flight)
+            # An attempt waiting for its outcome's commit sends nothing more: its
+            # slot counts as free, so the claim can share that commit (_record).
+            free = self.concurrency - len(self._in_flight) + self._recording
             if free >= self._refill or (free > 0 and not self._in_flight):
                 for claim in await self._claim(free):
                     send = asyncio.create_task(self._attempt(claim))
@@ -406,8 +408,13 @@ class DeliveryWorker:
     ) -> Delivery:
         """Store the outcome (``recording``, a ``mark_*`` of the store), log it, report it."""
         self._recording += 1
+        defer = self._may_defer()
+        if not defer:
+            # The loop claims for the slots this commit frees before the commit
+            # starts, so the claim goes into the same transaction.
+            self._wake.set()
         try:
-            recorded = await recording(defer=self._may_defer())
+            recorded = await recording(defer=defer)
         except Exception as err:
             recorded = False
             logger.error(

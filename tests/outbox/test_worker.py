@@ -101,6 +101,34 @@ async def test_outcomes_of_concurrent_sends_share_commits(
     assert len(records) == 6
 
 
+async def test_the_running_worker_claims_in_the_commit_of_the_outcomes_that_free_slots(
+    store: Store, submit: Submit
+) -> None:
+    for _ in range(12):
+        await submit(emails=[build_email("notification")])
+    deliveries = Deliveries()
+    # Sends that end at once: both attempts of a claim record their outcomes together.
+    worker = DeliveryWorker(
+        store,
+        ProviderChain([ScriptedProvider(["sent"])]),
+        worker_id="w1",
+        concurrency=2,
+        on_delivery=deliveries,
+    )
+    before = store.group.batches
+
+    await worker.start()
+    try:
+        delivered = await deliveries.wait_for(12)
+    finally:
+        await worker.stop()
+
+    assert all(d.state is EmailState.SENT and d.recorded for d in delivered)
+    # The first claim, then six commits, each of two outcomes and the claim of the
+    # next two emails (the last claim finds none), where it took twelve.
+    assert store.group.batches - before == 7
+
+
 async def test_a_lone_outcome_is_committed_at_once(
     store: Store, submit: Submit, file_chain: ProviderChain
 ) -> None:
