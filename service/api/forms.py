@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -36,6 +35,7 @@ from service.api.schemas import ContactResponse, ErrorResponse, FieldError, fiel
 from service.emails.compose import new_message_id, notified
 from service.forms import Form, Forms
 from service.i18n import LOCALE_FIELD, N_, gettext_for
+from service.ids import uuid7
 from service.logs import mask_email
 from service.outbox import IdempotencyConflict
 from service.outbox.recipes import EmailRecipe, recipe_of
@@ -105,7 +105,7 @@ async def _decide(
         return "spam", _refuse(request, form, hosted, 422, str(err), fields, [], err)
     if verdict.spam:
         # A bot must not learn that it was caught: the answer is a success's, id and all.
-        fake = _answer(str(uuid.uuid4()), locale)
+        fake = _answer(uuid7(), locale)
         return "spam", accepted(request, form, fake, hosted)
     return await _store(request, form, submission, verdict, key, hosted)
 

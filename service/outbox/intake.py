@@ -7,11 +7,11 @@ Mixed into :class:`~service.outbox.store.Store` like
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from service.ids import uuid7
 from service.outbox.delivery import suppressed_in
 from service.outbox.models import IDEMPOTENCY_TTL, AddResult, IdempotencyConflict, dump_json
 from service.outbox.recipes import EmailRecipe, suppressed
@@ -130,7 +130,7 @@ class Intake:
                     " dictionary_id, recipe, state, attempts, next_attempt_at, queued_at,"
                     " created_at, updated_at)"
                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $9, $9)",
-                    str(uuid.uuid4()),
+                    uuid7(),
                     submission.id,
                     email.kind,
                     seq,
