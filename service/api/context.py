@@ -17,7 +17,7 @@ import time
 from sanic import HTTPResponse, Request
 
 from service.abuse.events import count
-from service.logs import request_id_var
+from service.logs import access_fields_var, request_id_var
 
 __all__ = [
     "REQUEST_ID_HEADER",
@@ -47,6 +47,8 @@ async def start_request(request: Request) -> None:
     """Request middleware: note the start time and make the request id current for logs."""
     request.ctx.started = time.perf_counter()
     request_id_var.set(request_id(request))
+    # The connection's task runs its requests one after another, in one context.
+    access_fields_var.set(None)
 
 
 async def return_request_id(request: Request, response: HTTPResponse) -> None:
