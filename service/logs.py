@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import re
+from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,7 @@ __all__ = [
     "JsonFormatter",
     "RequestIdFilter",
     "TextFormatter",
+    "access_fields_var",
     "logging_config",
     "mask_addresses",
     "mask_email",
@@ -39,6 +41,8 @@ __all__ = [
 ]
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+access_fields_var: ContextVar[Mapping[str, Any] | None] = ContextVar("access_fields", default=None)
+"""Fields the request's access line carries besides Sanic's (an accepted submission's id)."""
 
 _ACCESS_LOGGER = "sanic.access"
 # A secret query argument (ACS's Event Grid webhook URL carries ``?token=``): never logged.
@@ -71,11 +75,19 @@ def mask_email(address: str) -> str:
 
 
 class RequestIdFilter(logging.Filter):
-    """Sets ``record.request_id`` from the current request's context (``-`` outside one)."""
+    """Sets ``record.request_id`` from the current request's context (``-`` outside one).
+
+    The access line also gets the request's :data:`access_fields_var`: one line
+    per submission says who answered what, instead of a line of its own.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Annotate, never drop."""
         record.request_id = request_id_var.get() or _NO_REQUEST
+        if record.name == _ACCESS_LOGGER:
+            fields = access_fields_var.get()
+            if fields:
+                record.__dict__.update(fields)
         return True
 
 
@@ -110,6 +122,8 @@ class TextFormatter(logging.Formatter):
         record.request_id = getattr(record, "request_id", _NO_REQUEST)
         if record.name == _ACCESS_LOGGER and not record.msg:
             record.msg = _access_message(_access_fields(record))
+            if submission := getattr(record, "submission_id", None):
+                record.msg += f" submission {submission}"
             record.args = None
         return super().format(record)
 

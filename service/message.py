@@ -32,6 +32,8 @@ from email.headerregistry import Address
 from email.utils import format_datetime
 from typing import Any
 
+from service.ids import uuid7_hex
+
 __all__ = ["Address", "OutgoingEmail", "fold_html", "make_address", "make_message_id"]
 
 # Printable ASCII words separated by single spaces: written as they are. Any
@@ -79,8 +81,8 @@ FOLD_HTML_AT = 500
 
 def make_message_id(domain: str) -> str:
     """A globally unique ``Message-ID`` value, angle brackets included."""
-    # 32 random hex digits, the shape uuid4().hex had, in a third of its time.
-    return f"<{secrets.token_hex(16)}@{domain}>"
+    # 32 hex digits, time first: the emails' Message-ID index grows at its end.
+    return f"<{uuid7_hex()}@{domain}>"
 
 
 def make_address(addr_spec: str, display_name: str = "") -> Address:

@@ -8,12 +8,12 @@ configuration (the form's id, title and recipients), never from the visitor.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from service.i18n import SOURCE_LOCALE
+from service.ids import uuid7
 
 __all__ = ["Answer", "Consent", "FormInfo", "Submission", "Value"]
 
@@ -92,7 +92,7 @@ class Submission:
     form: FormInfo = field(default_factory=FormInfo)
     answers: tuple[Answer, ...] = ()
     consents: tuple[Consent, ...] = ()
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = field(default_factory=uuid7)
     created_at: datetime = field(default_factory=_now)
     #: The visitor's address bounced or complained before: no confirmation is sent.
     visitor_suppressed: bool = False

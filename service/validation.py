@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
+from functools import lru_cache
 from itertools import pairwise
 from typing import Annotated
 
@@ -91,8 +92,15 @@ def check_address(address: str) -> str:
         raise ValueError(f"the part before the @ must be at most {MAX_LOCAL_PART} characters")
     if not _LOCAL_PART.fullmatch(local):
         raise ValueError("the part before the @ must be plain: no ?, &, %, # or quoted text")
+    return f"{local}@{_ascii_domain(domain)}"
+
+
+@lru_cache(maxsize=1024)
+def _ascii_domain(domain: str) -> str:
+    # Cached: a few domains (the big mail providers) make most addresses, and
+    # IDNA's pass over a domain costs more than the rest of the address's checks.
     try:
-        return f"{local}@{idna.encode(domain).decode('ascii')}"
+        return idna.encode(domain).decode("ascii")
     except idna.IDNAError:
         raise ValueError("the domain is not valid") from None
 

@@ -20,6 +20,7 @@ from service.logs import (
     JsonFormatter,
     RequestIdFilter,
     TextFormatter,
+    access_fields_var,
     logging_config,
     mask_addresses,
     mask_email,
@@ -110,6 +111,22 @@ def test_access_records_are_spelled_out_in_both_formats() -> None:
     assert "duration" not in entry
     text = TextFormatter().format(make_record("sanic.access", "", **fields))
     assert text.endswith("sanic.access [-] POST http://127.0.0.1/api/contact 200 96B 9.5 ms")
+
+
+def test_the_access_line_carries_the_requests_access_fields_and_no_other_line_does() -> None:
+    fields = {"request": "POST http://127.0.0.1/api/contact", "status": 200, "byte": 96}
+    token = access_fields_var.set({"submission_id": "0194-abc", "form": "contact"})
+    try:
+        access = make_record("sanic.access", "", **fields)
+        other = make_record("service.api.forms", "stored")
+        assert RequestIdFilter().filter(access)
+        assert RequestIdFilter().filter(other)
+    finally:
+        access_fields_var.reset(token)
+    entry = json.loads(JsonFormatter().format(access))
+    assert (entry["submission_id"], entry["form"]) == ("0194-abc", "contact")
+    assert "submission_id" not in json.loads(JsonFormatter().format(other))
+    assert TextFormatter().format(access).endswith("200 96B submission 0194-abc")
 
 
 def test_the_access_line_never_shows_a_webhook_token() -> None:
@@ -226,6 +243,11 @@ def test_a_real_server_logs_json_with_no_secret_and_no_body(tmp_path: Path) -> N
     access = next(e for e in mine if e["logger"] == "sanic.access")
     assert access["status"] == 200
     assert access["request"].endswith("/api/contact")
+    # The access line names the submission (the forms' own line is DEBUG).
+    assert access["submission_id"] == response.json()["id"]
+    assert (access["form"], access["visitor"]) == ("contact", "z***@example.org")
+    forms_line = next(e for e in mine if e["logger"] == "service.api.forms")
+    assert forms_line["level"] == "DEBUG"
     for leak in (BODY_MARKER, "s3cr3t", "zoe@example.org", "Zoë"):
         assert leak not in log, leak
 

@@ -9,6 +9,7 @@ proxy with Sanic's own settings (``REAL_IP_HEADER``, ``PROXIES_COUNT``,
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from sanic import Request
 
@@ -37,11 +38,13 @@ def is_ip_address(address: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=4096)
 def client_key(address: str) -> str:
     """The rate-limit key for ``address``: the IPv4 address, or the IPv6 /64 network.
 
     Anything that is not an IP address (a Unix socket, a proxy's obfuscated
-    identifier) is its own key.
+    identifier) is its own key. Cached: a client posts more than once, and
+    parsing the address is most of a rate-limit check's time.
     """
     try:
         ip = ipaddress.ip_address(address)

@@ -11,13 +11,13 @@ after the response middleware, and each request sets its own id first.
 from __future__ import annotations
 
 import re
-import secrets
 import time
 
 from sanic import HTTPResponse, Request
 
 from service.abuse.events import count
-from service.logs import request_id_var
+from service.ids import random_bytes
+from service.logs import access_fields_var, request_id_var
 
 __all__ = [
     "REQUEST_ID_HEADER",
@@ -38,7 +38,7 @@ def request_id(request: Request) -> str:
     current: str | None = getattr(request.ctx, "request_id", None)
     if current is None:
         offered = request.headers.get(REQUEST_ID_HEADER, "")
-        current = offered if _SAFE_ID.fullmatch(offered) else secrets.token_hex(16)
+        current = offered if _SAFE_ID.fullmatch(offered) else random_bytes(16).hex()
         request.ctx.request_id = current
     return current
 
@@ -47,6 +47,8 @@ async def start_request(request: Request) -> None:
     """Request middleware: note the start time and make the request id current for logs."""
     request.ctx.started = time.perf_counter()
     request_id_var.set(request_id(request))
+    # The connection's task runs its requests one after another, in one context.
+    access_fields_var.set(None)
 
 
 async def return_request_id(request: Request, response: HTTPResponse) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -36,7 +35,8 @@ from service.api.schemas import ContactResponse, ErrorResponse, FieldError, fiel
 from service.emails.compose import new_message_id, notified
 from service.forms import Form, Forms
 from service.i18n import LOCALE_FIELD, N_, gettext_for
-from service.logs import mask_email
+from service.ids import uuid7
+from service.logs import access_fields_var, mask_email
 from service.outbox import IdempotencyConflict
 from service.outbox.recipes import EmailRecipe, recipe_of
 from service.submission import Submission
@@ -105,7 +105,7 @@ async def _decide(
         return "spam", _refuse(request, form, hosted, 422, str(err), fields, [], err)
     if verdict.spam:
         # A bot must not learn that it was caught: the answer is a success's, id and all.
-        fake = _answer(str(uuid.uuid4()), locale)
+        fake = _answer(uuid7(), locale)
         return "spam", accepted(request, form, fake, hosted)
     return await _store(request, form, submission, verdict, key, hosted)
 
@@ -138,13 +138,12 @@ async def _store(
 ) -> tuple[Outcome | None, HTTPResponse]:
     """Store the submission with its emails' recipes; the answer once it is stored."""
     ctx = request.app.ctx
-    logger.info(
-        "submission %s to form %s from %s",
-        submission.id,
-        form.id,
-        mask_email(submission.email),
-        extra={"submission_id": submission.id, "visitor": mask_email(submission.email)},
-    )
+    visitor = mask_email(submission.email)
+    if logger.isEnabledFor(logging.DEBUG):
+        fields = {"submission_id": submission.id, "visitor": visitor}
+        logger.debug(
+            "submission %s to form %s from %s", submission.id, form.id, visitor, extra=fields
+        )
     answer = _answer(submission.id, submission.locale)
     try:
         result = await ctx.store.add_submission(
@@ -167,6 +166,8 @@ async def _store(
     if result.replayed:
         return None, accepted(request, form, result.response or answer, hosted)
     ctx.worker.notify()
+    # On the request's access line: one INFO line per submission, not two.
+    access_fields_var.set({"submission_id": submission.id, "form": form.id, "visitor": visitor})
     return "accepted", accepted(request, form, answer, hosted)
 
 

@@ -7,11 +7,12 @@ Mixed into :class:`~service.outbox.store.Store` like
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from service.ids import uuid7
 from service.outbox.delivery import suppressed_in
 from service.outbox.models import IDEMPOTENCY_TTL, AddResult, IdempotencyConflict, dump_json
 from service.outbox.recipes import EmailRecipe, suppressed
@@ -50,6 +51,36 @@ async def _email_rows(
             recipe = suppressed(email.recipe) if visitor_suppressed else email.recipe
             rows.append((email, (None, None, dump_json(recipe))))
     return rows
+
+
+_EMAIL_COLUMNS = (
+    "id, submission_id, kind, seq, message_id, body, dictionary_id, recipe,"
+    " state, attempts, next_attempt_at, queued_at, created_at, updated_at"
+)
+_VALUES_PER_EMAIL = 9
+
+
+@lru_cache(maxsize=8)
+def _insert_emails(count: int) -> str:
+    """``INSERT INTO emails`` of ``count`` rows, each with :data:`_VALUES_PER_EMAIL` values."""
+    rows = []
+    for row in range(count):
+        n = [row * _VALUES_PER_EMAIL + i for i in range(1, _VALUES_PER_EMAIL + 1)]
+        rows.append(
+            f"(${n[0]}, ${n[1]}, ${n[2]}, ${n[3]}, ${n[4]}, ${n[5]}, ${n[6]}, ${n[7]},"
+            f" 'pending', 0, ${n[8]}, ${n[8]}, ${n[8]}, ${n[8]})"
+        )
+    values = ", ".join(rows)
+    return f"INSERT INTO emails ({_EMAIL_COLUMNS}) VALUES {values}"  # noqa: S608 - placeholders only
+
+
+def _email_values(submission: Submission, rows: list[EmailRow], now: datetime) -> list[Any]:
+    """The values of :func:`_insert_emails` for ``rows``, in order (``seq`` is the position)."""
+    values: list[Any] = []
+    for seq, (email, (body, dictionary, recipe)) in enumerate(rows):
+        values += (uuid7(), submission.id, email.kind, seq, email.message_id)
+        values += (body, dictionary, recipe, now)
+    return values
 
 
 class Intake:
@@ -124,22 +155,9 @@ class Intake:
                 submission.locale,
             )
             rows = await _email_rows(tx, submission, emails, packed)
-            for seq, (email, (body, dictionary, recipe)) in enumerate(rows):
-                await tx.execute(
-                    "INSERT INTO emails (id, submission_id, kind, seq, message_id, body,"
-                    " dictionary_id, recipe, state, attempts, next_attempt_at, queued_at,"
-                    " created_at, updated_at)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $9, $9)",
-                    str(uuid.uuid4()),
-                    submission.id,
-                    email.kind,
-                    seq,
-                    email.message_id,
-                    body,
-                    dictionary,
-                    recipe,
-                    now,
-                )
+            if rows:
+                # One statement for all of them (on SQLite, each is a trip to its thread).
+                await tx.execute(_insert_emails(len(rows)), *_email_values(submission, rows, now))
             if idempotency_key is not None:
                 await tx.execute(
                     "INSERT INTO idempotency_keys"

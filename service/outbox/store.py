@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from service.outbox.claims import Claims
 from service.outbox.delivery import DeliveryRecords
-from service.outbox.group import GroupCommit, Outcome, run_in_savepoints
+from service.outbox.group import BodyFailed, GroupCommit, Outcome, run_all, run_in_savepoints
 from service.outbox.inbox import InboxRecords
 from service.outbox.intake import Intake
 from service.outbox.listings import Listings
@@ -147,6 +147,11 @@ class Store(Intake, Claims, DeliveryRecords, InboxRecords, Listings, EndedSessio
         return
 
     async def _run_batch(self, bodies: Sequence[Body]) -> list[Outcome]:
+        if len(bodies) > 1:
+            try:
+                return await self._run(partial(run_all, bodies=bodies), write=True)
+            except BodyFailed:
+                pass  # rolled back: again, each body alone in a savepoint
         return await self._run(partial(run_in_savepoints, bodies=bodies), write=True)
 
     def _now(self, now: datetime | None) -> datetime:
