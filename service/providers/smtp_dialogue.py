@@ -15,10 +15,12 @@ line endings only, and the addresses were validated long before; so here:
   The check (three passes over the message, about 35 us for 25 kB) is skipped
   for bytes written by :meth:`~service.message.OutgoingEmail.to_bytes`, whose
   every line ends in CRLF by construction (``crlf=True``);
-* :func:`data` says ``DATA`` through ``SMTP.execute_command``, then writes the
-  payload with the protocol's ``write`` and reads the answer with its
-  ``read_response``, the calls ``SMTPProtocol.execute_data_command`` makes
-  (without its lock: a pooled connection carries one send at a time).
+* each command is written with the protocol's ``write`` and its reply read with
+  ``read_response``, the calls ``SMTP.execute_command`` ends in, without its
+  two layers of coroutines and its lock (a pooled connection carries one send
+  at a time); as it does, a lost connection or a read timeout closes the
+  session, and so does a 421. :func:`data` sends the payload the same way, as
+  ``SMTPProtocol.execute_data_command`` does.
 
 Replies and exceptions are those of aiosmtplib's own methods, so
 :meth:`~service.providers.smtp.SmtpProvider.translate` reads them the same way.
@@ -32,6 +34,7 @@ from aiosmtplib import (
     SMTP,
     SMTPDataError,
     SMTPRecipientRefused,
+    SMTPResponse,
     SMTPSenderRefused,
     SMTPServerDisconnected,
     SMTPStatus,
@@ -48,6 +51,8 @@ _PLAIN_ADDRESS = re.compile(
     r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
 )
 _LINE_ENDING = re.compile(rb"\r\n|\r|\n")
+# What aiosmtplib refuses in a command's arguments (its COMMAND_INJECTION_REGEX).
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 _RECIPIENT_ACCEPTED = frozenset({SMTPStatus.completed, SMTPStatus.will_forward})
 
 
@@ -74,14 +79,14 @@ async def mail_from(smtp: SMTP, sender: str, message: bytes) -> None:
         options.append(b"SIZE=%d" % len(message))
     if not message.isascii() and smtp.supports_extension("8bitmime"):
         options.append(b"BODY=8BITMIME")
-    response = await smtp.execute_command(b"MAIL", b"FROM:" + envelope_address(sender), *options)
+    response = await _command(smtp, b"MAIL", b"FROM:" + envelope_address(sender), *options)
     if response.code != SMTPStatus.completed:
         raise SMTPSenderRefused(response.code, response.message, sender)
 
 
 async def rcpt_to(smtp: SMTP, recipient: str) -> None:
     """``RCPT TO``; raises :class:`SMTPRecipientRefused` unless it is 250 or 251."""
-    response = await smtp.execute_command(b"RCPT", b"TO:" + envelope_address(recipient))
+    response = await _command(smtp, b"RCPT", b"TO:" + envelope_address(recipient))
     if response.code not in _RECIPIENT_ACCEPTED:
         raise SMTPRecipientRefused(response.code, response.message, recipient)
 
@@ -104,20 +109,37 @@ def data_payload(message: bytes, *, crlf: bool = False) -> bytes:
 
 async def data(smtp: SMTP, payload: bytes) -> None:
     """``DATA``, then ``payload`` from :func:`data_payload`; raises :class:`SMTPDataError`."""
-    start = await smtp.execute_command(b"DATA")
+    start = await _command(smtp, b"DATA")
     if start.code != SMTPStatus.start_input:
         raise SMTPDataError(start.code, start.message)
-    protocol = smtp.protocol
-    if protocol is None:
-        raise SMTPServerDisconnected("Connection lost")
-    try:
-        # No await between the write and read_response, which expects the
-        # answer before any of it can arrive (as execute_data_command does).
-        protocol.write(payload)
-        response = await protocol.read_response(timeout=smtp.timeout)
-    except (SMTPServerDisconnected, SMTPTimeoutError):
-        # As SMTP.data(): a connection out of step with its replies is closed.
-        smtp.close()
-        raise
+    response = await _exchange(smtp, payload)
     if response.code != SMTPStatus.completed:
         raise SMTPDataError(response.code, response.message)
+
+
+async def _command(smtp: SMTP, *args: bytes) -> SMTPResponse:
+    """One command and its reply, as ``SMTP.execute_command`` says it (see module doc)."""
+    for arg in args:
+        if _CONTROL.search(arg):
+            raise ValueError("Command arg contains a prohibited control character")
+    response = await _exchange(smtp, b" ".join(args) + b"\r\n")
+    if response.code == SMTPStatus.domain_unavailable:
+        # As aiosmtplib: a server that says it is closing the session is left.
+        smtp.close()
+    return response
+
+
+async def _exchange(smtp: SMTP, data: bytes) -> SMTPResponse:
+    """Write ``data`` and read the reply; a lost or out-of-step connection is closed."""
+    protocol = smtp.protocol
+    if protocol is None:
+        raise SMTPServerDisconnected("Server not connected")
+    try:
+        # No await between the write and read_response, which expects the
+        # answer before any of it can arrive (as execute_command does).
+        protocol.write(data)
+        return await protocol.read_response(timeout=smtp.timeout)
+    except (SMTPServerDisconnected, SMTPTimeoutError):
+        # As SMTP.execute_command: a connection out of step with its replies is closed.
+        smtp.close()
+        raise

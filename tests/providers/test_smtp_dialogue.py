@@ -89,6 +89,33 @@ async def test_refusals_raise_what_aiosmtplib_raises(
     assert smtp_server.messages == []
 
 
+async def test_a_421_closes_the_session_as_aiosmtplib_does(
+    make_smtp_provider: MakeProvider, smtp_server: SmtpServer
+) -> None:
+    provider = make_smtp_provider()
+    smtp_server.handler.reply_once("MAIL", "421 4.7.0 closing, try again later")
+
+    async with provider.pool.lease() as lease:
+        with pytest.raises(SMTPSenderRefused) as closing:
+            await mail_from(lease.smtp, USERNAME, b"x\r\n")
+        assert not lease.smtp.is_connected
+
+    assert closing.value.code == 421
+
+
+async def test_a_control_character_in_a_command_is_refused_before_it_is_sent(
+    make_smtp_provider: MakeProvider, smtp_server: SmtpServer
+) -> None:
+    provider = make_smtp_provider()
+
+    async with provider.pool.lease() as lease:
+        with pytest.raises(ValueError, match="control character"):
+            # A quoted local part may hold a control character; a command line may not.
+            await rcpt_to(lease.smtp, '"a\x0bb"@example.com')
+
+    assert smtp_server.messages == []
+
+
 async def test_mail_from_announces_the_size(
     make_smtp_provider: MakeProvider, smtp_server: SmtpServer, make_email: MakeEmail
 ) -> None:
