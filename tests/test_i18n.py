@@ -185,3 +185,17 @@ def test_a_zone_is_named_for_the_season_of_each_moment() -> None:
         assert format_moment(summer, berlin, "de").endswith("(Mitteleuropäische Sommerzeit)")
         assert format_moment(winter, berlin, "de").endswith("(Mitteleuropäische Normalzeit)")
         assert format_moment(winter, berlin, "en").endswith("(Central European Standard Time)")
+
+
+def test_moments_of_one_minute_are_written_alike_in_each_zone_of_their_own() -> None:
+    # The text of a minute is kept; the same instant in another zone is another text.
+    first = datetime(2025, 7, 5, 13, 30, 1, tzinfo=UTC)
+    last = datetime(2025, 7, 5, 13, 30, 59, 999999, tzinfo=UTC)
+    berlin, london = ZoneInfo("Europe/Berlin"), ZoneInfo("Europe/London")
+    for _ in range(2):
+        assert format_moment(first, berlin, "en") == format_moment(last, berlin, "en")
+        assert format_moment(first, berlin, "en").startswith("July 5, 2025, 3:30 PM")
+        assert format_moment(last, london, "en").startswith("July 5, 2025, 2:30 PM")
+        assert format_moment(last.replace(minute=31), london, "en").startswith(
+            "July 5, 2025, 2:31 PM"
+        )

@@ -10,7 +10,7 @@ language and has no catalog. Each catalog is read once per process.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from gettext import NullTranslations
 from pathlib import Path
 from typing import Any
@@ -77,9 +77,16 @@ def format_moment(moment: datetime, zone: ZoneInfo, locale: str) -> str:
     pattern, then the zone's long name in that language (CLDR's short ones
     are numeric offsets in most languages). CLDR's narrow no-break spaces
     ("3:41\u202fPM") become plain ones: an English email then stays 7-bit.
-    What depends on the language and the zone only is looked up once.
+    What depends on the language and the zone only is looked up once, and the
+    text of a minute is kept: a burst of submissions formats it once.
     """
-    local = moment.astimezone(zone)
+    return _format_minute(moment.astimezone(zone).replace(second=0, microsecond=0), zone, locale)
+
+
+@lru_cache(maxsize=256)
+def _format_minute(local: datetime, zone: ZoneInfo, locale: str) -> str:
+    """:func:`format_moment` of a local time to the minute (the zone is in the key:
+    equal datetimes in different zones are the same instant, not the same text)."""
     parsed, joiner = _moment_format(locale)
     joined = joiner.replace("{0}", format_time(local, "short", locale=parsed)).replace(
         "{1}", format_date(local, "long", locale=parsed)
