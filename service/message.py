@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import binascii
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ from email.headerregistry import Address
 from email.utils import format_datetime
 from typing import Any
 
-from service.ids import uuid7_hex
+from service.ids import random_bytes, uuid7_hex
 
 __all__ = ["Address", "OutgoingEmail", "fold_html", "make_address", "make_message_id"]
 
@@ -319,7 +318,7 @@ class OutgoingEmail:
             fields.append((name, _unstructured(name, value)))
         # "=_" never occurs in quoted-printable text ("=" is always followed by
         # two hex digits or a line break), and a body sent as it is is checked.
-        boundary = f"=_{secrets.token_hex(16)}".encode()
+        boundary = f"=_{random_bytes(16).hex()}".encode()
         fields.append(("MIME-Version", "1.0"))
         fields.append(("Content-Type", f'multipart/alternative; boundary="{boundary.decode()}"'))
         head = "".join(f"{name}: {value}\r\n" for name, value in fields).encode("ascii")
