@@ -6,8 +6,9 @@ of that submission may now be due) and otherwise every ``poll_interval``
 seconds, which is how it finds work stored by other processes and retries that
 have come due. Up to ``concurrency`` sends run at once, each under a lease.
 A claim is a write transaction (an fsync), so while sends are under way the
-worker claims again only once half its slots are free: one claim then leases
-several emails instead of one per finished send.
+worker claims again only once half its slots are free (an attempt whose send
+has ended counts as free): one claim then leases several emails instead of one
+per finished send, and shares the commit of the outcomes that freed the slots.
 
 An outcome is recorded as soon as the send ends, but while other attempts are
 still under way it may share the commit of a later write (a deferred write,
@@ -255,6 +256,7 @@ class DeliveryWorker:
             return []
 
     async def _attempt(self, claim: ClaimedEmail) -> Delivery:
+        """One attempt at ``claim``, counted while under way (see :meth:`_may_defer`)."""
         self._attempting += 1
         try:
             return await self._render_and_deliver(claim)
