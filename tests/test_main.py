@@ -12,7 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.process import ROOT, running_service, wait_for
+from tests.process import ROOT, ServiceProcess, running_service, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -92,3 +92,20 @@ def accepted(exposition: str) -> float:
             if name == "contact_mailer_submissions_total" and labels == wanted:
                 return sample.value
     raise AssertionError("no accepted submissions series")
+
+
+def test_a_stop_signal_right_after_the_first_answer_ends_the_service(tmp_path: Path) -> None:
+    """SIGTERM while Sanic's manager still waits for its worker's "ready" (sanic#2997).
+
+    Unmended, the manager re-read its own shutdown message forever at full CPU and
+    the process had to be killed; the stop comes within about 0.1 s of the first
+    200, the window it needs (each of ten such stops hung before the fix).
+    """
+    for run in range(3):
+        service = ServiceProcess(tmp_path / str(run), {"EMAIL_PROVIDERS": "file"})
+        service.cwd.mkdir()
+        service.start()
+        code = service.stop(timeout=10)
+        log = service.log_path.read_text()
+        assert code == 0, log
+        assert "Server Stopped" in log

@@ -22,6 +22,7 @@ from sanic import Sanic
 from sanic.server.socket import bind_socket
 
 from service.app import check_forms, create_app
+from service.cli.manager import use_mended_manager
 from service.config import ConfigError
 from service.deadline import DeadlineProtocol
 from service.emails import EmailRenderer
@@ -74,6 +75,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     # off until here (service/__main__.py).
     gc.freeze()
     gc.enable()
+    use_mended_manager()
     Sanic.serve(primary=app)
     failures.raise_first()
     return 0
