@@ -232,32 +232,40 @@ def test_kill_9_during_delivery_loses_no_acknowledged_submission(
 
 
 def test_two_workers_send_every_email_exactly_once_in_order(
-    tmp_path: Path, ca_file: Path, smtp_server: SmtpServer, launch: Launch, database_url: str
+    tmp_path: Path,
+    ca_file: Path,
+    smtp_certificate: trustme.LeafCert,
+    launch: Launch,
+    database_url: str,
 ) -> None:
-    env = smtp_env(smtp_server.port, ca_file, DATABASE_URL=database_url)
-    if database_url.startswith("sqlite"):
-        # One machine: one service, two worker processes sharing the SQLite file.
-        services = [launch(tmp_path, env | {"WORKERS": "2"})]
-    else:
-        # Replicas: two services, each on its own, sharing the PostgreSQL database.
-        services = []
-        for name in ("a", "b"):
-            (tmp_path / name).mkdir()
-            services.append(launch(tmp_path / name, env))
-    base_urls = [service.base_url for service in services]
+    # A server 20 ms away: one worker alone then takes seconds, so the other (which
+    # looks at least every second) takes part. On loopback one worker could send all
+    # 400 emails before the other's next look, and the test would prove nothing.
+    with SmtpServer(smtp_certificate, data_delay=0.02) as smtp_server:
+        env = smtp_env(smtp_server.port, ca_file, DATABASE_URL=database_url)
+        if database_url.startswith("sqlite"):
+            # One machine: one service, two worker processes sharing the SQLite file.
+            services = [launch(tmp_path, env | {"WORKERS": "2"})]
+        else:
+            # Replicas: two services, each on its own, sharing the PostgreSQL database.
+            services = []
+            for name in ("a", "b"):
+                (tmp_path / name).mkdir()
+                services.append(launch(tmp_path / name, env))
+        base_urls = [service.base_url for service in services]
 
-    ids = asyncio.run(submit_concurrently(base_urls, SUBMISSIONS, concurrency=20))
-    assert len(set(ids)) == SUBMISSIONS
-    wait_for(lambda: delivered(base_urls[0], 2 * SUBMISSIONS), timeout=60)
+        ids = asyncio.run(submit_concurrently(base_urls, SUBMISSIONS, concurrency=20))
+        assert len(set(ids)) == SUBMISSIONS
+        wait_for(lambda: delivered(base_urls[0], 2 * SUBMISSIONS), timeout=60)
 
-    found = mails(smtp_server)
-    assert len(found) == 2 * SUBMISSIONS
-    assert_complete(found, SUBMISSIONS)
-    assert_notification_first(found)
-    # Exactly once means something only if both workers took part.
-    workers = asyncio.run(claimers(database_url))
-    assert len(workers) == 2, workers
-    assert sum(workers.values()) == 2 * SUBMISSIONS
+        found = mails(smtp_server)
+        assert len(found) == 2 * SUBMISSIONS
+        assert_complete(found, SUBMISSIONS)
+        assert_notification_first(found)
+        # Exactly once means something only if both workers took part.
+        workers = asyncio.run(claimers(database_url))
+        assert len(workers) == 2, workers
+        assert sum(workers.values()) == 2 * SUBMISSIONS
 
 
 def test_web_without_delivery_and_a_worker_process_send_every_email_exactly_once(
