@@ -77,6 +77,8 @@ UPDATE emails
 SET state = $4, updated_at = $5, lease_until = NULL, {fields}
 WHERE id = $1 AND state = 'sending' AND claimed_by = $2 AND attempts = $3
 """
+# The fields of a final failure (rejected, dead): the error, and no next attempt.
+_FINAL = "last_error = $6, next_attempt_at = NULL"
 
 
 async def _to_render_from(tx: Transaction, rows: Sequence[Row]) -> dict[str, SubmissionRecord]:
@@ -261,14 +263,7 @@ class Claims:
         defer: bool = False,
     ) -> bool:
         """Record that a provider refused the message itself. ``False`` if the lease was lost."""
-        return await self._finish(
-            claim,
-            EmailState.REJECTED,
-            now,
-            "last_error = $6, next_attempt_at = NULL",
-            error,
-            defer=defer,
-        )
+        return await self._finish(claim, EmailState.REJECTED, now, _FINAL, error, defer=defer)
 
     async def mark_dead(
         self,
@@ -279,14 +274,7 @@ class Claims:
         defer: bool = False,
     ) -> bool:
         """Record giving up (too old). ``False`` if the lease was lost."""
-        return await self._finish(
-            claim,
-            EmailState.DEAD,
-            now,
-            "last_error = $6, next_attempt_at = NULL",
-            error,
-            defer=defer,
-        )
+        return await self._finish(claim, EmailState.DEAD, now, _FINAL, error, defer=defer)
 
     async def _learn_dictionaries(self, rows: Sequence[Row]) -> None:
         """Read the dictionaries these rows need that this process does not know yet."""
