@@ -25,9 +25,12 @@ email queued for a later attempt; nothing the worker meets stops its loop.
 
 A confirmation whose address was put on the suppression list after it was
 stored (an earlier confirmation bounced) is not sent: it ends ``rejected`` with
-:data:`SUPPRESSED_ERROR`, and ``Delivery.suppressed`` says so to ``on_delivery``.
+:data:`~service.outbox.sends.SUPPRESSED_ERROR`, and ``Delivery.suppressed`` says
+so to ``on_delivery``.
 
-Outcomes (:class:`Delivery`) and their log lines live in :mod:`service.outbox.outcomes`.
+Each attempt (render, checks, send, the outcome's record) is run by
+:class:`~service.outbox.sends.Sends`; outcomes (:class:`Delivery`) and their
+log lines live in :mod:`service.outbox.outcomes`.
 """
 
 from __future__ import annotations
@@ -39,39 +42,20 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import timedelta
-from functools import partial
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Self
 
-from service.outbox.backoff import next_attempt_at
-from service.outbox.inbox import SPAM_SKIPPED
-from service.outbox.models import ClaimedEmail, Clock, EmailState, Rendered
-from service.outbox.outcomes import Delivery, error_summary, log_outcome, retry_hint
-from service.providers.errors import ChainExhausted, MessageRejected, SendError
+from service.outbox.models import ClaimedEmail, Clock
+from service.outbox.outcomes import Delivery
+from service.outbox.sends import Sender, Sends
 
 if TYPE_CHECKING:
     from service.config import Settings
-    from service.message import OutgoingEmail
     from service.outbox.store import Store
-    from service.providers.base import SendResult
 
 __all__ = ["Delivery", "DeliveryWorker", "Sender", "default_worker_id"]
 
 logger = logging.getLogger("service.outbox")
-
-SHUTDOWN_ERROR = "interrupted by shutdown before the provider answered"
-SUPPRESSED_ERROR = (
-    "not sent: the visitor's address is on the suppression list"
-    " (it bounced or reported spam after this submission was stored)"
-)
-
-
-class Sender(Protocol):
-    """What the worker sends through: a :class:`~service.providers.ProviderChain`, or a provider."""
-
-    async def send(self, email: OutgoingEmail) -> SendResult:
-        """Send one email or raise :class:`~service.providers.errors.SendError`."""
 
 
 def default_worker_id() -> str:
@@ -113,28 +97,29 @@ class DeliveryWorker:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.store = store
-        self.chain = chain
         self.worker_id = worker_id or default_worker_id()
         self.lease_seconds = lease_seconds
-        self.send_timeout = send_timeout if send_timeout is not None else lease_seconds * 0.8
-        self.max_age = max_age
         self.poll_interval = poll_interval
         self.retention = retention
         self.purge_interval = purge_interval
         self._next_purge = 0.0
         self.concurrency = concurrency
         self._refill = max(1, concurrency // 2)
-        self.clock = clock or store.clock
-        self.rng = rng
-        self.on_delivery = on_delivery
-        self.render = render
         self._wake = asyncio.Event()
-        self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[Delivery]] = set()
-        # Attempts under way (run_once's too), and those of them waiting for their outcome's commit.
-        self._attempting = 0
-        self._recording = 0
+        self.sends = Sends(
+            store,
+            chain,
+            send_timeout=send_timeout if send_timeout is not None else lease_seconds * 0.8,
+            max_age=max_age,
+            clock=clock or store.clock,
+            rng=rng,
+            refill=self._refill,
+            wake=self.notify,
+            on_delivery=on_delivery,
+            render=render,
+        )
 
     @classmethod
     def from_settings(
@@ -149,6 +134,34 @@ class DeliveryWorker:
         }
         knobs.update(options)
         return cls(store, chain, **knobs)  # type: ignore[arg-type]
+
+    @property
+    def clock(self) -> Clock:
+        """The time the worker claims, purges and records by."""
+        return self.sends.clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self.sends.clock = clock
+
+    @property
+    def on_delivery(self) -> Callable[[Delivery], None] | None:
+        """Called with every :class:`Delivery`, recorded or not."""
+        return self.sends.on_delivery
+
+    @on_delivery.setter
+    def on_delivery(self, on_delivery: Callable[[Delivery], None] | None) -> None:
+        self.sends.on_delivery = on_delivery
+
+    @property
+    def send_timeout(self) -> float:
+        """How long one send may take (by default 80 % of the lease)."""
+        return self.sends.send_timeout
+
+    @property
+    def max_age(self) -> timedelta:
+        """How long an email is retried before it is ``dead``."""
+        return self.sends.max_age
 
     @property
     def running(self) -> bool:
@@ -168,7 +181,7 @@ class DeliveryWorker:
         """Start the delivery loop in the background."""
         if self.running:
             return
-        self._stopping = False
+        self.sends.stopping = False
         self._loop_task = asyncio.create_task(self._run(), name=f"outbox-worker-{self.worker_id}")
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -178,7 +191,7 @@ class DeliveryWorker:
         released as due now, so a restarted or another worker sends them at
         once; whatever was never claimed simply stays queued.
         """
-        self._stopping = True
+        self.sends.stopping = True
         self._wake.set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, grace)
@@ -199,20 +212,20 @@ class DeliveryWorker:
     async def run_once(self) -> list[Delivery]:
         """Claim one batch of due emails and deliver it completely (tests, CLI)."""
         claims = await self._claim(self.concurrency)
-        return list(await asyncio.gather(*(self._attempt(claim) for claim in claims)))
+        return list(await asyncio.gather(*(self.sends.attempt(claim) for claim in claims)))
 
     async def _run(self) -> None:
-        while not self._stopping:
+        while not self.sends.stopping:
             await self._purge_when_due()
             # An attempt waiting for its outcome's commit sends nothing more: its
             # slot counts as free, so the claim can share that commit (_record).
-            free = self.concurrency - len(self._in_flight) + self._recording
+            free = self.concurrency - len(self._in_flight) + self.sends.recording
             if free >= self._refill or (free > 0 and not self._in_flight):
                 for claim in await self._claim(free):
-                    send = asyncio.create_task(self._attempt(claim))
+                    send = asyncio.create_task(self.sends.attempt(claim))
                     self._in_flight.add(send)
                     send.add_done_callback(self._finished)
-            if self._stopping:
+            if self.sends.stopping:
                 break
             try:
                 async with asyncio.timeout(self.poll_interval):
@@ -254,183 +267,3 @@ class DeliveryWorker:
         except Exception as err:
             logger.warning("outbox: claiming failed (%s); will try again", type(err).__name__)
             return []
-
-    async def _attempt(self, claim: ClaimedEmail) -> Delivery:
-        """One attempt at ``claim``, counted while under way (see :meth:`_may_defer`)."""
-        self._attempting += 1
-        try:
-            return await self._render_and_deliver(claim)
-        finally:
-            self._attempting -= 1
-
-    async def _render_and_deliver(self, claim: ClaimedEmail) -> Delivery:
-        """Render an email stored as a recipe (``render``), then deliver it.
-
-        A failure to render is recorded like a failed send: retried, then dead.
-        A confirmation of a submission marked as spam is skipped before rendering.
-        """
-        if claim.spam and claim.kind == "confirmation":
-            return await self._reject(claim, SPAM_SKIPPED, "marked as spam")
-        if claim.unrendered is not None and self.render is not None:
-            try:
-                claim = await self.render(claim)
-            except asyncio.CancelledError:
-                await self._release(claim)
-                raise
-            except Exception as err:
-                kind = getattr(err, "kind", type(err).__name__)
-                return await self._record_failure(claim, str(err), f"render failed: {kind}", None)
-        return await self._deliver(claim)
-
-    async def _deliver(self, claim: ClaimedEmail) -> Delivery:
-        try:
-            email = claim.to_email()
-            if claim.kind == "confirmation" and await self._suppressed(claim, email):
-                return await self._reject(
-                    claim, SUPPRESSED_ERROR, "address suppressed", suppressed=True
-                )
-            async with asyncio.timeout(self.send_timeout):
-                result = await self.chain.send(email)
-        except asyncio.CancelledError:
-            await self._release(claim)
-            raise
-        except SendError as err:
-            if isinstance(err, MessageRejected) or (
-                isinstance(err, ChainExhausted) and err.rejected
-            ):
-                return await self._reject(claim, str(err), error_summary(err))
-            return await self._record_failure(claim, str(err), error_summary(err), retry_hint(err))
-        except TimeoutError:
-            reason = f"no answer within {self.send_timeout:g}s"
-            return await self._record_failure(claim, reason, reason, None)
-        except Exception as err:
-            # A bug or a stored payload we cannot read: retry later, never crash the loop.
-            reason = f"unexpected {type(err).__name__}"
-            return await self._record_failure(claim, reason, reason, None)
-        return await self._record_sent(claim, result)
-
-    async def _record_sent(self, claim: ClaimedEmail, result: SendResult) -> Delivery:
-        delivery = Delivery.of(
-            claim,
-            EmailState.SENT,
-            provider=result.provider,
-            provider_attempt=result.attempt,
-            send_seconds=result.seconds,
-        )
-        return await self._record(
-            delivery,
-            partial(
-                self.store.mark_sent,
-                claim,
-                provider=result.provider,
-                provider_message_id=result.message_id,
-                now=self.clock(),
-            ),
-            "",
-        )
-
-    async def _suppressed(self, claim: ClaimedEmail, email: OutgoingEmail) -> bool:
-        """Whether a confirmation's recipient bounced or complained since it was stored.
-
-        Checked at send time too, not only when the submission was stored: the
-        bounce of an earlier confirmation (or an operator) may have listed the
-        address while this one waited. One primary-key lookup per confirmation,
-        made by the write that stored the body just rendered (``Rendered.suppressed``)
-        or, for an email rendered before, here.
-        """
-        looked_up = claim.stored.suppressed if isinstance(claim.stored, Rendered) else None
-        if looked_up is not None:
-            return looked_up
-        for recipient in email.to:
-            if await self.store.is_suppressed(recipient.addr_spec):
-                return True
-        return False
-
-    async def _reject(
-        self, claim: ClaimedEmail, error: str, loggable: str, *, suppressed: bool = False
-    ) -> Delivery:
-        """A final ``rejected``: refused by the provider, suppressed or spam (retry is manual)."""
-        return await self._record(
-            Delivery.of(claim, EmailState.REJECTED, error=error, suppressed=suppressed),
-            partial(self.store.mark_rejected, claim, error=error, now=self.clock()),
-            loggable,
-        )
-
-    async def _record_failure(
-        self, claim: ClaimedEmail, error: str, loggable: str, hint: float | None
-    ) -> Delivery:
-        now = self.clock()
-        retry_at = next_attempt_at(
-            claim.attempts,
-            queued_at=claim.queued_at,
-            now=now,
-            max_age=self.max_age,
-            rng=self.rng,
-            hint=hint,
-        )
-        delivery = Delivery.of(
-            claim,
-            EmailState.DEAD if retry_at is None else EmailState.RETRYING,
-            error=error,
-            next_attempt_at=retry_at,
-        )
-        if retry_at is None:
-            recording = partial(self.store.mark_dead, claim, error=error, now=now)
-        else:
-            recording = partial(
-                self.store.mark_retry, claim, error=error, next_attempt_at=retry_at, now=now
-            )
-        return await self._record(delivery, recording, loggable)
-
-    async def _release(self, claim: ClaimedEmail) -> None:
-        now = self.clock()
-        try:
-            await self.store.mark_retry(claim, error=SHUTDOWN_ERROR, next_attempt_at=now, now=now)
-        except Exception as err:
-            logger.warning(
-                "outbox: could not release email=%s (%s); its lease will expire",
-                claim.id,
-                type(err).__name__,
-            )
-
-    def _may_defer(self) -> bool:
-        """Whether the outcome being recorded may wait to share a later commit (module doc).
-
-        Not when it would make half the slots' outcomes wait, nor when every attempt
-        under way is waiting for its outcome: its commit then takes the others along.
-        """
-        return (
-            not self._stopping
-            and self.store.group.deferred + 1 < self._refill
-            and self._recording < self._attempting
-        )
-
-    async def _record(
-        self, delivery: Delivery, recording: Callable[..., Awaitable[bool]], loggable: str
-    ) -> Delivery:
-        """Store the outcome (``recording``, a ``mark_*`` of the store), log it, report it."""
-        self._recording += 1
-        defer = self._may_defer()
-        if not defer:
-            # The loop claims for the slots this commit frees before the commit
-            # starts, so the claim goes into the same transaction.
-            self._wake.set()
-        try:
-            recorded = await recording(defer=defer)
-        except Exception as err:
-            recorded = False
-            logger.error(
-                "outbox: could not record %s for email=%s (%s); it will be sent again",
-                delivery.state,
-                delivery.email_id,
-                type(err).__name__,
-            )
-        else:
-            log_outcome(delivery, loggable, recorded=recorded)
-        finally:
-            self._recording -= 1
-        if not recorded:
-            delivery = replace(delivery, recorded=False)
-        if self.on_delivery is not None:
-            self.on_delivery(delivery)
-        return delivery

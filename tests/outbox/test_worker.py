@@ -15,7 +15,7 @@ from service.message import Address, OutgoingEmail
 from service.outbox import Delivery, DeliveryWorker, EmailState, Store
 from service.outbox.backoff import FIRST_RETRY_SECONDS
 from service.outbox.delivery import DeliveryEvent
-from service.outbox.worker import SHUTDOWN_ERROR, SUPPRESSED_ERROR
+from service.outbox.sends import SHUTDOWN_ERROR, SUPPRESSED_ERROR
 from service.providers import (
     MessageRejected,
     ProviderChain,
